@@ -1,0 +1,23 @@
+"""Build the optional C fast path of the tokenizers engine.
+
+The extension is optional: when no C compiler is present, snuggle falls back to its
+pure-Python reference implementation (same results, slower).
+"""
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "snuggle.tokenizers._fast",
+            sources=["snuggle/tokenizers/_fast.c"],
+            extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
+        Extension(
+            "snuggle.tokenizers._train",
+            sources=["snuggle/tokenizers/_train.c"],
+            extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
+    ]
+)

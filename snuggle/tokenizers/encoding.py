@@ -1,0 +1,305 @@
+"""Encoding: the result of tokenizing one sequence (or a pair), as `tokenizers.Encoding`.
+
+Parallel lists, one entry per token: ids, type_ids, tokens, offsets (character (start,
+end) into the input), word ids, special_tokens_mask, attention_mask; plus the
+overflowing parts produced by truncation and which token ranges belong to which input
+sequence.
+
+>>> e = Encoding.from_items([(5, "hi", (0, 2), 0, 0), (6, "!", (2, 3), 1, 0)])
+>>> e.ids, e.tokens, e.offsets
+([5, 6], ['hi', '!'], [(0, 2), (2, 3)])
+>>> e.pad(4, pad_id=0, pad_token="[PAD]"); e.attention_mask
+[1, 1, 0, 0]
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from snuggle.errors import TokenizerError
+
+Offsets = tuple[int, int]
+
+
+class Encoding:
+    """Token ids and everything aligned with them."""
+
+    __slots__ = (
+        "ids",
+        "type_ids",
+        "tokens",
+        "offsets",
+        "words",
+        "special_tokens_mask",
+        "attention_mask",
+        "overflowing",
+        "sequence_ranges",
+    )
+
+    def __init__(
+        self,
+        ids: list[int] | None = None,
+        type_ids: list[int] | None = None,
+        tokens: list[str] | None = None,
+        offsets: list[Offsets] | None = None,
+        words: list[int | None] | None = None,
+        special_tokens_mask: list[int] | None = None,
+        attention_mask: list[int] | None = None,
+        overflowing: list["Encoding"] | None = None,
+        sequence_ranges: dict[int, tuple[int, int]] | None = None,
+    ):
+        self.ids = ids if ids is not None else []
+        n = len(self.ids)
+        self.type_ids = type_ids if type_ids is not None else [0] * n
+        self.tokens = tokens if tokens is not None else [""] * n
+        self.offsets = offsets if offsets is not None else [(0, 0)] * n
+        self.words = words if words is not None else [None] * n
+        self.special_tokens_mask = special_tokens_mask if special_tokens_mask is not None else [0] * n
+        self.attention_mask = attention_mask if attention_mask is not None else [1] * n
+        self.overflowing = overflowing if overflowing is not None else []
+        self.sequence_ranges = sequence_ranges if sequence_ranges is not None else {}
+
+    @classmethod
+    def from_items(cls, items: Iterable[tuple[int, str, Offsets, int | None, int]]) -> "Encoding":
+        """Build from (id, token, offsets, word, type_id) tuples (special mask 0, attention 1)."""
+        ids, tokens, offsets, words, type_ids = [], [], [], [], []
+        for i, t, o, w, ty in items:
+            ids.append(i)
+            tokens.append(t)
+            offsets.append(o)
+            words.append(w)
+            type_ids.append(ty)
+        n = len(ids)
+        return cls(ids, type_ids, tokens, offsets, words, [0] * n, [1] * n)
+
+    # ---- python API --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        return (
+            f"Encoding(num_tokens={len(self.ids)}, attributes=[ids, type_ids, tokens, offsets, "
+            f"attention_mask, special_tokens_mask, overflowing])"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Encoding):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def copy(self) -> "Encoding":
+        return Encoding(
+            list(self.ids),
+            list(self.type_ids),
+            list(self.tokens),
+            list(self.offsets),
+            list(self.words),
+            list(self.special_tokens_mask),
+            list(self.attention_mask),
+            [o.copy() for o in self.overflowing],
+            dict(self.sequence_ranges),
+        )
+
+    @property
+    def word_ids(self) -> list[int | None]:
+        return self.words
+
+    @property
+    def n_sequences(self) -> int:
+        return len(self.sequence_ranges) or 1
+
+    @property
+    def sequence_ids(self) -> list[int | None]:
+        seq: list[int | None] = [None] * len(self.ids)
+        if not self.sequence_ranges:
+            # a single sequence: every non-special token belongs to sequence 0
+            return [None if m else 0 for m in self.special_tokens_mask] if self.ids else []
+        for sid, (s, e) in self.sequence_ranges.items():
+            for i in range(s, e):
+                seq[i] = sid
+        return seq
+
+    def set_sequence_id(self, sequence_id: int) -> None:
+        self.sequence_ranges = {sequence_id: (0, len(self.ids))}
+
+    def _sequence_range(self, sequence_id: int) -> tuple[int, int]:
+        return self.sequence_ranges.get(sequence_id, (0, len(self.ids)))
+
+    def token_to_sequence(self, token_index: int) -> int | None:
+        if token_index >= len(self.ids):
+            return None
+        if not self.sequence_ranges:
+            return 0
+        for sid, (s, e) in self.sequence_ranges.items():
+            if s <= token_index < e:
+                return sid
+        return None
+
+    def token_to_chars(self, token_index: int) -> Offsets | None:
+        if self.token_to_sequence(token_index) is None:
+            return None
+        return self.offsets[token_index]
+
+    def token_to_word(self, token_index: int) -> int | None:
+        if self.token_to_sequence(token_index) is None:
+            return None
+        return self.words[token_index]
+
+    def word_to_tokens(self, word_index: int, sequence_index: int = 0) -> tuple[int, int] | None:
+        start = end = None
+        s, e = self._sequence_range(sequence_index)
+        for i in range(s, e):
+            if self.words[i] == word_index:
+                if start is None or i < start:
+                    start = i
+                if end is None or i >= end:
+                    end = i + 1
+        return None if start is None else (start, end)
+
+    def word_to_chars(self, word_index: int, sequence_index: int = 0) -> Offsets | None:
+        toks = self.word_to_tokens(word_index, sequence_index)
+        if toks is None:
+            return None
+        s, e = toks
+        if e == 0:
+            return None
+        return (self.offsets[s][0], self.offsets[e - 1][1])
+
+    def char_to_token(self, char_pos: int, sequence_index: int = 0) -> int | None:
+        s, e = self._sequence_range(sequence_index)
+        for i in range(s, e):
+            a, b = self.offsets[i]
+            if a <= char_pos < b:
+                return i
+        return None
+
+    def char_to_word(self, char_pos: int, sequence_index: int = 0) -> int | None:
+        tok = self.char_to_token(char_pos, sequence_index)
+        return None if tok is None else self.token_to_word(tok)
+
+    # ---- editing -----------------------------------------------------------------------
+    def truncate(self, max_length: int, stride: int = 0, direction: str = "right") -> None:
+        """Keep `max_length` tokens; the rest go to `overflowing` in windows overlapping by `stride`."""
+        n = len(self.ids)
+        if max_length >= n:
+            return
+        if max_length == 0:
+            whole = self.copy()
+            for k in self.__slots__:
+                setattr(self, k, {} if k == "sequence_ranges" else [])
+            self.overflowing = [whole]
+            return
+        if stride >= max_length:
+            raise TokenizerError(
+                f"truncation stride ({stride}) must be smaller than max_length ({max_length}) "
+                "(stride counts the tokens repeated between overflowing windows)"
+            )
+        self.sequence_ranges = {}
+        step = max_length - stride
+        ranges: list[tuple[int, int]] = []
+        if direction == "right":
+            for start in range(0, n, step):
+                stop = min(start + max_length, n)
+                ranges.append((start, stop))
+                if stop == n:
+                    break
+        elif direction == "left":
+            for stop1 in range(n - 1, -1, -step):
+                stop = stop1 + 1
+                start = max(0, stop - max_length)
+                ranges.append((start, stop))
+                if start == 0:
+                    break
+        else:
+            raise TokenizerError(f"truncation direction must be 'left' or 'right', got {direction!r}")
+        parts = [self._window(s, e) for s, e in ranges]
+        first = parts[0]
+        first.overflowing = parts[1:]
+        for k in self.__slots__:
+            setattr(self, k, getattr(first, k))
+
+    def _window(self, s: int, e: int) -> "Encoding":
+        return Encoding(
+            self.ids[s:e],
+            self.type_ids[s:e],
+            self.tokens[s:e],
+            self.offsets[s:e],
+            self.words[s:e],
+            self.special_tokens_mask[s:e],
+            self.attention_mask[s:e],
+            [],
+            {},
+        )
+
+    def merge_with(self, pair: "Encoding", growing_offsets: bool = False) -> None:
+        """Append `pair` to this encoding in place (overflowing parts are combined too)."""
+        overflowings: list[Encoding] = []
+        for own in self.overflowing:
+            n = own.copy()
+            n.merge_with(pair.copy(), growing_offsets)
+            overflowings.append(n)
+            for other in pair.overflowing:
+                n = own.copy()
+                n.merge_with(other.copy(), growing_offsets)
+                overflowings.append(n)
+        for other in pair.overflowing:
+            n = self.copy()
+            n.overflowing = []
+            n.merge_with(other.copy(), growing_offsets)
+            overflowings.append(n)
+        base = len(self.ids)
+        for sid, (s, e) in pair.sequence_ranges.items():
+            self.sequence_ranges[sid] = (base + s, base + e)
+        self.ids = self.ids + pair.ids
+        self.type_ids = self.type_ids + pair.type_ids
+        self.tokens = self.tokens + pair.tokens
+        self.words = self.words + pair.words
+        shift = self.offsets[-1][1] if (growing_offsets and self.offsets) else 0
+        if shift:
+            self.offsets = self.offsets + [(s + shift, e + shift) for s, e in pair.offsets]
+        else:
+            self.offsets = self.offsets + pair.offsets
+        self.special_tokens_mask = self.special_tokens_mask + pair.special_tokens_mask
+        self.attention_mask = self.attention_mask + pair.attention_mask
+        self.overflowing = overflowings
+
+    @staticmethod
+    def merge(encodings: Iterable["Encoding"], growing_offsets: bool = True) -> "Encoding":
+        out = Encoding()
+        for e in encodings:
+            out.merge_with(e, growing_offsets)
+        return out
+
+    def pad(
+        self,
+        length: int,
+        direction: str = "right",
+        pad_id: int = 0,
+        pad_type_id: int = 0,
+        pad_token: str = "[PAD]",
+    ) -> None:
+        """Pad to `length` tokens (overflowing parts too); longer encodings are left as they are."""
+        for o in self.overflowing:
+            o.pad(length, direction, pad_id, pad_type_id, pad_token)
+        n = length - len(self.ids)
+        if n <= 0:
+            return
+        if direction == "left":
+            self.ids = [pad_id] * n + self.ids
+            self.type_ids = [pad_type_id] * n + self.type_ids
+            self.tokens = [pad_token] * n + self.tokens
+            self.words = [None] * n + self.words
+            self.attention_mask = [0] * n + self.attention_mask
+            self.special_tokens_mask = [1] * n + self.special_tokens_mask
+            self.offsets = [(0, 0)] * n + self.offsets
+            self.sequence_ranges = {k: (s + n, e + n) for k, (s, e) in self.sequence_ranges.items()}
+        elif direction == "right":
+            self.ids = self.ids + [pad_id] * n
+            self.type_ids = self.type_ids + [pad_type_id] * n
+            self.tokens = self.tokens + [pad_token] * n
+            self.words = self.words + [None] * n
+            self.attention_mask = self.attention_mask + [0] * n
+            self.special_tokens_mask = self.special_tokens_mask + [1] * n
+            self.offsets = self.offsets + [(0, 0)] * n
+        else:
+            raise TokenizerError(f"padding direction must be 'left' or 'right', got {direction!r}")
