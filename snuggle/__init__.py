@@ -1,0 +1,52 @@
+"""snuggle: the Hugging Face LLM stack in one package.
+
+Users keep their habits; only the import line changes:
+
+>>> from snuggle import AutoTokenizer          # doctest: +SKIP
+>>> tok = AutoTokenizer.from_pretrained("./my-model")   # doctest: +SKIP
+
+Every public name resolves lazily (PEP 562), so `import snuggle` does not import torch,
+pyarrow or any other heavy dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # tokenizers layer (transformers names)
+    "AutoTokenizer": "snuggle.tokenizers.pretrained",
+    "PreTrainedTokenizerFast": "snuggle.tokenizers.pretrained",
+    "PreTrainedTokenizer": "snuggle.tokenizers.pretrained",
+    "PreTrainedTokenizerBase": "snuggle.tokenizers.pretrained",
+    "BatchEncoding": "snuggle.tokenizers.pretrained",
+    # tokenizers library names
+    "Tokenizer": "snuggle.tokenizers.tokenizer",
+    "AddedToken": "snuggle.tokenizers.added_vocabulary",
+    # errors
+    "SnuggleError": "snuggle.errors",
+}
+
+_SUBPACKAGES = {"tokenizers", "utils", "errors", "cli"}
+
+__all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        mod = importlib.import_module(f"snuggle.{name}")
+        globals()[name] = mod
+        return mod
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'snuggle' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
