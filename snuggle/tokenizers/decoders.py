@@ -407,7 +407,8 @@ class Replace(Decoder):
         self.content = content
         source = pattern.pattern if isinstance(pattern, Regex) else regex.escape(pattern)
         try:
-            self._compiled = regex.compile(source)
+            # Oniguruma (the reference's engine, Ruby syntax) treats ^ and $ as line anchors
+            self._compiled = regex.compile(source, regex.MULTILINE)
         except regex.error as e:
             raise TokenizerError(f"Replace: invalid regex {source!r}: {e}") from e
 

@@ -213,7 +213,11 @@ def test_num_special_tokens_and_json(name, ref_proc, our_proc):
 
 def test_real_tokenizer_json_post_processors_round_trip(minilm_path):
     """The post_processor objects of real tokenizer.json files load and serialize unchanged."""
-    files = [minilm_path / "tokenizer.json", DATASETS / "tokenizers/gpt2/tokenizer.json"]
+    files = [
+        minilm_path / "tokenizer.json",
+        DATASETS / "tokenizers/gpt2/tokenizer.json",
+        DATASETS / "tokenizers/pegasus-unigram/tokenizer.json",
+    ]
     for path in files:
         data = json.loads(path.read_text(encoding="utf-8"))
         entry = data.get("post_processor")
