@@ -325,8 +325,16 @@ class NormalizedString:
         self._case_map(str.upper)
 
     def _case_map(self, fn: Callable[[str], str]) -> None:
-        out = fn(self.normalized)
-        if len(out) == len(self.normalized):
+        text = self.normalized
+        if fn is str.lower:
+            # The reference lowercases char by char (Rust `char::to_lowercase`): no
+            # final-sigma rule, and Rust's newer Unicode tables (LOWERCASE_EXCEPTIONS).
+            from snuggle.tokenizers.char_classes import LOWERCASE_EXCEPTIONS, lowercase_char
+
+            if not text.isascii() and ("\u03a3" in text or not LOWERCASE_EXCEPTIONS.keys().isdisjoint(text)):
+                fn = lowercase_char
+        out = fn(text) if fn in (str.lower, str.upper) else "".join(map(fn, text))
+        if len(out) == len(text):
             self.normalized = out
             return
         changes: list[tuple[str, int]] = []
@@ -367,8 +375,9 @@ class NormalizedString:
 
     def lrstrip(self, left: bool, right: bool) -> None:
         s = self.normalized
-        lead = len(s) - len(s.lstrip()) if left else 0
-        trail = len(s) - len(s.rstrip()) if right else 0
+        # Rust's char::is_whitespace: str.strip() minus the separators U+001C..U+001F.
+        lead = len(s) - len(s.lstrip(_STRIP_WHITESPACE)) if left else 0
+        trail = len(s) - len(s.rstrip(_STRIP_WHITESPACE)) if right else 0
         if lead == 0 and trail == 0:
             return
         if lead == len(s):
@@ -380,6 +389,25 @@ class NormalizedString:
         if trail:
             changes[-1] = (kept[-1], -trail)
         self.transform(changes, lead)
+
+    # ---- unicode normalization forms (alignment-aware, see unicode_align.py) ---------------
+    def nfd(self) -> None:
+        self._unicode_normalize("NFD")
+
+    def nfkd(self) -> None:
+        self._unicode_normalize("NFKD")
+
+    def nfc(self) -> None:
+        self._unicode_normalize("NFC")
+
+    def nfkc(self) -> None:
+        self._unicode_normalize("NFKC")
+
+    def _unicode_normalize(self, form: str) -> None:
+        from snuggle.tokenizers.unicode_align import needs_normalization, normalization_changes
+
+        if needs_normalization(self.normalized, form):
+            self.transform(normalization_changes(self.normalized, form), 0)
 
     def replace(self, pattern, content: str) -> None:
         """Replace every match of `pattern` (str or Regex) with `content`.
@@ -406,6 +434,10 @@ class NormalizedString:
         behavior = normalize_behavior(behavior) if behavior not in SPLIT_BEHAVIORS else behavior
         pieces = _apply_behavior(find_matches(pattern, self.normalized), behavior)
         return [self.slice(s, e) for (s, e), remove in pieces if not remove]
+
+
+# White_Space chars (what Rust's char::is_whitespace accepts), for strip().
+_STRIP_WHITESPACE = "\x09\x0a\x0b\x0c\x0d\x20\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 class Split:
