@@ -485,7 +485,8 @@ class WordPieceTrainer(BpeTrainer):
             vocab=learned.vocab,
             unk_token=options.get("unk_token", "[UNK]"),
             max_input_chars_per_word=options.get("max_input_chars_per_word", 100),
-            continuing_subword_prefix=prefix if prefix is not None else options.get("continuing_subword_prefix", "##"),
+            # the reference converts a BPE model: without a trainer prefix it falls back to '##'
+            continuing_subword_prefix=prefix if prefix is not None else "##",
         )
         return self.special_tokens
 
