@@ -380,7 +380,7 @@ class NormalizedString:
         trail = len(s) - len(s.rstrip(_STRIP_WHITESPACE)) if right else 0
         if lead == 0 and trail == 0:
             return
-        if lead == len(s):
+        if lead == len(s) or trail == len(s):  # all whitespace (either side strips it all)
             self.normalized = ""
             self.alignments = []
             return

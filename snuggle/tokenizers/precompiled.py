@@ -8,8 +8,8 @@ The reference normalizer (`Precompiled`) walks the text grapheme by grapheme: a 
 shorter than 6 UTF-8 bytes is looked up whole (the *shortest* key that is a prefix of it
 wins, as in the reference's `common_prefix_search(...)[0]`); otherwise, or when there is
 no match, each char is looked up on its own. The (char, change) bookkeeping copies the
-reference's quirk: the first char of a replacement has change `len(new) - len(old)`, the
-others change `i` (i.e. "inserted").
+reference's rule: new chars replace old ones, extra chars are insertions, and a shorter
+replacement folds the removal into the last char emitted so far.
 
 >>> cmap = PrecompiledCharsmap.from_base64(SOME_BASE64)  # doctest: +SKIP
 >>> cmap.transform("\\uff21")  # doctest: +SKIP
@@ -178,6 +178,13 @@ class PrecompiledCharsmap:
 
 
 def _push_replacement(out: list[tuple[str, int]], norm: str, old_count: int) -> None:
-    new_count = len(norm)
-    for i, c in enumerate(norm):
-        out.append((c, new_count - old_count if i == 0 else i))
+    # Every new char "replaces" (change 0); if the replacement is longer, its last `diff`
+    # chars are insertions; if shorter, the last char *of the stream so far* (which may
+    # belong to an earlier grapheme when `norm` is empty) absorbs the removal.
+    diff = len(norm) - old_count
+    out.extend((c, 0) for c in norm)
+    if diff > 0:
+        for i in range(len(out) - diff, len(out)):
+            out[i] = (out[i][0], 1)
+    elif diff < 0 and out:
+        out[-1] = (out[-1][0], out[-1][1] + diff)
