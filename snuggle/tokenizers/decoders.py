@@ -30,38 +30,17 @@ from snuggle.tokenizers.normalized import Regex
 WHERE = "decoder"
 
 
-def _gpt2_bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte -> printable char table (bytes that are already printable map to themselves).
-
-    Kept private here until snuggle.tokenizers.pre_tokenizers exposes `bytes_to_unicode`.
-    """
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    table = {b: chr(b) for b in printable}
-    shifted = 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + shifted)
-            shifted += 1
-    return table
-
-
-def _unicode_to_bytes() -> dict[str, int]:
-    try:  # prefer the shared table once the pre-tokenizer module provides it
-        from snuggle.tokenizers.pre_tokenizers import bytes_to_unicode  # type: ignore[attr-defined]
-
-        table = bytes_to_unicode()
-    except (ImportError, AttributeError):
-        table = _gpt2_bytes_to_unicode()
-    return {ch: b for b, ch in table.items()}
-
-
 _CHAR_TO_BYTE: dict[str, int] | None = None
 
 
 def _char_to_byte() -> dict[str, int]:
+    """GPT-2 byte-level char -> byte (the inverse of pre_tokenizers.bytes_to_unicode)."""
     global _CHAR_TO_BYTE
     if _CHAR_TO_BYTE is None:
-        _CHAR_TO_BYTE = _unicode_to_bytes()
+        # imported on first use: the pre-tokenizer module is heavier than this one
+        from snuggle.tokenizers.pre_tokenizers import bytes_to_unicode
+
+        _CHAR_TO_BYTE = {ch: b for b, ch in bytes_to_unicode().items()}
     return _CHAR_TO_BYTE
 
 
