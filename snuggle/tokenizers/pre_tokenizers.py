@@ -118,6 +118,16 @@ def split_normalized(n: NormalizedString, pattern, behavior: str, invert: bool =
     matches = find_matches(pattern, n.normalized)
     if invert:
         matches = [(o, not m) for o, m in matches]
+        if behavior == "contiguous":
+            # The reference's Contiguous joins any neighbours with the same flag; inverted
+            # matches can put two delimiters side by side, so join them first.
+            merged: list = []
+            for (s, e), m in matches:
+                if merged and merged[-1][1] == m:
+                    merged[-1] = ((merged[-1][0][0], e), m)
+                else:
+                    merged.append(((s, e), m))
+            matches = merged
     pieces = _apply_behavior(matches, behavior)
     return [n.slice(s, e) for (s, e), remove in pieces if not remove]
 
