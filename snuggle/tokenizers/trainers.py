@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from itertools import chain
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from snuggle.errors import TokenizerError
@@ -105,11 +106,8 @@ class Trainer:
 
         Like the reference, feeding replaces the previous counts.
         """
-        counts: Counter = Counter()
-        update = counts.update  # Counter.update over a list runs in C
-        for sequence in iterator:
-            update(process(sequence))
-        self._words = dict(counts)
+        # One Counter call over the chained word lists: the counting loop runs in C.
+        self._words = dict(Counter(chain.from_iterable(map(process, iterator))))
 
     def get_word_count(self) -> int:
         """Number of distinct words seen by the last `feed`."""
@@ -327,10 +325,14 @@ class BpeTrainer(Trainer):
         infinitely frequent. Ties at the cut are broken by code point (the reference's order
         is unspecified there: it sorts a hash map with an unstable sort).
         """
-        alphabet: Counter = Counter()
+        # Group words by count so that character counting runs in C over one string per count.
+        by_count: dict[int, list[str]] = {}
         for word, count in word_counts.items():
-            for ch in word:
-                alphabet[ch] += count
+            by_count.setdefault(count, []).append(word)
+        alphabet: Counter = Counter()
+        for count, words in by_count.items():
+            for ch, n in Counter("".join(words)).items():
+                alphabet[ch] += n * count
         for ch in self._initial_alphabet:
             alphabet[ch] = _NO_LIMIT
         kept = list(alphabet.items())
@@ -353,7 +355,16 @@ class BpeTrainer(Trainer):
                 word_to_id[token] = len(id_to_word)
                 id_to_word.append(token)
         words, counts = [], []
+        lookup = word_to_id.__getitem__
+        plain = prefix is None and suffix is None
         for word, count in word_counts.items():
+            if plain:  # fast path: every character already has an id
+                try:
+                    words.append(list(map(lookup, word)))
+                    counts.append(count)
+                    continue
+                except KeyError:
+                    pass  # a character outside the alphabet: drop it below
             ids = []
             last = len(word) - 1
             for pos, ch in enumerate(word):
