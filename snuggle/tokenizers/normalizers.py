@@ -140,7 +140,7 @@ class StripAccents(Normalizer):
         text = normalized.normalized
         if text.isascii():
             return
-        if any(is_combining_mark(c) for c in text):
+        if any(is_combining_mark(c) for c in set(text)):
             normalized.filter(lambda c: not is_combining_mark(c))
 
 
@@ -203,6 +203,10 @@ class Prepend(Normalizer):
 _ASCII_WHITESPACE_TO_SPACE = str.maketrans("\t\n\r", "   ")
 
 
+def _is_removed_by_clean(c: str) -> bool:
+    return c == "\x00" or c == "\ufffd" or is_control(c)
+
+
 class BertNormalizer(Normalizer):
     """BERT's normalizer: clean control chars, isolate CJK chars, strip accents, lowercase.
 
@@ -231,7 +235,7 @@ class BertNormalizer(Normalizer):
         strip = self.strip_accents if self.strip_accents is not None else self.lowercase
         if strip and not ascii_only:
             normalized.nfd()
-            if any(is_nonspacing_mark(c) for c in normalized.normalized):
+            if any(is_nonspacing_mark(c) for c in set(normalized.normalized)):
                 normalized.filter(lambda c: not is_nonspacing_mark(c))
         if self.lowercase:
             normalized.lowercase()
@@ -247,13 +251,16 @@ class BertNormalizer(Normalizer):
             if mapped.isprintable():
                 normalized.normalized = mapped
                 return
-        normalized.filter(lambda c: not (c == "\x00" or c == "\ufffd" or is_control(c)))
-        normalized.map(lambda c: " " if is_whitespace(c) else c)
+        distinct = set(text)
+        if any(_is_removed_by_clean(c) for c in distinct):
+            normalized.filter(lambda c: not _is_removed_by_clean(c))
+        if any(c != " " and is_whitespace(c) for c in distinct):
+            normalized.map(lambda c: " " if is_whitespace(c) else c)
 
     @staticmethod
     def _handle_chinese_chars(normalized: NormalizedString) -> None:
         text = normalized.normalized
-        if not any(is_chinese_char(c) for c in text):
+        if not any(is_chinese_char(c) for c in set(text)):
             return
         changes: list[tuple[str, int]] = []
         for c in text:

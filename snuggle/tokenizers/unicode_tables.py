@@ -5,7 +5,7 @@ tests/parity/unicode_tables_gen.py - do not edit by hand.
 Pairs are (extra, missing): ranges (first, last) where the reference says yes and our
 unicodedata rule says no, and the other way round."""
 
-CONTROL_EXCEPTIONS = ([], [(0, 0), (2192, 2193), (2274, 2274), (69837, 69837), (78896, 78904)])
+CONTROL_EXCEPTIONS = ([], [(2192, 2193), (2274, 2274), (69837, 69837), (78896, 78904)])
 
 PUNCTUATION_EXCEPTIONS = ([(5741, 5741), (70089, 70089)],
  [(1565, 1565), (2557, 2557), (2678, 2678), (3191, 3191), (3204, 3204), (7037, 7038),

@@ -56,7 +56,9 @@ def main():
 
     tables = {}
     tables["CONTROL_EXCEPTIONS"] = split_diff(
-        lambda ch: clean.normalize_str(ch) == "" and ch not in "\x00\ufffd", cc.base_is_control
+        # NUL and U+FFFD are removed by their own rule, so they say nothing about "control".
+        lambda ch: clean.normalize_str(ch) == "" if ch not in "\x00\ufffd" else cc.base_is_control(ch),
+        cc.base_is_control,
     )
     tables["PUNCTUATION_EXCEPTIONS"] = split_diff(
         lambda ch: len(punct.pre_tokenize_str("a" + ch + "a")) == 3, cc.base_is_punctuation
