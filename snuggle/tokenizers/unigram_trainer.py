@@ -53,19 +53,15 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-def _log_sum_exp(x: float, y: float, init: bool) -> float:
-    if init:
-        return y
-    lo, hi = (x, y) if x < y else (y, x)
-    if hi > lo + 50.0:
-        return hi
-    return hi + math.log(math.exp(lo - hi) + 1.0)
-
-
 class _PieceModel:
-    """Piece lookup used during training: id by string, scores, longest piece length."""
+    """Piece lookup used during training: id by string, scores, longest piece length.
 
-    def __init__(self, pieces: list[tuple[str, float]]):
+    `cache` maps a sentence to the substrings (by position) that were pieces when it was
+    first seen. Training only ever removes pieces, so a cached list stays a superset for
+    every later model and the lattice needs no fresh substring scan.
+    """
+
+    def __init__(self, pieces: list[tuple[str, float]], cache: dict | None = None):
         self.pieces = pieces
         self.ids = {}
         for i, (piece, _) in enumerate(pieces):
@@ -73,36 +69,46 @@ class _PieceModel:
         scores = [s for _, s in pieces if not math.isnan(s)]
         self.min_score = min(scores) if scores else math.inf
         self.max_len = max((len(p) for p, _ in pieces), default=1)
+        self.cache = {} if cache is None else cache
+
+    def _candidates(self, sentence: str) -> list[list[tuple[int, str]]]:
+        rows = self.cache.get(sentence)
+        if rows is None:
+            ids, n = self.ids, len(sentence)
+            rows = []
+            for pos in range(n):
+                row = []
+                for length in range(1, min(self.max_len, n - pos) + 1):
+                    sub = sentence[pos : pos + length]
+                    if sub in ids:
+                        row.append((length, sub))
+                rows.append(row)
+            self.cache[sentence] = rows
+        return rows
 
     def lattice(self, sentence: str) -> list[list[tuple[int, int, int, float]]]:
         """Nodes by begin position: (node_id, piece_id, length, score); shortest first,
         an unknown-character node when no single-character piece matches (as populate_nodes)."""
         ids, pieces = self.ids, self.pieces
         unk_score = self.min_score - _UNK_PENALTY
-        n = len(sentence)
-        begins: list[list] = [[] for _ in range(n + 1)]
+        begins: list[list] = []
         node_id = 2  # 0 = BOS, 1 = EOS
-        for pos in range(n):
+        for row in self._candidates(sentence):
+            nodes = []
             has_single = False
-            for length in range(1, min(self.max_len, n - pos) + 1):
-                piece_id = ids.get(sentence[pos : pos + length])
+            for length, sub in row:
+                piece_id = ids.get(sub)
                 if piece_id is not None:
-                    begins[pos].append((node_id, piece_id, length, pieces[piece_id][1]))
+                    nodes.append((node_id, piece_id, length, pieces[piece_id][1]))
                     node_id += 1
                     if length == 1:
                         has_single = True
             if not has_single:
-                begins[pos].append((node_id, 0, 1, unk_score))
+                nodes.append((node_id, 0, 1, unk_score))
                 node_id += 1
+            begins.append(nodes)
+        begins.append([])
         return begins
-
-
-def _ends(begins: list[list], n: int) -> list[list]:
-    ends: list[list] = [[] for _ in range(n + 1)]
-    for pos in range(n):
-        for node in begins[pos]:
-            ends[pos + node[2]].append(node)
-    return ends
 
 
 def viterbi(begins: list[list], n: int, skip_node: int = -1) -> list[tuple] | None:
@@ -138,30 +144,48 @@ def viterbi(begins: list[list], n: int, skip_node: int = -1) -> list[tuple] | No
 
 
 def populate_marginal(begins: list[list], n: int, freq: float, expected: list[float]) -> float:
-    """Forward-backward over the lattice; adds freq * P(node) to expected[piece]; returns freq * log Z."""
-    ends = _ends(begins, n)
-    alpha: dict[int, float] = {0: 0.0}
-    ends[0] = [(0, -1, 0, 0.0)] + ends[0]
-    eos = (1, -1, 0, 0.0)
-    for pos in range(n + 1):
-        rnodes = begins[pos] if pos < n else [eos]
-        for rnode in rnodes:
-            a = 0.0
-            for k, lnode in enumerate(ends[pos]):
-                a = _log_sum_exp(a, lnode[3] + alpha[lnode[0]], k == 0)
-            alpha[rnode[0]] = a
-    beta: dict[int, float] = {1: 0.0}
-    for pos in range(n, -1, -1):
-        rnodes = begins[pos] if pos < n else [eos]
-        for lnode in ends[pos]:
-            b = 0.0
-            for k, rnode in enumerate(rnodes):
-                b = _log_sum_exp(b, rnode[3] + beta[rnode[0]], k == 0)
-            beta[lnode[0]] = b
-    z = alpha[1]
+    """Forward-backward over the lattice; adds freq * P(node) to expected[piece]; returns freq * log Z.
+
+    A node's forward score depends only on where it begins (log-sum over the nodes ending
+    there) and its backward score only on where it ends, so both are kept per position;
+    the log-sums are taken in the reference's order, giving the same floats.
+    """
+    exp, log = math.exp, math.log
+    ends: list[list] = [[] for _ in range(n + 1)]
     for pos in range(n):
-        for node_id, piece_id, _, score in begins[pos]:
-            expected[piece_id] += freq * math.exp(alpha[node_id] + score + beta[node_id] - z)
+        for node in begins[pos]:
+            ends[pos + node[2]].append((pos, node[3]))
+    forward = [0.0] * (n + 1)  # forward[0]: only BOS (score 0) ends at 0
+    for pos in range(1, n + 1):
+        first = True
+        acc = 0.0
+        for begin, score in ends[pos]:
+            v = score + forward[begin]
+            if first:
+                acc, first = v, False
+            elif acc > v:
+                acc = acc if acc > v + 50.0 else acc + log(exp(v - acc) + 1.0)
+            else:
+                acc = v if v > acc + 50.0 else v + log(exp(acc - v) + 1.0)
+        forward[pos] = acc
+    backward = [0.0] * (n + 1)  # backward[n]: only EOS (score 0) begins at n
+    for pos in range(n - 1, -1, -1):
+        first = True
+        acc = 0.0
+        for node in begins[pos]:
+            v = node[3] + backward[pos + node[2]]
+            if first:
+                acc, first = v, False
+            elif acc > v:
+                acc = acc if acc > v + 50.0 else acc + log(exp(v - acc) + 1.0)
+            else:
+                acc = v if v > acc + 50.0 else v + log(exp(acc - v) + 1.0)
+        backward[pos] = acc
+    z = forward[n]
+    for pos in range(n):
+        a = forward[pos]
+        for _, piece_id, length, score in begins[pos]:
+            expected[piece_id] += freq * exp(a + score + backward[pos + length] - z)
     return freq * z
 
 
@@ -379,18 +403,19 @@ class UnigramTrainer(Trainer):
         expected_loops = int((math.log(desired) - math.log(len(pieces))) / math.log(self.shrinking_factor)) + 1
         bar = self._progress(max(expected_loops, 1) * self.n_sub_iterations, "EM training")
         required = set(ch for word, _ in sentences for ch in word) | set(self._initial_alphabet)
-        model = _PieceModel(pieces)
+        cache: dict = {}
+        model = _PieceModel(pieces, cache)
         try:
             while True:
                 for _ in range(self.n_sub_iterations):
                     expected = self._e_step(model, sentences)
                     pieces = self._m_step(pieces, expected)
-                    model = _PieceModel(pieces)
+                    model = _PieceModel(pieces, cache)
                     bar.update(1)
                 if len(pieces) <= desired:
                     break
                 pieces = self._prune(model, pieces, sentences)
-                model = _PieceModel(pieces)
+                model = _PieceModel(pieces, cache)
         finally:
             bar.close()
         # The reference walks a hash set here; sorted order makes ours reproducible.
