@@ -393,7 +393,9 @@ class UnigramTrainer(Trainer):
         return TrainedVocab([(t, 0.0) for t in head] + pieces, unk_id=unk_id)
 
     def _learn(self, word_counts: Mapping[str, int]) -> TrainedVocab:
-        sentences = list(word_counts.items())
+        sentences = [(w, c) for w, c in word_counts.items() if w]
+        if not sentences:  # nothing to learn from: only the special tokens (as the reference)
+            return self._finalize(_PieceModel([("<UNK>", _NAN)]), sorted(self._initial_alphabet))
         bar = self._progress(len(sentences), "Suffix array seeds")
         pieces = [("<UNK>", _NAN)] + self._seed_pieces(sentences)
         bar.update(len(sentences))

@@ -229,3 +229,9 @@ def test_unigram_learns_frequent_pieces_and_keeps_all_chars():
     assert set("".join(counts)) <= set(pieces)
     scores = [s for _, s in result.vocab]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_empty_corpus_gives_only_special_tokens():
+    assert BpeTrainer(special_tokens=["<s>"], show_progress=False).train_from_word_counts({}).vocab == {"<s>": 0}
+    result = UnigramTrainer(special_tokens=["<s>"], unk_token="<unk>", show_progress=False).train_from_word_counts({})
+    assert result.vocab == [("<unk>", 0.0), ("<s>", 0.0)] and result.unk_id == 0
