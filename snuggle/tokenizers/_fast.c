@@ -203,6 +203,10 @@ typedef struct {
     BytesMap cache[N_CACHES];
     PyThread_type_lock cache_lock[N_CACHES];
     int ready;
+    /* one shared int object per token id, made on first use (ids repeat a lot, so this
+     * saves most int allocations when building result lists) */
+    PyObject **id_objects;
+    Py_ssize_t n_id_objects;
 } ByteLevelBPE;
 
 /* ---------------------------------------------------------- text access */
@@ -602,19 +606,38 @@ static int encode_text(ByteLevelBPE *self, BytesMap *cache, Scratch *s, PyObject
 
 /* ----------------------------------------------------- Python result lists */
 
+static PyObject *id_object(ByteLevelBPE *self, int32_t id) {
+    if (id < 0 || id >= self->n_id_objects) return PyLong_FromLong(id);
+    PyObject *obj = self->id_objects[id];
+    if (!obj) {
+        if (!(obj = PyLong_FromLong(id))) return NULL;
+        self->id_objects[id] = obj;
+    }
+    Py_INCREF(obj);
+    return obj;
+}
+
+static PyObject *build_ids(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi) {
+    PyObject *ids = PyList_New((Py_ssize_t)(hi - lo));
+    if (!ids) return NULL;
+    for (size_t i = lo; i < hi; i++) {
+        PyObject *id = id_object(self, o->ids[i]);
+        if (!id) { Py_DECREF(ids); return NULL; }
+        PyList_SET_ITEM(ids, (Py_ssize_t)(i - lo), id);
+    }
+    return ids;
+}
+
 /* (ids, offsets, words) for o[lo:hi]. Neighbouring tokens share boundaries and
  * words, so equal consecutive ints reuse one object. */
-static PyObject *build_result(const Output *o, size_t lo, size_t hi) {
+static PyObject *build_result(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi) {
     Py_ssize_t n = (Py_ssize_t)(hi - lo);
-    PyObject *ids = PyList_New(n), *offsets = PyList_New(n), *words = PyList_New(n);
+    PyObject *ids = build_ids(self, o, lo, hi), *offsets = PyList_New(n), *words = PyList_New(n);
     PyObject *last_end = NULL, *last_word = NULL;
     int32_t last_end_v = -1, last_word_v = -1;
     if (!ids || !offsets || !words) goto fail;
     for (Py_ssize_t k = 0; k < n; k++) {
         size_t i = lo + (size_t)k;
-        PyObject *id = PyLong_FromLong(o->ids[i]);
-        if (!id) goto fail;
-        PyList_SET_ITEM(ids, k, id);
         PyObject *start;
         if (last_end && o->starts[i] == last_end_v) { start = last_end; Py_INCREF(start); }
         else if (!(start = PyLong_FromLong(o->starts[i]))) goto fail;
@@ -642,7 +665,7 @@ fail:
 }
 
 /* Encode texts[0:n] with the GIL released; results[i] = (ids, offsets, words). */
-static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n) {
+static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n, int ids_only) {
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyUnicode_Check(texts[i])) {
             PyErr_Format(PyExc_TypeError, "ByteLevelBPE.encode: expected str, found %.100s", Py_TYPE(texts[i])->tp_name);
@@ -683,19 +706,24 @@ static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n
     else if (rc == ENC_SURROGATE)
         PyErr_Format(PyExc_ValueError, "ByteLevelBPE.encode: text %zd contains a lone surrogate, which has no UTF-8 encoding", failed_at);
     else if ((results = PyList_New(n))) {
+        /* Millions of new tuples would trigger the cyclic GC over and over (they are
+         * tracked until a collection proves them atomic): pause it while building. */
+        int gc_was_enabled = PyGC_Disable();
         for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *r = build_result(&o, bounds[i], bounds[i + 1]);
+            PyObject *r = ids_only ? build_ids(self, &o, bounds[i], bounds[i + 1])
+                                   : build_result(self, &o, bounds[i], bounds[i + 1]);
             if (!r) { Py_CLEAR(results); break; }
             PyList_SET_ITEM(results, i, r);
         }
+        if (gc_was_enabled) PyGC_Enable();
     }
     output_free(&o);
     free(bounds);
     return results;
 }
 
-static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) {
-    PyObject *results = encode_texts(self, &text, 1);
+static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, int ids_only) {
+    PyObject *results = encode_texts(self, &text, 1, ids_only);
     if (!results) return NULL;
     PyObject *r = PyList_GET_ITEM(results, 0);
     Py_INCREF(r);
@@ -703,11 +731,14 @@ static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) {
     return r;
 }
 
+static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 0); }
+static PyObject *ByteLevelBPE_encode_ids(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 1); }
+
 static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *texts) {
     /* a private copy of the items: the list may change while the GIL is released */
     PyObject *seq = PySequence_Tuple(texts);
     if (!seq) return NULL;
-    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq));
+    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), 0);
     Py_DECREF(seq);
     return r;
 }
@@ -844,6 +875,14 @@ static int ByteLevelBPE_init(ByteLevelBPE *self, PyObject *args, PyObject *kwds)
         self->cache_lock[i] = PyThread_allocate_lock();
         if (!self->cache_lock[i]) { PyErr_NoMemory(); return -1; }
     }
+    int32_t max_id = 0;
+    for (int i = 0; i < 256; i++) if (self->byte_ids[i] > max_id) max_id = self->byte_ids[i];
+    for (uint64_t i = 0; i <= self->merges.mask; i++)
+        if (self->merges.slots[i].key != UINT64_MAX && self->merges.slots[i].new_id > max_id) max_id = self->merges.slots[i].new_id;
+    for (size_t i = 0; i < self->vocab.vals_len; i++) if (self->vocab.vals[i].id > max_id) max_id = self->vocab.vals[i].id;
+    self->n_id_objects = (Py_ssize_t)max_id + 1;
+    self->id_objects = calloc((size_t)self->n_id_objects, sizeof(PyObject *));
+    if (!self->id_objects) { PyErr_NoMemory(); return -1; }
     self->ready = 1;
     return 0;
 }
@@ -856,6 +895,10 @@ static void ByteLevelBPE_dealloc(ByteLevelBPE *self) {
         if (self->cache_lock[i]) PyThread_free_lock(self->cache_lock[i]);
     }
     Py_XDECREF(self->classes);
+    if (self->id_objects) {
+        for (Py_ssize_t i = 0; i < self->n_id_objects; i++) Py_XDECREF(self->id_objects[i]);
+        free(self->id_objects);
+    }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -867,12 +910,14 @@ static PyObject *ByteLevelBPE_uninitialised(ByteLevelBPE *self) {
 #define REQUIRE_INIT(self) if (!(self)->ready) return ByteLevelBPE_uninitialised(self)
 
 static PyObject *m_encode(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode(self, text); }
+static PyObject *m_encode_ids(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode_ids(self, text); }
 static PyObject *m_encode_many(ByteLevelBPE *self, PyObject *texts) { REQUIRE_INIT(self); return ByteLevelBPE_encode_many(self, texts); }
 static PyObject *m_split(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_split(self, text); }
 static PyObject *m_clear_cache(ByteLevelBPE *self, PyObject *u) { REQUIRE_INIT(self); return ByteLevelBPE_clear_cache(self, u); }
 
 static PyMethodDef ByteLevelBPE_methods[] = {
     {"encode", (PyCFunction)m_encode, METH_O, "encode(text) -> (ids, offsets, words)"},
+    {"encode_ids", (PyCFunction)m_encode_ids, METH_O, "encode_ids(text) -> ids"},
     {"encode_many", (PyCFunction)m_encode_many, METH_O, "encode_many(texts) -> [(ids, offsets, words), ...]"},
     {"split", (PyCFunction)m_split, METH_O, "split(text) -> [(start, end), ...] pre-token char spans (no prefix space)"},
     {"clear_cache", (PyCFunction)m_clear_cache, METH_NOARGS, "empty the word cache"},
