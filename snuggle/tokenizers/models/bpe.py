@@ -11,7 +11,8 @@ Reference semantics reproduced here, each for a reason the reference had:
   character but the first and `end_of_word_suffix` to the last before the vocab lookup;
 - an unknown character becomes `unk_token` (consecutive ones fused into one token when
   `fuse_unk`), or with `byte_fallback` one `<0xXX>` token per UTF-8 byte when all of
-  those exist; with neither, the character is silently dropped;
+  those exist; with neither, the character is silently dropped (taking no room in
+  the offsets, as in the reference);
 - `ignore_merges` returns the whole word as one token when it is in the vocab;
 - `dropout` skips each merge with that probability (seedable: `set_dropout_seed`) and
   then bypasses the word cache.
