@@ -151,6 +151,7 @@ def main() -> None:
     }
     batch = {
         "snuggle": rate(best_seconds(snuggle.encode_batch, docs, args.repeat)),
+        "snuggle_1thread": rate(best_seconds(snuggle.encoder.encode_many, docs, args.repeat)),
         "tokenizers": rate(best_seconds(lambda d: [(e.ids, e.offsets) for e in hf.encode_batch(d)], docs, args.repeat)),
         "tiktoken": rate(best_seconds(lambda d: tk.encode_ordinary_batch(d, num_threads=THREADS), docs, args.repeat)),
     }
@@ -168,6 +169,7 @@ def main() -> None:
     print(f"encode_batch ({THREADS} threads, ids+offsets): snuggle/tokenizers = {batch['snuggle'] / batch['tokenizers']:.2f}")
     print(f"encode_batch ({THREADS} threads, ids+offsets+words vs ids): snuggle/tiktoken = {batch['snuggle'] / batch['tiktoken']:.2f}")
     print(f"encode_batch threads/processes (snuggle) = {batch['snuggle'] / batch['snuggle_processes']:.2f}")
+    print(f"encode_batch {THREADS} threads/1 thread (snuggle) = {batch['snuggle'] / batch['snuggle_1thread']:.2f}")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,9 @@ CLASS_OTHER, CLASS_LETTER, CLASS_NUMBER, CLASS_SPACE = 0, 1, 2, 3
 # Below this many chars, encode_batch stays on the calling thread (thread hand-off costs more).
 PARALLEL_MIN_CHARS = 1 << 15
 BATCH_THREADS = 2
+# Batches go to the threads in pieces of about this many chars: while one thread builds its
+# result lists (which needs the GIL) the other runs C code, instead of both waiting at the end.
+BATCH_PIECE_CHARS = 1 << 16
 
 
 @lru_cache(maxsize=1)
@@ -257,7 +260,9 @@ class FastPath:
             if len(todo) < 2 or sum(map(len, todo)) < PARALLEL_MIN_CHARS:
                 done = self.encoder.encode_many(todo)
             else:
-                chunks = _balanced_chunks(todo, BATCH_THREADS)
+                total = sum(map(len, todo))
+                pieces = min(len(todo), max(BATCH_THREADS, min(256, total // BATCH_PIECE_CHARS)))
+                chunks = _balanced_chunks(todo, pieces)
                 futures = [_thread_pool().submit(self.encoder.encode_many, todo[a:b]) for a, b in chunks]
                 done = [r for f in futures for r in f.result()]
         except ValueError as e:

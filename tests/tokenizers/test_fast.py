@@ -256,3 +256,49 @@ def test_plan_declines_what_it_cannot_reproduce(gpt2_model):
     vocab = {ch: b for b, ch in BYTE_CHARS.items()}
     vocab.update({"ab": 256, "bc": 257, "abc": 258})
     assert plan_fast_path(None, byte_level, BPE(vocab, [("a", "b"), ("b", "c"), ("ab", "c"), ("a", "bc")])) is None
+
+
+# ---- against the pure-Python pipeline components --------------------------------------------
+def pipeline_encode(text: str, normalizer, pre_tokenizer, model):
+    """What the generic Tokenizer path computes for one segment (no added tokens)."""
+    from snuggle.tokenizers.encoding import Encoding
+    from snuggle.tokenizers.normalized import PreTokenizedString
+
+    pre = PreTokenizedString(text)
+    if normalizer is not None:
+        pre.normalize(normalizer.normalize)
+    pre_tokenizer.pre_tokenize(pre)
+    pre.tokenize(lambda n: model.tokenize(n.normalized))
+    enc = Encoding.from_items(pre.to_encoding_items(None, 0))
+    return enc.ids, enc.offsets, enc.words
+
+
+def component_configs():
+    from snuggle.tokenizers.normalized import Regex
+    from snuggle.tokenizers.normalizers import NFC
+    from snuggle.tokenizers.pre_tokenizers import ByteLevel, Sequence, Split
+
+    def split_then_bytes(pattern):
+        return Sequence([Split(Regex(pattern), behavior="isolated", invert=False),
+                         ByteLevel(add_prefix_space=False, use_regex=False)])
+
+    return [
+        (None, ByteLevel(add_prefix_space=False)),
+        (None, ByteLevel(add_prefix_space=True)),
+        (NFC(), split_then_bytes(LLAMA3_PATTERN)),
+        (None, split_then_bytes(QWEN2_PATTERN)),
+        (NFC(), split_then_bytes(GPT2_PATTERN)),
+    ]
+
+
+def test_fast_path_equals_python_pipeline_components(gpt2_model):
+    texts = hard_strings(800, seed=7) + corpus_lines(150)
+    for normalizer, pre_tokenizer in component_configs():
+        path = plan_fast_path(normalizer, pre_tokenizer, gpt2_model)
+        assert path is not None, pre_tokenizer.to_dict()
+        for s in texts:
+            got = path.encode(s)
+            if got is None:  # declined: NFC would change this text
+                assert normalizer is not None and s != normalizer.normalize_str(s)
+                continue
+            assert got == pipeline_encode(s, normalizer, pre_tokenizer, gpt2_model), (pre_tokenizer.to_dict(), s)
