@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 
 import regex
 
-from snuggle.errors import TokenizerError
+from snuggle.errors import TokenizerError, TokenizerFileError
 from snuggle.tokenizers.normalized import NormalizedString, PreTokenizedString, Split, Token
 
 _ENDS_WITH_WORD = regex.compile(r"\w$")
@@ -181,6 +181,7 @@ class AddedVocabulary:
         self.special_tokens: list[AddedToken] = []  # special, in insertion order
         self.special_tokens_set: set[str] = set()
         self.encode_special_tokens = False
+        self._normalized_content: dict[int, str] = {}  # id -> content after the normalizer
         self._raw = _Matcher([], [])
         self._normalized = _Matcher([], [])
 
@@ -198,8 +199,11 @@ class AddedVocabulary:
         return tid if tid is not None else model.token_to_id(token)
 
     def id_to_token(self, tid: int, model) -> str | None:
+        """The token string for an id; normalized added tokens read back normalized, like the reference."""
         tok = self.added_tokens_map_r.get(tid)
-        return tok.content if tok is not None else model.id_to_token(tid)
+        if tok is None:
+            return model.id_to_token(tid)
+        return self._normalized_content.get(tid, tok.content)
 
     def is_special_token(self, token: str) -> bool:
         return token in self.special_tokens_set
@@ -237,6 +241,7 @@ class AddedVocabulary:
     def refresh(self, model, normalizer) -> None:
         """Rebuild the raw and normalized matchers (after adding tokens or changing the normalizer)."""
         raw_c, raw_i, norm_c, norm_i = [], [], [], []
+        self._normalized_content = {}
         for t in self.special_tokens + self.added_tokens:
             tid = self.token_to_id(t.content, model)
             if tid is None:  # pragma: no cover - add_tokens always assigns one
@@ -247,6 +252,8 @@ class AddedVocabulary:
                     n = NormalizedString(content)
                     normalizer.normalize(n)
                     content = n.normalized
+                    if content != t.content:
+                        self._normalized_content[tid] = content
                 norm_c.append(content)
                 norm_i.append(tid)
             else:
@@ -303,7 +310,7 @@ def load_added_tokens(entries: list, model, normalizer, vocab: AddedVocabulary, 
     """Fill `vocab` from the tokenizer.json `added_tokens` array, keeping each declared id."""
     for i, d in enumerate(entries):
         if not isinstance(d, dict) or "content" not in d or "id" not in d:
-            raise TokenizerError(f"{where(i)}: expected an object with 'id' and 'content', got {d!r}")
+            raise TokenizerFileError(f"expected an object with 'id' and 'content', got {d!r}", where=where(i))
         tok = AddedToken.from_dict(d)
         tid = int(d["id"])
         if tok.special and tok.content and tok.content not in vocab.special_tokens_set:

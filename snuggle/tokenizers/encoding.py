@@ -110,17 +110,17 @@ class Encoding:
 
     @property
     def sequence_ids(self) -> list[int | None]:
-        seq: list[int | None] = [None] * len(self.ids)
         if not self.sequence_ranges:
-            # a single sequence: every non-special token belongs to sequence 0
-            return [None if m else 0 for m in self.special_tokens_mask] if self.ids else []
+            # no ranges recorded: the whole encoding is sequence 0 (as the reference reports)
+            return [0] * len(self.ids)
+        seq: list[int | None] = [None] * len(self.ids)
         for sid, (s, e) in self.sequence_ranges.items():
             for i in range(s, e):
                 seq[i] = sid
         return seq
 
     def set_sequence_id(self, sequence_id: int) -> None:
-        self.sequence_ranges = {sequence_id: (0, len(self.ids))}
+        self.sequence_ranges[sequence_id] = (0, len(self.ids))
 
     def _sequence_range(self, sequence_id: int) -> tuple[int, int]:
         return self.sequence_ranges.get(sequence_id, (0, len(self.ids)))
@@ -243,8 +243,7 @@ class Encoding:
                 n.merge_with(other.copy(), growing_offsets)
                 overflowings.append(n)
         for other in pair.overflowing:
-            n = self.copy()
-            n.overflowing = []
+            n = self.copy()  # keeps its own overflowing parts, as the reference does
             n.merge_with(other.copy(), growing_offsets)
             overflowings.append(n)
         base = len(self.ids)

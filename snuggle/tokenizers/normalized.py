@@ -51,7 +51,8 @@ class Regex:
     def __init__(self, pattern: str):
         self.pattern = pattern
         try:
-            self.compiled = regex.compile(pattern)
+            # The reference's engine (Oniguruma) treats ^ and $ as line anchors.
+            self.compiled = regex.compile(pattern, regex.MULTILINE)
         except regex.error as e:
             raise TokenizerError(f"invalid regex {pattern!r}: {e}") from e
 
@@ -167,17 +168,40 @@ def behavior_to_json(behavior: str) -> str:
 class NormalizedString:
     """Original text + normalized text + per-character alignments between them."""
 
-    __slots__ = ("original", "normalized", "alignments", "original_shift")
+    # `_align` is None while every normalized char still maps to the original char at the
+    # same index (the common case: no normalizer, or one that keeps lengths); the per-char
+    # list is only built on the first edit that needs it.
+    __slots__ = ("original", "normalized", "_align", "original_shift")
 
     def __init__(self, original: str, normalized: str | None = None, alignments=None, original_shift: int = 0):
         self.original = original
         if normalized is None:
             self.normalized = original
-            self.alignments = [(i, i + 1) for i in range(len(original))]
+            self._align = None
         else:
             self.normalized = normalized
-            self.alignments = list(alignments) if alignments is not None else []
+            self._align = list(alignments) if alignments is not None else []
         self.original_shift = original_shift
+
+    @classmethod
+    def _identity(cls, original: str, normalized: str, original_shift: int) -> "NormalizedString":
+        n = cls.__new__(cls)
+        n.original = original
+        n.normalized = normalized
+        n._align = None
+        n.original_shift = original_shift
+        return n
+
+    @property
+    def alignments(self) -> list[Offsets]:
+        """(start, end) in the original for each normalized char."""
+        if self._align is None:
+            self._align = [(i, i + 1) for i in range(len(self.normalized))]
+        return self._align
+
+    @alignments.setter
+    def alignments(self, value: list[Offsets]) -> None:
+        self._align = value
 
     # ---- accessors -------------------------------------------------------------------
     def get(self) -> str:
@@ -222,9 +246,11 @@ class NormalizedString:
             return None
         if not self.normalized and start == 0 and end == 0:
             return (0, len(self.original))
-        if start < 0 or end > len(self.alignments):
+        if start < 0 or end > len(self.normalized):
             return None
-        return (self.alignments[start][0], self.alignments[end - 1][1])
+        if self._align is None:
+            return (start, end)
+        return (self._align[start][0], self._align[end - 1][1])
 
     def convert_offsets_to_normalized(self, start: int, end: int) -> Offsets | None:
         """Map an original range to the normalized range it became (relative)."""
@@ -252,6 +278,10 @@ class NormalizedString:
 
     def slice(self, start: int, end: int) -> "NormalizedString":
         """The piece of this string covering normalized chars [start, end)."""
+        if self._align is None:
+            if start > end:
+                start = end = 0
+            return NormalizedString._identity(self.original[start:end], self.normalized[start:end], self.original_shift + start)
         orig = self.convert_offsets_to_original(start, end)
         if orig is None:
             orig = (0, 0)

@@ -7,6 +7,7 @@ the shared corpora and a set of hard strings; same JSON after a load/save round 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from tokenizers import Tokenizer as RefTokenizer
@@ -55,11 +56,26 @@ def assert_same_encoding(ours, ref, context=""):
         assert_same_encoding(o, r, context + " (overflowing)")
 
 
+def same_json(a, b) -> bool:
+    """Equal JSON values; floats may differ in the last bit (the reference's JSON float
+    parser is not correctly rounded, so it re-serializes some scores one ulp away)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-14, abs_tol=0)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def test_json_round_trip_equals_reference(pair):
     name, ours, ref = pair
-    assert json.loads(ours.to_str()) == json.loads(ref.to_str()), name
+    assert same_json(json.loads(ours.to_str()), json.loads(ref.to_str())), name
     again = Tokenizer.from_str(ours.to_str(pretty=True))
-    assert json.loads(again.to_str()) == json.loads(ref.to_str())
+    assert json.loads(again.to_str()) == json.loads(ours.to_str())
+    # load -> save keeps the file's own values exactly (floats included)
+    original = json.loads(_path(name).read_text(encoding="utf-8"))
+    assert json.loads(ours.to_str())["model"]["vocab"] == original["model"]["vocab"]
 
 
 def test_encode_corpus_and_hard_strings(pair):
@@ -88,7 +104,7 @@ def test_pairs_truncation_padding(pair):
             for a, b in zip(texts, texts[7:] + texts[:7]):
                 try:
                     r = ref.encode(a, b)
-                except Exception as err:  # reference refuses (sequence too short): we must refuse too
+                except BaseException:  # reference refuses (or panics, a BaseException): we must refuse too
                     with pytest.raises(Exception):
                         ours.encode(a, b)
                     continue
@@ -139,7 +155,7 @@ def test_added_tokens_behave_like_reference(pair):
     for s in samples:
         assert_same_encoding(ours.encode(s), ref.encode(s), f"{name} {s!r}")
         assert ours.decode(ours.encode(s).ids) == ref.decode(ref.encode(s).ids)
-    assert json.loads(ours.to_str()) == json.loads(ref.to_str())
+    assert same_json(json.loads(ours.to_str()), json.loads(ref.to_str()))
     ours.encode_special_tokens = True
     ref.encode_special_tokens = True
     for s in samples[:3]:
