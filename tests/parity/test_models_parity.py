@@ -9,6 +9,7 @@ are converted to character offsets the way the reference's own Encoding does.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -77,6 +78,7 @@ def read_text(relpath: str, limit: int) -> str:
         return f.read(limit)
 
 
+@functools.lru_cache(maxsize=None)
 def corpus_text() -> str:
     return (
         read_text("wikitext2/wiki.test.raw", 200_000)
@@ -91,6 +93,13 @@ def unique(words) -> list[str]:
     return [w for w in dict.fromkeys(words) if w]
 
 
+def spread(words: list[str], n: int) -> list[str]:
+    """`n` words taken evenly across the list (the fast tests' sample; slow tests use all)."""
+    step = max(1, len(words) // n)
+    return words[::step][:n]
+
+
+@functools.lru_cache(maxsize=None)
 def byte_level_words() -> list[str]:
     return unique(byte_level(w) for w in GPT2_SPLIT.findall(corpus_text())) + [byte_level("x" * 3000)]
 
@@ -134,7 +143,13 @@ def test_gpt2_bpe_matches_reference_on_corpus_words(gpt2_pair):
     ours, ref = gpt2_pair
     words = byte_level_words()
     assert len(words) > 10_000
-    assert_same_tokens(ours, ref, words)
+    assert_same_tokens(ours, ref, spread(words, 4000) + [byte_level(w) for w in HARD_STRINGS])
+
+
+@pytest.mark.slow
+def test_gpt2_bpe_matches_reference_on_all_corpus_words(gpt2_pair):
+    ours, ref = gpt2_pair
+    assert_same_tokens(ours, ref, byte_level_words())
 
 
 def test_gpt2_bpe_to_dict_equals_reference_json(gpt2_pair):
@@ -165,15 +180,39 @@ def test_gpt2_bpe_save_loads_in_reference(gpt2_pair, tmp_path):
             assert fa.read() == fb.read(), os.path.basename(a)
 
 
-def test_qwen2_bpe_matches_reference():
+@pytest.fixture(scope="module")
+def qwen2_pair():
     vocab, merges = str(TOK / "qwen2/vocab.json"), str(TOK / "qwen2/merges.txt")
-    ours, ref = models.BPE.from_file(vocab, merges), ref_models.BPE.from_file(vocab, merges)
-    words = byte_level_words()[:6000]
-    assert_same_tokens(ours, ref, words)
+    return models.BPE.from_file(vocab, merges), ref_models.BPE.from_file(vocab, merges)
+
+
+def test_qwen2_bpe_matches_reference(qwen2_pair):
+    ours, ref = qwen2_pair
+    assert_same_tokens(ours, ref, spread(byte_level_words(), 2000) + [byte_level(w) for w in HARD_STRINGS])
     assert ours.get_vocab() == RefTokenizer(ref).get_vocab()
-    assert ours.get_vocab_size() == RefTokenizer(ref).get_vocab_size()
 
 
+@pytest.mark.slow
+def test_qwen2_bpe_matches_reference_on_all_corpus_words(qwen2_pair):
+    ours, ref = qwen2_pair
+    assert_same_tokens(ours, ref, byte_level_words())
+
+
+def test_llama2_byte_fallback_bpe_matches_reference():
+    """The Llama-2 SentencePiece BPE (byte_fallback, fuse_unk), whole lines as single words
+    the way its Metaspace(split=False) pre-tokenizer hands them to the model."""
+    from snuggle.tokenizers.converters import from_sentencepiece
+
+    spec = from_sentencepiece(TOK / "llama2/tokenizer.model")["model"]
+    ours = models.from_dict(spec)
+    ref = RefTokenizer.from_str(json.dumps({"version": "1.0", "model": spec})).model
+    assert ours.to_dict() == ref_model_json(ref)
+    lines = [line.strip() for line in corpus_text().split("\n") if line.strip()]
+    words = ["▁" + line.replace(" ", "▁") for line in spread(lines, 120)]
+    assert_same_tokens(ours, ref, words + ["▁" + w.replace(" ", "▁") for w in HARD_STRINGS])
+
+
+@functools.lru_cache(maxsize=None)
 def plain_words() -> list[str]:
     return unique(regex.findall(r"\w+|[^\w\s]+", corpus_text()))
 
@@ -203,11 +242,11 @@ def test_trained_bpe_with_prefix_suffix_unk_matches_reference(trained_bpe_json, 
     ours = models.from_dict(spec)
     ref = RefTokenizer.from_str(json.dumps({"version": "1.0", "model": spec})).model
     assert ours.to_dict() == ref_model_json(ref)
-    assert_same_tokens(ours, ref, plain_words()[:4000] + HARD_STRINGS)
+    assert_same_tokens(ours, ref, spread(plain_words(), 2500) + HARD_STRINGS)
 
 
 def test_bpe_dropout_extremes_match_reference(trained_bpe_json):
-    words = plain_words()[:1500]
+    words = spread(plain_words(), 1500)
     for dropout in (0.0, 1.0):
         spec = dict(trained_bpe_json, dropout=dropout)
         ours = models.from_dict(spec)
@@ -257,7 +296,8 @@ def bert_pair():
 
 def test_bert_wordpiece_matches_reference_on_corpus_words(bert_pair):
     ours, ref = bert_pair
-    words = unique(w.lower() for w in plain_words()) + plain_words()[:3000] + HARD_STRINGS + ["a" * 100, "a" * 101]
+    words = spread(unique(w.lower() for w in plain_words()), 4000) + spread(plain_words(), 2000)
+    words += HARD_STRINGS + ["a" * 100, "a" * 101]
     assert_same_tokens(ours, ref, words)
 
 
@@ -274,7 +314,7 @@ def test_wordpiece_options_match_reference(bert_pair):
     vocab = models.WordPiece.read_file(str(TOK / "bert-base-uncased/vocab.txt"))
     ours = models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=8, continuing_subword_prefix="##")
     ref = ref_models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=8, continuing_subword_prefix="##")
-    assert_same_tokens(ours, ref, plain_words()[:2000])
+    assert_same_tokens(ours, ref, spread(plain_words(), 2000))
 
 
 # --- Unigram ------------------------------------------------------------------------------
@@ -289,36 +329,50 @@ def load_like_reference(text: str) -> dict:
     return json.loads(text, parse_float=serde_parse_float)
 
 
+@pytest.fixture(scope="module")
+def pegasus_model(pegasus_text) -> dict:
+    return load_like_reference(pegasus_text)["model"]
+
+
+@pytest.fixture(scope="module")
+def pegasus_pair(pegasus_text, pegasus_model):
+    return models.from_dict(pegasus_model), RefTokenizer.from_str(pegasus_text).model
+
+
+@functools.lru_cache(maxsize=None)
 def metaspace_words() -> list[str]:
-    return unique("▁" + w for w in corpus_text().split())
+    return unique("▁" + w for w in corpus_text().split()) + ["▁" + w.replace(" ", "▁") for w in HARD_STRINGS]
 
 
-def test_pegasus_unigram_matches_reference(pegasus_text):
-    ours = models.from_dict(load_like_reference(pegasus_text)["model"])
-    ref = RefTokenizer.from_str(pegasus_text).model
-    words = metaspace_words() + ["▁" + w.replace(" ", "▁") for w in HARD_STRINGS] + ["▁<unk>▁</s>▁<pad>"]
-    assert_same_tokens(ours, ref, words)
+def test_pegasus_unigram_matches_reference(pegasus_pair):
+    ours, ref = pegasus_pair
+    assert_same_tokens(ours, ref, spread(metaspace_words(), 4000) + ["▁<unk>▁</s>▁<pad>"])
     assert ours.to_dict() == ref_model_json(ref)
 
 
-def test_serde_float_parsing_matches_reference(pegasus_text):
+@pytest.mark.slow
+def test_pegasus_unigram_matches_reference_on_all_corpus_words(pegasus_pair):
+    ours, ref = pegasus_pair
+    assert_same_tokens(ours, ref, metaspace_words())
+
+
+def test_serde_float_parsing_matches_reference(pegasus_text, pegasus_model, pegasus_pair):
     """serde_json rounds some scores differently from Python's json; we must read them its way."""
-    ref_scores = [s for _, s in ref_model_json(RefTokenizer.from_str(pegasus_text).model)["vocab"]]
-    ours = [s for _, s in load_like_reference(pegasus_text)["model"]["vocab"]]
+    ref_scores = [s for _, s in ref_model_json(pegasus_pair[1])["vocab"]]
+    ours = [s for _, s in pegasus_model["vocab"]]
     python = [s for _, s in json.loads(pegasus_text)["model"]["vocab"]]
     assert ours == ref_scores
     assert python != ref_scores  # the reason serde_parse_float exists
 
 
-def test_unigram_byte_fallback_matches_reference(pegasus_text):
+def test_unigram_byte_fallback_matches_reference(pegasus_model):
     """Pegasus pieces plus the 256 byte pieces, with byte_fallback on."""
-    model = load_like_reference(pegasus_text)["model"]
+    model = pegasus_model
     vocab = [tuple(p) for p in model["vocab"][:20_000]]
     vocab += [(f"<0x{b:02X}>", -20.0) for b in range(256)]
     ours = models.Unigram(vocab, model["unk_id"], True)
     ref = ref_models.Unigram(vocab, model["unk_id"], True)
-    words = metaspace_words()[:3000] + ["▁" + w.replace(" ", "▁") for w in HARD_STRINGS]
-    assert_same_tokens(ours, ref, words)
+    assert_same_tokens(ours, ref, spread(metaspace_words(), 1500) + metaspace_words()[-len(HARD_STRINGS):])
 
 
 def test_unigram_without_unk_id_raises_like_reference():
@@ -353,7 +407,7 @@ def test_wordlevel_matches_reference(tmp_path):
     vocab = {w: i for i, w in enumerate(words[:3000])}
     vocab["<unk>"] = len(vocab)
     ours, ref = models.WordLevel(vocab, unk_token="<unk>"), ref_models.WordLevel(vocab, unk_token="<unk>")
-    assert_same_tokens(ours, ref, words[:6000] + HARD_STRINGS)
+    assert_same_tokens(ours, ref, spread(words, 3000) + words[:1000] + HARD_STRINGS)
     assert ours.to_dict() == ref_model_json(ref)
     (path,) = ours.save(str(tmp_path))
     assert ref_model_json(ref_models.WordLevel.from_file(path, unk_token="<unk>")) == ref_model_json(ref)
