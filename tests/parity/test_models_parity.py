@@ -23,7 +23,7 @@ from tokenizers import trainers as ref_trainers
 
 from snuggle.errors import TokenizerError
 from snuggle.tokenizers import models
-from snuggle.tokenizers.models.base import serde_parse_float
+from snuggle.tokenizers.models.base import serde_format_float, serde_parse_float
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = Path(os.environ.get("SNUGGLE_SHARED", REPO.parent / "shared")) / "datasets"
@@ -363,6 +363,30 @@ def test_serde_float_parsing_matches_reference(pegasus_text, pegasus_model, pega
     python = [s for _, s in json.loads(pegasus_text)["model"]["vocab"]]
     assert ours == ref_scores
     assert python != ref_scores  # the reason serde_parse_float exists
+
+
+def test_serde_float_parse_and_format_match_reference_on_random_numbers():
+    """Random JSON numbers in every shape: our reading and writing agree with serde_json's."""
+    import random
+
+    rng = random.Random(0)
+    texts = ["123456789012345678901234567890.5", "0.000000000000000000000000000001234567890123456789",
+             "1e-320", "4.9e-324", "1.7976931348623157e308", "18446744073709551615.5", "18446744073709551616.0",
+             "-0.0", "1e22", "1e23", "9999999999999999999.5", "1e-400", "0.0e5"]  # fmt: skip
+    for _ in range(3000):
+        x = rng.uniform(-10, 10)
+        texts.append(rng.choice([repr(x * 10 ** rng.randint(-12, 12)), f"{x:.{rng.randint(1, 25)}f}",
+                                 f"{x:.{rng.randint(1, 20)}e}".replace("e+", "E") + ""]))  # fmt: skip
+    body = ",".join(f'["p{i}",{t}]' for i, t in enumerate(texts))
+    text = '{"version":"1.0","model":{"type":"Unigram","unk_id":null,"vocab":[' + body + '],"byte_fallback":false}}'
+    ref = RefTokenizer.from_str(text).model
+    written = RefTokenizer(ref).to_str()
+    ref_values = [v for _, v in json.loads(written)["model"]["vocab"]]
+    ours = [v for _, v in load_like_reference(text)["model"]["vocab"]]
+    assert ours == ref_values
+    assert [repr(v) for v in ours] == [repr(v) for v in ref_values]  # signs of zeros too
+    ours_written = ",".join(f'["p{i}",{serde_format_float(v)}]' for i, v in enumerate(ours))
+    assert ours_written in written
 
 
 def test_unigram_byte_fallback_matches_reference(pegasus_model):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import warnings
 from typing import Any
@@ -194,6 +195,7 @@ def optional_bool(d: dict, key: str, where: str, default: bool = False) -> bool:
 
 
 _U64_MAX = 2**64 - 1
+_SIMPLE_NUMBER = re.compile(r"(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d{1,4}))?")
 _POW10 = [float(f"1e{k}") for k in range(309)]
 
 
@@ -208,6 +210,17 @@ def serde_parse_float(text: str) -> float:
     >>> serde_parse_float("-7.3896660804748535")
     -7.389666080474853
     """
+    simple = _SIMPLE_NUMBER.fullmatch(text)
+    if simple is not None:
+        sign, whole, fraction, exp = simple.groups()
+        digits = whole + (fraction or "")
+        if len(digits.lstrip("0")) <= 19:  # fits the u64 significand: no digit is dropped
+            exponent = (int(exp) if exp else 0) - len(fraction or "")
+            if -308 <= exponent <= 308:
+                value = float(int(digits))
+                value = value * _POW10[exponent] if exponent >= 0 else value / _POW10[-exponent]
+                if value != float("inf"):
+                    return -value if sign else value
     pos = 0
     positive = True
     if text.startswith("-"):

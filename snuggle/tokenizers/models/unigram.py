@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 from snuggle.errors import TokenizerError, TokenizerFileError
 from snuggle.tokenizers.models.base import (
@@ -63,6 +64,12 @@ class Unigram(Model):
             if unk_id is not None:
                 raise TokenizerError("Unigram: `vocab` and `unk_id` must be both specified")
             vocab, unk_id = [("<unk>", 0.0)], 0
+        if alpha is not None or nbest_size is not None:
+            warnings.warn(
+                "Unigram: alpha / nbest_size (subword sampling) are kept but not used; "
+                "encoding is always the best segmentation",
+                stacklevel=2,
+            )
         self.alpha = alpha
         self.nbest_size = nbest_size
         self.cache_capacity = DEFAULT_CACHE_CAPACITY
@@ -70,14 +77,17 @@ class Unigram(Model):
         self._set_vocab(vocab, unk_id, bool(byte_fallback))
 
     def _set_vocab(self, vocab, unk_id: int | None, byte_fallback: bool, where: str = "vocab") -> None:
-        pieces: list[tuple[str, float]] = []
-        for i, item in enumerate(vocab):
-            if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], str):
-                raise TokenizerFileError(f"expected a [piece, score] pair, found {item!r}", where=f"{where}[{i}]")
-            score = item[1]
-            if isinstance(score, bool) or not isinstance(score, (int, float)):
-                raise TokenizerFileError(f"score of {item[0]!r} must be a number, found {score!r}", where=f"{where}[{i}]")
-            pieces.append((item[0], float(score)))
+        try:
+            pieces = [(piece, float(score)) for piece, score in vocab]
+            valid = all(type(p) is str for p, _ in pieces) and all(type(item[1]) in (int, float) for item in vocab)
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:  # find the culprit for the message
+            for i, item in enumerate(vocab):
+                if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], str):
+                    raise TokenizerFileError(f"expected a [piece, score] pair, found {item!r}", where=f"{where}[{i}]")
+                if type(item[1]) not in (int, float):
+                    raise TokenizerFileError(f"score of {item[0]!r} must be a number, found {item[1]!r}", where=f"{where}[{i}]")
         if unk_id is not None:
             if isinstance(unk_id, bool) or not isinstance(unk_id, int) or unk_id < 0:
                 raise TokenizerFileError(f"unk_id must be null or a non-negative integer, found {unk_id!r}", where="unk_id")
@@ -94,10 +104,7 @@ class Unigram(Model):
         self.min_score = min(self._scores, default=math.inf)
         # Every proper prefix of a piece -> _NOT_A_PIECE, every piece -> its id: walking
         # text[i:i+1], text[i:i+2], ... through this dict visits exactly the trie's matches.
-        prefixes: dict[str, int] = {}
-        for piece in self.token_to_ids:
-            for end in range(1, len(piece)):
-                prefixes.setdefault(piece[:end], _NOT_A_PIECE)
+        prefixes = dict.fromkeys({piece[:end] for piece in self.token_to_ids for end in range(1, len(piece))}, _NOT_A_PIECE)
         prefixes.update(self.token_to_ids)
         self._prefixes = prefixes
         self._cache.clear()
