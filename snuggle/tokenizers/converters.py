@@ -85,11 +85,11 @@ def bos_eos_template(bos: tuple[str, int] | None, eos: tuple[str, int] | None) -
     return template_processing(single, pair, specials)
 
 
-def byte_level(kind_add_prefix_space: bool = False, trim_offsets: bool = True, use_regex: bool = True) -> dict:
+def byte_level(add_prefix_space: bool = False, trim_offsets: bool = True, use_regex: bool = True) -> dict:
     """ByteLevel pre-tokenizer / decoder / post-processor (the three share one layout)."""
     return {
         "type": "ByteLevel",
-        "add_prefix_space": kind_add_prefix_space,
+        "add_prefix_space": add_prefix_space,
         "trim_offsets": trim_offsets,
         "use_regex": use_regex,
     }
@@ -179,11 +179,17 @@ def bytes_to_unicode() -> dict[int, str]:
 
 
 _BYTE_SPELLING = bytes_to_unicode()
+# Latin-1 decoding maps byte b to chr(b); this table then respells it (str.translate is fast).
+_LATIN1_TO_SPELLING = {byte: char for byte, char in _BYTE_SPELLING.items()}
 
 
 def spell_bytes(token: bytes) -> str:
-    """Write raw token bytes in GPT-2's byte alphabet."""
-    return "".join(_BYTE_SPELLING[byte] for byte in token)
+    """Write raw token bytes in GPT-2's byte alphabet.
+
+    >>> spell_bytes(b" hi")
+    'Ġhi'
+    """
+    return token.decode("latin-1").translate(_LATIN1_TO_SPELLING)
 
 
 def _check_file(path: str | os.PathLike, what: str) -> str:
@@ -447,19 +453,30 @@ def last_merge(token: bytes, rank: int, ranks: Mapping[bytes, int]) -> tuple[byt
 
     >>> last_merge(b"abc", 3, {b"a": 0, b"b": 1, b"c": 2, b"ab": 4, b"bc": 5, b"abc": 3})
     """
-    parts = [token[i : i + 1] for i in range(len(token))]
-    while len(parts) > 2:
-        best_index, best_rank = -1, rank
-        for index in range(len(parts) - 1):
-            pair_rank = ranks.get(parts[index] + parts[index + 1])
-            if pair_rank is not None and pair_rank < best_rank:
-                best_index, best_rank = index, pair_rank
-        if best_index < 0:
+    # tiktoken's own loop: `bounds` are the part boundaries, `pair_ranks[i]` the rank of joining
+    # parts i and i+1 (or `rank` when that join is not allowed), updated only around each join.
+    bounds = list(range(len(token) + 1))
+    pair_ranks = [_pair_rank(token, i, i + 2, ranks, rank) for i in range(len(token) - 1)]
+    while len(bounds) > 3:
+        best = min(pair_ranks)
+        if best >= rank:
             return None
-        parts[best_index : best_index + 2] = [parts[best_index] + parts[best_index + 1]]
-    if len(parts) == 2 and parts[0] in ranks and parts[1] in ranks:
-        return parts[0], parts[1]
+        index = pair_ranks.index(best)  # leftmost on ties, like tiktoken
+        del bounds[index + 1]
+        del pair_ranks[index]
+        if index < len(pair_ranks):
+            pair_ranks[index] = _pair_rank(token, bounds[index], bounds[index + 2], ranks, rank) if index + 2 < len(bounds) else rank
+        if index > 0:
+            pair_ranks[index - 1] = _pair_rank(token, bounds[index - 1], bounds[index + 1], ranks, rank)
+    left, right = token[: bounds[1]], token[bounds[1] :]
+    if len(bounds) == 3 and left in ranks and right in ranks:
+        return left, right
     return None
+
+
+def _pair_rank(token: bytes, start: int, end: int, ranks: Mapping[bytes, int], limit: int) -> int:
+    found = ranks.get(token[start:end])
+    return limit if found is None or found >= limit else found
 
 
 def merges_from_ranks(ranks: Mapping[bytes, int]) -> list[tuple[bytes, bytes]]:
@@ -509,7 +526,7 @@ def from_tiktoken(
             raise TokenizerFileError(f"bos_token {bos_token!r} is not among special_tokens", path=os.fspath(path))
         post_processor = bos_eos_template((bos_token, special_tokens[bos_token]), None)
     else:
-        post_processor = byte_level(False, trim_offsets=False)
+        post_processor = byte_level(True, trim_offsets=False)
     return tokenizer_dict(
         bpe_model(vocab, merges, ignore_merges=True),
         added_tokens=[added_token(token_id, content) for content, token_id in special_tokens.items()],
