@@ -107,6 +107,7 @@ class Unigram(Model):
         prefixes = dict.fromkeys({piece[:end] for piece in self.token_to_ids for end in range(1, len(piece))}, _NOT_A_PIECE)
         prefixes.update(self.token_to_ids)
         self._prefixes = prefixes
+        self._vocab_r = None
         self._cache.clear()
 
     # --- the Model interface ------------------------------------------------------------
@@ -124,7 +125,10 @@ class Unigram(Model):
 
     @property
     def vocab_r(self) -> dict[int, str]:
-        return {i: piece for i, (piece, _) in enumerate(self.vocab)}
+        """id -> piece (built on first use; the fast path reads it on every call)."""
+        if self._vocab_r is None:
+            self._vocab_r = {i: piece for i, (piece, _) in enumerate(self.vocab)}
+        return self._vocab_r
 
     def _clear_cache(self) -> None:
         self._cache.clear()
