@@ -23,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -647,6 +648,9 @@ static PyObject *build_result(ByteLevelBPE *self, const Output *o, size_t lo, si
         if (!pair) { Py_DECREF(start); Py_DECREF(end); goto fail; }
         PyTuple_SET_ITEM(pair, 0, start);
         PyTuple_SET_ITEM(pair, 1, end);
+        /* A tuple of two ints can never be part of a cycle: untrack it now (as the GC
+         * itself would on its first pass) so millions of offsets cost the GC nothing. */
+        PyObject_GC_UnTrack(pair);
         PyList_SET_ITEM(offsets, k, pair);
         last_end = end; last_end_v = o->ends[i];
         if (!last_word || o->words[i] != last_word_v) {
@@ -664,66 +668,126 @@ fail:
     return NULL;
 }
 
-/* Encode texts[0:n] with the GIL released; results[i] = (ids, offsets, words). */
-static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n, int ids_only) {
+/* One worker's share of a batch: texts[lo:hi] into its own output. */
+typedef struct {
+    ByteLevelBPE *self;
+    PyObject **texts;
+    Py_ssize_t lo, hi;
+    Output o;
+    size_t *bounds; /* bounds[i - lo] .. bounds[i - lo + 1]: text i's tokens in o */
+    int rc;
+    Py_ssize_t failed_at;
+} Job;
+
+/* Runs without the GIL: takes a free shared word cache (or makes a private one). */
+static void run_job(Job *job) {
+    ByteLevelBPE *self = job->self;
+    BytesMap private_cache, *cache = NULL;
+    int slot = 0;
+    for (; slot < N_CACHES; slot++)
+        if (PyThread_acquire_lock(self->cache_lock[slot], NOWAIT_LOCK)) { cache = &self->cache[slot]; break; }
+    int own_lock = cache != NULL;
+    if (!own_lock) {
+        if (bytesmap_init(&private_cache, 4096) < 0) { job->rc = ENC_NOMEM; return; }
+        cache = &private_cache;
+    }
+    Scratch s = {0};
+    job->rc = ENC_OK;
+    job->bounds[0] = 0;
+    for (Py_ssize_t i = job->lo; i < job->hi; i++) {
+        int32_t n_words;
+        job->rc = encode_text(self, cache, &s, job->texts[i], &job->o, &n_words);
+        if (job->rc != ENC_OK) { job->failed_at = i; break; }
+        job->bounds[i - job->lo + 1] = job->o.len;
+    }
+    scratch_free(&s);
+    if (own_lock) PyThread_release_lock(self->cache_lock[slot]);
+    else bytesmap_free(&private_cache);
+}
+
+static void *job_thread(void *arg) {
+    run_job((Job *)arg);
+    return NULL;
+}
+
+#define MAX_JOBS 8
+
+/* Encode texts[0:n] with the GIL released, on up to n_threads native threads (the
+ * texts cut into contiguous shares of about equal length); then build the result
+ * lists on this thread: results[i] = (ids, offsets, words), or ids with ids_only.
+ * Building Python objects needs the GIL, so it is done once, after the parallel
+ * part, rather than by several Python threads taking turns. */
+static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n, int ids_only, int n_threads) {
+    size_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyUnicode_Check(texts[i])) {
             PyErr_Format(PyExc_TypeError, "ByteLevelBPE.encode: expected str, found %.100s", Py_TYPE(texts[i])->tp_name);
             return NULL;
         }
         if (PyUnicode_READY(texts[i]) < 0) return NULL;
+        total += (size_t)PyUnicode_GET_LENGTH(texts[i]);
     }
-    size_t *bounds = malloc((size_t)(n + 1) * sizeof(size_t));
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > MAX_JOBS) n_threads = MAX_JOBS;
+    if (n_threads > n) n_threads = (int)(n > 0 ? n : 1);
+    Job jobs[MAX_JOBS];
+    memset(jobs, 0, sizeof(jobs));
+    size_t *bounds = malloc((size_t)(n + n_threads) * sizeof(size_t));
     if (!bounds) return PyErr_NoMemory();
-    Output o = {0};
-    Scratch s = {0};
-    BytesMap private_cache;
-    BytesMap *cache = NULL;
-    int slot = 0;
-    for (; slot < N_CACHES; slot++)
-        if (PyThread_acquire_lock(self->cache_lock[slot], NOWAIT_LOCK)) { cache = &self->cache[slot]; break; }
-    int own_lock = cache != NULL;
-    if (!own_lock) {
-        if (bytesmap_init(&private_cache, 4096) < 0) { free(bounds); return PyErr_NoMemory(); }
-        cache = &private_cache;
+    /* contiguous shares of about total / n_threads chars each */
+    int n_jobs = 0;
+    Py_ssize_t lo = 0;
+    size_t acc = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        acc += (size_t)PyUnicode_GET_LENGTH(texts[i]);
+        int last_job = n_jobs == n_threads - 1;
+        if (i == n - 1 || (!last_job && acc * (size_t)n_threads >= total * (size_t)(n_jobs + 1))) {
+            jobs[n_jobs].lo = lo;
+            jobs[n_jobs].hi = i + 1;
+            n_jobs++;
+            lo = i + 1;
+        }
     }
+    size_t bounds_used = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        jobs[j].self = self;
+        jobs[j].texts = texts;
+        jobs[j].bounds = bounds + bounds_used;
+        bounds_used += (size_t)(jobs[j].hi - jobs[j].lo + 1);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    pthread_t threads[MAX_JOBS];
+    int started[MAX_JOBS] = {0};
+    for (int j = 1; j < n_jobs; j++) started[j] = pthread_create(&threads[j], NULL, job_thread, &jobs[j]) == 0;
+    for (int j = 0; j < n_jobs; j++)
+        if (j == 0 || !started[j]) run_job(&jobs[j]); /* this thread's share, and any that failed to start */
+    for (int j = 1; j < n_jobs; j++)
+        if (started[j]) pthread_join(threads[j], NULL);
+    Py_END_ALLOW_THREADS
+    PyObject *results = NULL;
     int rc = ENC_OK;
     Py_ssize_t failed_at = 0;
-    Py_BEGIN_ALLOW_THREADS
-    bounds[0] = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t n_words;
-        rc = encode_text(self, cache, &s, texts[i], &o, &n_words);
-        if (rc != ENC_OK) { failed_at = i; break; }
-        bounds[i + 1] = o.len;
-    }
-    Py_END_ALLOW_THREADS
-    if (own_lock) PyThread_release_lock(self->cache_lock[slot]);
-    else bytesmap_free(&private_cache);
-    scratch_free(&s);
-    PyObject *results = NULL;
+    for (int j = 0; j < n_jobs && rc == ENC_OK; j++) { rc = jobs[j].rc; failed_at = jobs[j].failed_at; }
     if (rc == ENC_NOMEM) PyErr_NoMemory();
     else if (rc == ENC_SURROGATE)
         PyErr_Format(PyExc_ValueError, "ByteLevelBPE.encode: text %zd contains a lone surrogate, which has no UTF-8 encoding", failed_at);
     else if ((results = PyList_New(n))) {
-        /* Millions of new tuples would trigger the cyclic GC over and over (they are
-         * tracked until a collection proves them atomic): pause it while building. */
-        int gc_was_enabled = PyGC_Disable();
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *r = ids_only ? build_ids(self, &o, bounds[i], bounds[i + 1])
-                                   : build_result(self, &o, bounds[i], bounds[i + 1]);
-            if (!r) { Py_CLEAR(results); break; }
-            PyList_SET_ITEM(results, i, r);
+        for (int j = 0; j < n_jobs && results; j++) {
+            for (Py_ssize_t i = jobs[j].lo; i < jobs[j].hi; i++) {
+                size_t a = jobs[j].bounds[i - jobs[j].lo], b = jobs[j].bounds[i - jobs[j].lo + 1];
+                PyObject *r = ids_only ? build_ids(self, &jobs[j].o, a, b) : build_result(self, &jobs[j].o, a, b);
+                if (!r) { Py_CLEAR(results); break; }
+                PyList_SET_ITEM(results, i, r);
+            }
         }
-        if (gc_was_enabled) PyGC_Enable();
     }
-    output_free(&o);
+    for (int j = 0; j < n_jobs; j++) output_free(&jobs[j].o);
     free(bounds);
     return results;
 }
 
 static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, int ids_only) {
-    PyObject *results = encode_texts(self, &text, 1, ids_only);
+    PyObject *results = encode_texts(self, &text, 1, ids_only, 1);
     if (!results) return NULL;
     PyObject *r = PyList_GET_ITEM(results, 0);
     Py_INCREF(r);
@@ -734,11 +798,15 @@ static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, int ids_only) {
 static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 0); }
 static PyObject *ByteLevelBPE_encode_ids(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 1); }
 
-static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *texts) {
+static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"texts", "threads", NULL};
+    PyObject *texts;
+    int threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|i", kwlist, &texts, &threads)) return NULL;
     /* a private copy of the items: the list may change while the GIL is released */
     PyObject *seq = PySequence_Tuple(texts);
     if (!seq) return NULL;
-    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), 0);
+    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), 0, threads);
     Py_DECREF(seq);
     return r;
 }
@@ -911,14 +979,15 @@ static PyObject *ByteLevelBPE_uninitialised(ByteLevelBPE *self) {
 
 static PyObject *m_encode(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode(self, text); }
 static PyObject *m_encode_ids(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode_ids(self, text); }
-static PyObject *m_encode_many(ByteLevelBPE *self, PyObject *texts) { REQUIRE_INIT(self); return ByteLevelBPE_encode_many(self, texts); }
+static PyObject *m_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_many(self, args, kwds); }
 static PyObject *m_split(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_split(self, text); }
 static PyObject *m_clear_cache(ByteLevelBPE *self, PyObject *u) { REQUIRE_INIT(self); return ByteLevelBPE_clear_cache(self, u); }
 
 static PyMethodDef ByteLevelBPE_methods[] = {
     {"encode", (PyCFunction)m_encode, METH_O, "encode(text) -> (ids, offsets, words)"},
     {"encode_ids", (PyCFunction)m_encode_ids, METH_O, "encode_ids(text) -> ids"},
-    {"encode_many", (PyCFunction)m_encode_many, METH_O, "encode_many(texts) -> [(ids, offsets, words), ...]"},
+    {"encode_many", (PyCFunction)(void (*)(void))m_encode_many, METH_VARARGS | METH_KEYWORDS,
+     "encode_many(texts, threads=1) -> [(ids, offsets, words), ...]; threads: native threads for the C work"},
     {"split", (PyCFunction)m_split, METH_O, "split(text) -> [(start, end), ...] pre-token char spans (no prefix space)"},
     {"clear_cache", (PyCFunction)m_clear_cache, METH_NOARGS, "empty the word cache"},
     {NULL, NULL, 0, NULL},

@@ -27,15 +27,14 @@ first char, as in the pure-Python pipeline.
 >>> fast = plan_fast_path(None, {"type": "ByteLevel", "add_prefix_space": False,
 ...                              "trim_offsets": True, "use_regex": True}, BPE(vocab, [("h", "i")]))
 >>> fast.encode("hi!")
-([256, 0], [(0, 2), (2, 3)], [0, 1])
+([256, 33], [(0, 2), (2, 3)], [0, 1])
 """
 
 from __future__ import annotations
 
 import array
-import threading
+import os
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Sequence
 
@@ -61,12 +60,12 @@ PATTERN_KINDS = {GPT2_PATTERN: 0, LLAMA3_PATTERN: 1, QWEN2_PATTERN: 2}
 # Char classes as the C scanners see them (one byte per code point).
 CLASS_OTHER, CLASS_LETTER, CLASS_NUMBER, CLASS_SPACE = 0, 1, 2, 3
 
-# Below this many chars, encode_batch stays on the calling thread (thread hand-off costs more).
+# encode_batch runs the C work on this many native threads (the GIL released); the result
+# lists are then built once on the calling thread. Below PARALLEL_MIN_CHARS one thread is used
+# (starting threads costs more). Measured on 2 cores: Python threads taking turns at the GIL,
+# or worker processes pickling results back, were both slower (bench/fast_bpe.py).
+BATCH_THREADS = min(2, os.cpu_count() or 1)
 PARALLEL_MIN_CHARS = 1 << 15
-BATCH_THREADS = 2
-# Batches go to the threads in pieces of about this many chars: while one thread builds its
-# result lists (which needs the GIL) the other runs C code, instead of both waiting at the end.
-BATCH_PIECE_CHARS = 1 << 16
 
 
 @lru_cache(maxsize=1)
@@ -199,32 +198,6 @@ def plan_fast_path(normalizer, pre_tokenizer, model) -> "FastPath | None":
     return FastPath(encoder, requires_nfc)
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="snuggle-fast")
-        return _pool
-
-
-def _balanced_chunks(texts: Sequence[str], parts: int) -> list[tuple[int, int]]:
-    """Cut texts into `parts` contiguous ranges of about equal total length."""
-    total = sum(map(len, texts))
-    bounds, acc, start = [], 0, 0
-    target = total / parts
-    for i, text in enumerate(texts):
-        acc += len(text)
-        if acc >= target * (len(bounds) + 1) and len(bounds) < parts - 1:
-            bounds.append((start, i + 1))
-            start = i + 1
-    bounds.append((start, len(texts)))
-    return [b for b in bounds if b[0] < b[1]]
-
-
 class FastPath:
     """Encode text segments (no added tokens inside) with the C byte-level BPE."""
 
@@ -252,19 +225,13 @@ class FastPath:
             raise TokenizerError(str(e)) from None
 
     def encode_batch(self, texts: Sequence[str]) -> list[tuple[list[int], list[tuple[int, int]], list[int]] | None]:
-        """encode() of each text, on two threads for large batches (the C code releases the GIL)."""
+        """encode() of each text; large batches run the C work on BATCH_THREADS native threads."""
         texts = list(texts)
         handled = [self._handles(t) for t in texts]
         todo = [t for t, ok in zip(texts, handled) if ok]
+        threads = BATCH_THREADS if sum(map(len, todo)) >= PARALLEL_MIN_CHARS else 1
         try:
-            if len(todo) < 2 or sum(map(len, todo)) < PARALLEL_MIN_CHARS:
-                done = self.encoder.encode_many(todo)
-            else:
-                total = sum(map(len, todo))
-                pieces = min(len(todo), max(BATCH_THREADS, min(256, total // BATCH_PIECE_CHARS)))
-                chunks = _balanced_chunks(todo, pieces)
-                futures = [_thread_pool().submit(self.encoder.encode_many, todo[a:b]) for a, b in chunks]
-                done = [r for f in futures for r in f.result()]
+            done = self.encoder.encode_many(todo, threads=threads)
         except ValueError as e:
             raise TokenizerError(str(e)) from None
         it = iter(done)

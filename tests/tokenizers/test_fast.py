@@ -218,6 +218,17 @@ def test_encode_batch_equals_single_encodes(gpt2_model):
     assert path.encode_batch(texts) == [path.encode(t) for t in texts]
     assert path.encode_batch(["a", "b c"]) == [path.encode("a"), path.encode("b c")]
     assert path.encode_batch([]) == []
+    singles = [path.encode(t) for t in texts]
+    for threads in (1, 2, 3, 8):  # native threads each take a contiguous share
+        assert path.encoder.encode_many(texts, threads=threads) == singles
+    assert path.encoder.encode_many(texts[:2], threads=8) == singles[:2]
+
+
+def test_batch_surrogate_in_any_share_raises(gpt2_model):
+    path = fast_for(gpt2_model, "gpt2")
+    texts = ["x" * 20_000, "y" * 20_000, "bad \ud800"]
+    with pytest.raises(TokenizerError, match="surrogate"):
+        path.encode_batch(texts)
 
 
 def test_nfc_normalizer_declines_non_nfc_text(gpt2_model):
