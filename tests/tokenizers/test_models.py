@@ -147,24 +147,30 @@ def test_bpe_dropout_is_stored_as_f32_like_the_reference():
     assert as_f32(None) is None
 
 
-def test_bpe_short_scan_and_heap_merge_agree_on_random_words():
+@pytest.mark.parametrize("shuffle_ranks", [False, True])
+def test_bpe_merge_strategies_agree_on_random_words(shuffle_ranks):
+    """The list scan (short words) and rank buckets (long words) must equal the reference's heap loop."""
     rng = random.Random(0)
     alphabet = "abcde"
     vocab = {c: i for i, c in enumerate(alphabet)}
     merges = []
     tokens = list(alphabet)
-    while len(merges) < 60:
+    while len(merges) < 80:
         a, b = rng.choice(tokens), rng.choice(tokens)
         if a + b in vocab or len(a + b) > 6:
             continue
         vocab[a + b] = len(vocab)
         tokens.append(a + b)
         merges.append((a, b))
+    if shuffle_ranks:  # merges that build on later ones: a merge can create a lower-ranked pair
+        rng.shuffle(merges)
     bpe = BPE(vocab, merges, cache_capacity=0)
-    for _ in range(400):
-        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 40)))
+    for _ in range(300):
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 120)))
         ids, lens = bpe._initial_symbols(word)
-        assert bpe._merge_short(list(ids), list(lens)) == bpe._merge(list(ids), list(lens)), word
+        expected = bpe._merge(list(ids), list(lens))
+        assert bpe._merge_short(list(ids), list(lens)) == expected, word
+        assert bpe._merge_by_rank(list(ids), list(lens)) == expected, word
 
 
 def test_bpe_long_word_is_not_quadratic():

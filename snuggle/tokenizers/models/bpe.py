@@ -1,10 +1,13 @@
 """Byte-pair encoding: split a word into characters, then apply merges, lowest rank first.
 
 This is the readable reference implementation of `tokenizers.models.BPE`; the C fast
-path is tested against it. The merge loop keeps the word as a doubly linked list of
-symbols and a heap of candidate merges keyed by (rank, position), so a word of n
-characters costs O(n log n) however long it is. A heap entry is checked when it is
-popped: if its pair no longer exists (a neighbour was merged away) it is dropped.
+path is tested against it. The merge loop (`_merge`) is the reference's: the word is a
+doubly linked list of symbols and a heap of candidate merges keyed by (rank, position),
+so a word of n characters costs O(n log n) however long it is. A heap entry is checked
+when it is popped: if its pair no longer exists (a neighbour was merged away) it is
+dropped. Without dropout two faster equivalents are used (tested to agree with it):
+`_merge_short` rescans a list of pair ranks for short words, and `_merge_by_rank`
+keeps one heap entry per distinct rank for long ones.
 
 Reference semantics reproduced here, each for a reason the reference had:
 - every character becomes one symbol; `continuing_subword_prefix` is glued to every
@@ -307,16 +310,93 @@ class BPE(Model):
                 ranks[i - 1] = get(ids[i - 1] * stride + new_id, no_merge)
         return ids, lens
 
+    def _merge_by_rank(self, ids: list[int], lens: list[int]) -> tuple[list[int], list[int]]:
+        """`_merge` for long words without dropout: a heap of distinct ranks, each with the
+        list of positions where its pair occurs, processed left to right.
+
+        Same order as the (rank, position) heap: a merge never re-creates its own pair
+        (the new token is longer than either half), so positions of rank r only come from
+        before r is popped; a merge that creates a *lower* rank interrupts the round.
+        """
+        n = len(ids)
+        pair_rank, stride, new_id_by_rank = self._pair_rank, self._stride, self._new_id_by_rank
+        get = pair_rank.get
+        pair_keys = [a * stride + b for a, b in zip(ids, ids[1:])]
+        buckets: dict[int, list[int]] = {}
+        for i, r in enumerate(map(get, pair_keys)):
+            if r is not None:
+                bucket = buckets.get(r)
+                if bucket is None:
+                    buckets[r] = [i]
+                else:
+                    bucket.append(i)
+        if not buckets:
+            return ids, lens
+        ranks = list(buckets)
+        heapq.heapify(ranks)
+        ids = list(ids)
+        lens = list(lens)
+        prev = list(range(-1, n - 1))
+        nxt = list(range(1, n + 1))  # nxt[i] == n: no next symbol
+        pop, push = heapq.heappop, heapq.heappush
+
+        def add(rank: int, pos: int) -> None:
+            bucket = buckets.get(rank)
+            if bucket is None:
+                buckets[rank] = [pos]
+                push(ranks, rank)
+            else:
+                bucket.append(pos)
+
+        while ranks:
+            rank = pop(ranks)
+            positions = buckets.pop(rank)
+            positions.sort()
+            new_id = new_id_by_rank[rank]
+            for k, pos in enumerate(positions):
+                left = ids[pos]
+                if left < 0:
+                    continue
+                right_pos = nxt[pos]
+                if right_pos >= n or get(left * stride + ids[right_pos]) != rank:
+                    continue  # stale: a neighbour merged since this position was recorded
+                ids[pos] = new_id
+                lens[pos] += lens[right_pos]
+                ids[right_pos] = -1
+                after = nxt[right_pos]
+                nxt[pos] = after
+                lowest = rank
+                if after < n:
+                    prev[after] = pos
+                    r = get(new_id * stride + ids[after])
+                    if r is not None:
+                        add(r, pos)
+                        lowest = min(lowest, r)
+                before = prev[pos]
+                if before >= 0:
+                    r = get(ids[before] * stride + new_id)
+                    if r is not None:
+                        add(r, before)
+                        lowest = min(lowest, r)
+                if lowest < rank and k + 1 < len(positions):
+                    add(rank, positions[k + 1])  # a better merge appeared: finish this rank later
+                    buckets[rank].extend(positions[k + 2 :])
+                    break
+        out_ids, out_lens = [], []
+        i = 0
+        while i < n:
+            out_ids.append(ids[i])
+            out_lens.append(lens[i])
+            i = nxt[i]
+        return out_ids, out_lens
+
     def _merge(self, ids: list[int], lens: list[int]) -> tuple[list[int], list[int]]:
         """Apply merges lowest rank first (leftmost on ties) with a heap over a linked list."""
         n = len(ids)
         pair_rank, stride, new_id_by_rank = self._pair_rank, self._stride, self._new_id_by_rank
         # Heap keys are rank * n + position: one int orders by (rank, position).
-        heap = []
-        for i in range(n - 1):
-            r = pair_rank.get(ids[i] * stride + ids[i + 1])
-            if r is not None:
-                heap.append(r * n + i)
+        pair_keys = [a * stride + b for a, b in zip(ids, ids[1:])]
+        heap = [r * n + i for i, r in enumerate(map(pair_rank.get, pair_keys)) if r is not None]
         if not heap:
             return ids, lens
         heapq.heapify(heap)
@@ -330,13 +410,15 @@ class BPE(Model):
         pop, push = heapq.heappop, heapq.heappush
         while heap:
             key = pop(heap)
-            if dropout and rng.random() < dropout:
-                skipped.append(key)  # dropped for now; back in the heap after the next real merge
-                continue
-            for k in skipped:
-                push(heap, k)
-            skipped.clear()
-            rank, pos = divmod(key, n)
+            if dropout:
+                if rng.random() < dropout:
+                    skipped.append(key)  # dropped for now; back in the heap after the next real merge
+                    continue
+                for k in skipped:
+                    push(heap, k)
+                skipped.clear()
+            pos = key % n
+            rank = key // n
             left = ids[pos]
             if left < 0:
                 continue  # this symbol was merged into its left neighbour
@@ -375,10 +457,12 @@ class BPE(Model):
     def _tokenize_word(self, word: str) -> list[Token]:
         ids, lens = self._initial_symbols(word)
         if len(ids) > 1 and self._pair_rank:
-            if len(ids) <= SHORT_WORD and not self._dropout and self._ids_unique:
+            if self._dropout or not self._ids_unique:
+                ids, lens = self._merge(ids, lens)
+            elif len(ids) <= SHORT_WORD:
                 ids, lens = self._merge_short(ids, lens)
             else:
-                ids, lens = self._merge(ids, lens)
+                ids, lens = self._merge_by_rank(ids, lens)
         vocab_r = self.vocab_r
         tokens = []
         start = 0
