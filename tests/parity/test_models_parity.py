@@ -399,6 +399,22 @@ def test_unigram_byte_fallback_matches_reference(pegasus_model):
     assert_same_tokens(ours, ref, spread(metaspace_words(), 1500) + metaspace_words()[-len(HARD_STRINGS):])
 
 
+@pytest.mark.parametrize("name", ["test_model", "test_ja_model"])
+def test_small_sentencepiece_unigrams_match_reference(name):
+    """The SentencePiece test models (1,000 and 8,000 pieces): small vocabularies, so many
+    unknown characters and fused unk runs, in English and Japanese."""
+    from snuggle.tokenizers.converters import from_sentencepiece
+
+    spec = from_sentencepiece(DATASETS / f"sentencepiece/{name}.model")["model"]
+    text = json.dumps({"version": "1.0", "model": spec})
+    ours = models.from_dict(load_like_reference(text)["model"])
+    ref = RefTokenizer.from_str(text).model
+    with open(DATASETS / f"sentencepiece/{name}.vectors.jsonl", encoding="utf-8") as f:
+        lines = [json.loads(line)["text"] for line in f]
+    words = ["▁" + line.replace(" ", "▁") for line in lines] + spread(metaspace_words(), 1500)
+    assert_same_tokens(ours, ref, words)
+
+
 def test_unigram_without_unk_id_raises_like_reference():
     vocab = [("a", -1.0), ("b", -2.0)]
     ours, ref = models.Unigram(vocab), ref_models.Unigram(vocab)

@@ -475,3 +475,10 @@ def test_serde_float_helpers():
     assert serde_format_float(1.25e-7) == "1.25e-7"
     assert serde_format_float(1e16) == "1e+16" and serde_format_float(1e15) == "1000000000000000.0"
     assert serde_format_float(-2.5) == "-2.5"
+
+
+def test_get_trainer_matches_the_model_kind():
+    assert type(BPE().get_trainer()).__name__ == "BpeTrainer"
+    assert type(WordPiece().get_trainer()).__name__ == "WordPieceTrainer"
+    assert type(WordLevel().get_trainer()).__name__ == "WordLevelTrainer"
+    assert type(Unigram().get_trainer()).__name__ == "UnigramTrainer"
