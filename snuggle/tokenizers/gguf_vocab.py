@@ -63,6 +63,27 @@ PRE_TOKENIZER_PATTERNS = {
     "megrez": QWEN2_PATTERN,
 }
 
+_DIGITS_THEN_BYTE_LEVEL = [
+    {"type": "Digits", "individual_digits": True},
+    byte_level(False, trim_offsets=True, use_regex=True),
+]
+# tokenizer.ggml.pre -> a whole pre-tokenizer sequence, for vocabularies whose HF tokenizer.json
+# is not "one regex then ByteLevel". StarCoder and Refact split every digit first; Falcon isolates
+# punctuation and three-digit groups. The DeepSeek entries are a simplification of their longer
+# Split sequences that agrees with all 46 llama.cpp test strings, not a copy of the original.
+PRE_TOKENIZER_SEQUENCES = {
+    "starcoder": _DIGITS_THEN_BYTE_LEVEL,
+    "refact": _DIGITS_THEN_BYTE_LEVEL,
+    "deepseek-coder": _DIGITS_THEN_BYTE_LEVEL,
+    "deepseek-llm": _DIGITS_THEN_BYTE_LEVEL,
+    "falcon": [
+        {"type": "Punctuation", "behavior": "Contiguous"},
+        byte_level(False, trim_offsets=True, use_regex=True),
+        {"type": "Digits", "individual_digits": False},
+        {"type": "Split", "pattern": {"Regex": "[0-9][0-9][0-9]"}, "behavior": "Isolated", "invert": False},
+    ],
+}
+
 SUPPORTED_MODELS = ("llama", "gpt2", "bert")
 
 
@@ -260,16 +281,21 @@ def _byte_level_bpe(meta: Mapping, tokens: list[str], types: list[int]) -> dict:
     spelling = bytes_to_unicode()
     alphabet = set(spelling.values())
 
-    def spelled(token: str) -> str:
-        # llama.cpp stores some tokens as raw text; the model vocabulary needs the byte alphabet.
-        if set(token) <= alphabet:
+    def spelled(token: str, token_type: int) -> str:
+        # llama.cpp stores some tokens as raw text; normal tokens need the byte alphabet in the model
+        # vocabulary. Control and user-defined tokens (like MPT's "  " runs) stay raw: they are
+        # matched as added tokens, and respelling "  " as "ĠĠ" would steal the id of the real "ĠĠ".
+        if set(token) <= alphabet or token_type in (CONTROL, USER_DEFINED):
             return token
         return "".join(spelling[byte] for byte in token.encode("utf-8"))
 
-    vocab = {spelled(token): index for index, token in enumerate(tokens)}
+    vocab = {spelled(token, token_type): index for index, (token, token_type) in enumerate(zip(tokens, types))}
     merges = _file_merges(meta, "") or []
-    pattern = PRE_TOKENIZER_PATTERNS.get(meta.get("tokenizer.ggml.pre", ""))
-    if pattern is None:
+    pre_type = meta.get("tokenizer.ggml.pre", "")
+    pattern = PRE_TOKENIZER_PATTERNS.get(pre_type)
+    if pre_type in PRE_TOKENIZER_SEQUENCES:
+        pre_tokenizer = {"type": "Sequence", "pretokenizers": PRE_TOKENIZER_SEQUENCES[pre_type]}
+    elif pattern is None:
         pre_tokenizer = byte_level(False, trim_offsets=True, use_regex=True)
     else:
         pre_tokenizer = {

@@ -35,6 +35,8 @@ from tests.corpus import HARD_STRINGS, corpus_lines
 TOK = DATASETS / "tokenizers"
 SPM = DATASETS / "sentencepiece"
 LLAMACPP = DATASETS / "llamacpp_vocab"
+# Every vocab-only GGUF file of the bundle (each has 46 llama.cpp test strings with HF ids).
+GGUF_NAMES = sorted(p.name[len("ggml-vocab-"):-len(".gguf")] for p in LLAMACPP.glob("ggml-vocab-*.gguf"))
 SPM_MODELS = [TOK / "llama2" / "tokenizer.model", SPM / "test_model.model", SPM / "test_ja_model.model"]
 
 
@@ -241,7 +243,7 @@ def llamacpp_cases(name: str) -> list[tuple[str, list[int]]]:
     return [(text, [int(x) for x in line.split()]) for text, line in zip(inputs, outputs)]
 
 
-@pytest.mark.parametrize("name", ["llama-spm", "phi-3", "gpt-2", "bert-bge"])
+@pytest.mark.parametrize("name", GGUF_NAMES)
 def test_gguf_dicts_in_reference_tokenizer_match_llamacpp_vectors(name):
     reference = ReferenceTokenizer.from_str(json.dumps(from_gguf(LLAMACPP / f"ggml-vocab-{name}.gguf")))
     for text, ids in llamacpp_cases(name):

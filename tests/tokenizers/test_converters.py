@@ -34,6 +34,8 @@ from tests.conftest import DATASETS
 TOK = DATASETS / "tokenizers"
 SPM = DATASETS / "sentencepiece"
 LLAMACPP = DATASETS / "llamacpp_vocab"
+# Every vocab-only GGUF file of the bundle (each has 46 llama.cpp test strings with HF ids).
+GGUF_NAMES = sorted(p.name[len("ggml-vocab-"):-len(".gguf")] for p in LLAMACPP.glob("ggml-vocab-*.gguf"))
 
 
 def jsonl(path):
@@ -145,6 +147,7 @@ def test_from_sentencepiece_errors(tmp_path):
 # --- tiktoken ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # recovering 128k merges from the ranks takes several seconds
 def test_llama3_meta_test_cases():
     vectors = json.loads((TOK / "llama3" / "test_vectors.json").read_text())
     tok = Tokenizer.from_str(llama3_dict())
@@ -161,6 +164,7 @@ def test_llama3_meta_test_cases():
     assert checked >= 2
 
 
+@pytest.mark.slow
 def test_llama3_llamacpp_vectors():
     tok = Tokenizer.from_str(llama3_dict())
     for text, ids in llamacpp_cases("llama-bpe"):
@@ -232,7 +236,7 @@ def test_merges_and_vocab_file_errors(tmp_path):
 # --- GGUF --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["llama-spm", "phi-3", "gpt-2", "bert-bge"])
+@pytest.mark.parametrize("name", GGUF_NAMES)
 def test_gguf_vocabularies_match_llamacpp_vectors(name):
     tok = Tokenizer.from_dict(from_gguf(LLAMACPP / f"ggml-vocab-{name}.gguf"))
     for text, ids in llamacpp_cases(name):
