@@ -451,3 +451,31 @@ def test_wordlevel_matches_reference(tmp_path):
     assert ours.to_dict() == ref_model_json(ref)
     (path,) = ours.save(str(tmp_path))
     assert ref_model_json(ref_models.WordLevel.from_file(path, unk_token="<unk>")) == ref_model_json(ref)
+
+
+# --- Unigram sampling ---------------------------------------------------------------------
+SAMPLING_VOCAB = [("<unk>", 0.0), ("a", -1.0), ("b", -1.2), ("ab", -1.5), ("ba", -1.7), ("aba", -2.6)]
+
+
+def sample_frequencies(model, word: str, draws: int) -> dict[tuple[str, ...], float]:
+    counts: dict[tuple[str, ...], int] = {}
+    for _ in range(draws):
+        seg = tuple(t.value for t in model.tokenize(word))
+        counts[seg] = counts.get(seg, 0) + 1
+    return {k: v / draws for k, v in counts.items()}
+
+
+def test_unigram_full_lattice_sampling_matches_reference_distribution():
+    ours = models.Unigram(SAMPLING_VOCAB, 0, False, alpha=0.7)
+    ref = ref_models.Unigram(SAMPLING_VOCAB, 0, False, alpha=0.7)
+    ours.set_sampling_seed(3)
+    got, expected = sample_frequencies(ours, "ababa", 4000), sample_frequencies(ref, "ababa", 4000)
+    for seg in set(got) | set(expected):
+        assert abs(got.get(seg, 0.0) - expected.get(seg, 0.0)) < 0.04, seg
+
+
+def test_unigram_nbest_sampling_matches_reference_set():
+    ours = models.Unigram(SAMPLING_VOCAB, 0, False, alpha=0.5, nbest_size=3)
+    ref = ref_models.Unigram(SAMPLING_VOCAB, 0, False, alpha=0.5, nbest_size=3)
+    ours.set_sampling_seed(0)
+    assert set(sample_frequencies(ours, "abab", 300)) == set(sample_frequencies(ref, "abab", 300))

@@ -8,9 +8,11 @@ reference on real vocabularies.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import random
 import time
+from collections import Counter
 
 import pytest
 
@@ -482,3 +484,61 @@ def test_get_trainer_matches_the_model_kind():
     assert type(WordPiece().get_trainer()).__name__ == "WordPieceTrainer"
     assert type(WordLevel().get_trainer()).__name__ == "WordLevelTrainer"
     assert type(Unigram().get_trainer()).__name__ == "UnigramTrainer"
+
+
+# --- Unigram sampling (subword regularization) ---------------------------------------------
+SAMPLING_VOCAB = [("<unk>", 0.0), ("a", -1.0), ("b", -1.2), ("ab", -1.5), ("ba", -1.7), ("aba", -2.6)]
+
+
+def segmentation_probabilities(word: str, vocab, alpha: float) -> dict[tuple[str, ...], float]:
+    """Brute force: every segmentation into vocab pieces, weighted exp(alpha * score)."""
+    scores = dict(vocab)
+    weights: dict[tuple[str, ...], float] = {}
+
+    def walk(rest: str, pieces: tuple[str, ...], total: float) -> None:
+        if not rest:
+            weights[pieces] = math.exp(alpha * total)
+            return
+        for end in range(1, len(rest) + 1):
+            if rest[:end] in scores:
+                walk(rest[end:], pieces + (rest[:end],), total + scores[rest[:end]])
+
+    walk(word, (), 0.0)
+    z = sum(weights.values())
+    return {k: v / z for k, v in weights.items()}
+
+
+def test_unigram_sampling_follows_the_path_distribution():
+    u = Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.7)
+    u.set_sampling_seed(1)
+    draws = 4000
+    counts = Counter(tuple(u.encode("ababa")) for _ in range(draws))
+    expected = segmentation_probabilities("ababa", SAMPLING_VOCAB, 0.7)
+    assert set(counts) <= set(expected)
+    for seg, p in expected.items():
+        assert abs(counts[seg] / draws - p) < 0.03, seg
+
+
+def test_unigram_nbest_sampling_and_switches():
+    u = Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.5, nbest_size=2)
+    u.set_sampling_seed(0)
+    seen = {tuple(u.encode("abab")) for _ in range(200)}
+    probs = segmentation_probabilities("abab", SAMPLING_VOCAB, 1.0)
+    top2 = set(sorted(probs, key=probs.get, reverse=True)[:2])
+    assert seen == top2
+    best = tuple(Unigram(SAMPLING_VOCAB, unk_id=0).encode("abab"))
+    assert {tuple(Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.5, nbest_size=1).encode("abab")) for _ in range(50)} == {best}
+    assert {tuple(Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.0).encode("abab")) for _ in range(50)} == {best}
+    # unknown characters are fused while sampling too
+    assert {tuple(Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.5).encode("xxaxx")) for _ in range(50)} == {("xx", "a", "xx")}
+    with pytest.raises(TokenizerError, match="nbest_size"):
+        Unigram(SAMPLING_VOCAB, unk_id=0, nbest_size=-1)
+
+
+def test_unigram_sampling_seed_is_reproducible():
+    u = Unigram(SAMPLING_VOCAB, unk_id=0, alpha=0.3)
+    u.set_sampling_seed(5)
+    first = [u.encode("abababab") for _ in range(30)]
+    u.set_sampling_seed(5)
+    assert [u.encode("abababab") for _ in range(30)] == first
+    assert all("".join(p) == "abababab" for p in first)

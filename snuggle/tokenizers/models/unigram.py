@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
+import random
 
 from snuggle.errors import TokenizerError, TokenizerFileError
 from snuggle.tokenizers.models.base import (
@@ -34,6 +34,7 @@ from snuggle.tokenizers.models.base import (
     prefixed_name,
     serde_format_float,
 )
+from snuggle.tokenizers.models.unigram_sampling import lattice_edges, sample_nbest_path, sample_path
 from snuggle.tokenizers.normalized import Token
 from snuggle.utils.atomic import atomic_write_text
 
@@ -45,8 +46,9 @@ _NOT_A_PIECE = -1  # value in the prefix table for a proper prefix that is not i
 class Unigram(Model):
     """Unigram model (same constructor as `tokenizers.models.Unigram`).
 
-    `alpha` / `nbest_size` (subword-regularization sampling) are accepted and kept, but
-    encoding is always the deterministic best segmentation.
+    With `alpha` > 0 encoding samples a segmentation (subword regularization, see
+    `unigram_sampling`): from the `nbest_size` best ones, or from all of them when
+    `nbest_size` is None or 0. `set_sampling_seed` makes the draws reproducible.
     """
 
     model_type = "Unigram"
@@ -64,14 +66,11 @@ class Unigram(Model):
             if unk_id is not None:
                 raise TokenizerError("Unigram: `vocab` and `unk_id` must be both specified")
             vocab, unk_id = [("<unk>", 0.0)], 0
-        if alpha is not None or nbest_size is not None:
-            warnings.warn(
-                "Unigram: alpha / nbest_size (subword sampling) are kept but not used; "
-                "encoding is always the best segmentation",
-                stacklevel=2,
-            )
+        if nbest_size is not None and (isinstance(nbest_size, bool) or not isinstance(nbest_size, int) or nbest_size < 0):
+            raise TokenizerError(f"Unigram: nbest_size must be None or a non-negative integer, found {nbest_size!r}")
         self.alpha = alpha
         self.nbest_size = nbest_size
+        self._rng = random.Random()
         self.cache_capacity = DEFAULT_CACHE_CAPACITY
         self._cache: dict[str, tuple[str, ...]] = {}
         self._set_vocab(vocab, unk_id, bool(byte_fallback))
@@ -160,10 +159,16 @@ class Unigram(Model):
             offset = end
         return tokens
 
+    def set_sampling_seed(self, seed: int | None) -> None:
+        """Seed the random generator used when `alpha` makes encoding sample."""
+        self._rng = random.Random(seed)
+
     def encode(self, sequence: str) -> list[str]:
         """The pieces (as strings) of the best segmentation; unknown runs come back fused."""
         if not sequence:
             return []
+        if self.alpha and self.alpha > 0 and self.nbest_size != 1:
+            return self._sample(sequence)
         hit = self._cache.get(sequence)
         if hit is not None:
             return list(hit)
@@ -171,6 +176,28 @@ class Unigram(Model):
         if len(self._cache) < self.cache_capacity and len(sequence) < CACHE_MAX_WORD_LENGTH:
             self._cache[sequence] = tuple(pieces)
         return pieces
+
+    def _sample(self, text: str) -> list[str]:
+        """A sampled segmentation (never cached: every call draws again)."""
+        edges = lattice_edges(self, text)
+        if self.nbest_size:
+            path = sample_nbest_path(edges, self.nbest_size, self.alpha, self._rng)
+        else:
+            path = sample_path(edges, self.alpha, self._rng)
+        out: list[str] = []
+        unk_start = -1  # start of the unk run being collected, -1 when none
+        for start, end, pid in path:
+            if pid == self.unk_id:
+                if unk_start < 0:
+                    unk_start = start
+                continue
+            if unk_start >= 0:
+                out.append(text[unk_start:start])
+                unk_start = -1
+            out.append(text[start:end])
+        if unk_start >= 0:
+            out.append(text[unk_start:])
+        return out
 
     def _viterbi(self, text: str) -> list[str]:
         n = len(text)
@@ -258,6 +285,7 @@ class Unigram(Model):
             model = cls.__new__(cls)
             model.alpha = None
             model.nbest_size = None
+            model._rng = random.Random()
             model.cache_capacity = DEFAULT_CACHE_CAPACITY
             model._cache = {}
             model._set_vocab(vocab, unk_id, byte_fallback, where="model.vocab")
