@@ -8,7 +8,7 @@ All three use the same 16k byte-level BPE: GPT-2's 256 byte tokens plus its firs
   word indices; `tokenizers` is timed up to `.ids` and `.offsets` (what we return);
   tiktoken returns ids only, so snuggle's ids-only `encode_ids` is shown beside it.
 - batch: the text cut into ~1 KB documents, `encode_batch` on 2 cores (snuggle: threads
-  releasing the GIL, and worker processes for comparison; `tokenizers`: rayon;
+  (native, GIL released) vs one thread vs worker processes; `tokenizers`: rayon;
   tiktoken: its thread pool).
 
 Prints `name: snuggle/reference = ratio` (MB/s of UTF-8 input). Run on a quiet machine:
@@ -152,6 +152,7 @@ def main() -> None:
     batch = {
         "snuggle": rate(best_seconds(snuggle.encode_batch, docs, args.repeat)),
         "snuggle_1thread": rate(best_seconds(snuggle.encoder.encode_many, docs, args.repeat)),
+        "snuggle_ids": rate(best_seconds(lambda d: snuggle.encoder.encode_many(d, threads=THREADS, ids_only=True), docs, args.repeat)),
         "tokenizers": rate(best_seconds(lambda d: [(e.ids, e.offsets) for e in hf.encode_batch(d)], docs, args.repeat)),
         "tiktoken": rate(best_seconds(lambda d: tk.encode_ordinary_batch(d, num_threads=THREADS), docs, args.repeat)),
     }
@@ -167,6 +168,7 @@ def main() -> None:
     print(f"encode (1 call, ids): snuggle/tiktoken = {single['snuggle_ids'] / single['tiktoken']:.2f}")
     print(f"encode (1 call, ids+offsets+words vs ids): snuggle/tiktoken = {single['snuggle'] / single['tiktoken']:.2f}")
     print(f"encode_batch ({THREADS} threads, ids+offsets): snuggle/tokenizers = {batch['snuggle'] / batch['tokenizers']:.2f}")
+    print(f"encode_batch ({THREADS} threads, ids): snuggle/tiktoken = {batch['snuggle_ids'] / batch['tiktoken']:.2f}")
     print(f"encode_batch ({THREADS} threads, ids+offsets+words vs ids): snuggle/tiktoken = {batch['snuggle'] / batch['tiktoken']:.2f}")
     print(f"encode_batch threads/processes (snuggle) = {batch['snuggle'] / batch['snuggle_processes']:.2f}")
     print(f"encode_batch {THREADS} threads/1 thread (snuggle) = {batch['snuggle'] / batch['snuggle_1thread']:.2f}")

@@ -799,14 +799,14 @@ static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) { retur
 static PyObject *ByteLevelBPE_encode_ids(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 1); }
 
 static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"texts", "threads", NULL};
+    static char *kwlist[] = {"texts", "threads", "ids_only", NULL};
     PyObject *texts;
-    int threads = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|i", kwlist, &texts, &threads)) return NULL;
+    int threads = 1, ids_only = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|ip", kwlist, &texts, &threads, &ids_only)) return NULL;
     /* a private copy of the items: the list may change while the GIL is released */
     PyObject *seq = PySequence_Tuple(texts);
     if (!seq) return NULL;
-    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), 0, threads);
+    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), ids_only, threads);
     Py_DECREF(seq);
     return r;
 }
@@ -987,7 +987,8 @@ static PyMethodDef ByteLevelBPE_methods[] = {
     {"encode", (PyCFunction)m_encode, METH_O, "encode(text) -> (ids, offsets, words)"},
     {"encode_ids", (PyCFunction)m_encode_ids, METH_O, "encode_ids(text) -> ids"},
     {"encode_many", (PyCFunction)(void (*)(void))m_encode_many, METH_VARARGS | METH_KEYWORDS,
-     "encode_many(texts, threads=1) -> [(ids, offsets, words), ...]; threads: native threads for the C work"},
+     "encode_many(texts, threads=1, ids_only=False) -> [(ids, offsets, words), ...] (or [ids, ...]);\n"
+     "threads: native threads for the C work"},
     {"split", (PyCFunction)m_split, METH_O, "split(text) -> [(start, end), ...] pre-token char spans (no prefix space)"},
     {"clear_cache", (PyCFunction)m_clear_cache, METH_NOARGS, "empty the word cache"},
     {NULL, NULL, 0, NULL},

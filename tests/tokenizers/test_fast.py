@@ -222,6 +222,8 @@ def test_encode_batch_equals_single_encodes(gpt2_model):
     for threads in (1, 2, 3, 8):  # native threads each take a contiguous share
         assert path.encoder.encode_many(texts, threads=threads) == singles
     assert path.encoder.encode_many(texts[:2], threads=8) == singles[:2]
+    assert path.encoder.encode_many(texts, threads=2, ids_only=True) == [ids for ids, _, _ in singles]
+    assert path.encoder.encode_ids(texts[5]) == singles[5][0]
 
 
 def test_batch_surrogate_in_any_share_raises(gpt2_model):
