@@ -54,7 +54,10 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         tokenizer_object = kwargs.pop("tokenizer_object", None)
         tokenizer_file = kwargs.pop("tokenizer_file", None)
         class_name = kwargs.pop("_tokenizer_class", None)
-        if tokenizer_object is not None:
+        owned_backend = kwargs.pop("_owned_backend", None)  # from_pretrained's fresh backend: no copy needed
+        if owned_backend is not None:
+            backend = owned_backend
+        elif tokenizer_object is not None:
             backend = copy.deepcopy(tokenizer_object)
         elif tokenizer_file is not None:
             if not os.path.isfile(tokenizer_file):
@@ -457,11 +460,8 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         return text
 
     def _model_type(self) -> str:
-        model = self._tokenizer.model
-        try:
-            return model.to_dict().get("type") or type(model).__name__
-        except Exception:
-            return type(model).__name__
+        # the class name is the model type (BPE, WordPiece, ...); to_dict() would copy the whole vocab
+        return type(self._tokenizer.model).__name__
 
     # ---- chat templates, loading and saving --------------------------------------------------
     def apply_chat_template(self, conversation, **kwargs: Any):

@@ -106,7 +106,7 @@ def load_pretrained(cls, name_or_path, *init_inputs: Any, **kwargs: Any):
     for key in FILE_KEYS:
         init_kwargs.pop(key, None)
     init_kwargs["name_or_path"] = os.fspath(name_or_path)
-    return cls(*init_inputs, tokenizer_object=backend, _tokenizer_class=class_name, **init_kwargs)
+    return cls(*init_inputs, _owned_backend=backend, _tokenizer_class=class_name, **init_kwargs)
 
 
 def _legacy_added_tokens(files: dict, init_kwargs: dict, user_kwargs: dict, decoder: dict[int, AddedToken]) -> None:
