@@ -169,8 +169,10 @@ class BPE(Model):
         self._pair_rank = pair_rank
         self._new_id_by_rank = new_id_by_rank
         self._merge_ranks = None
-        # With one token per id, a pair's rank alone tells whether a queued merge is still
-        # valid, which lets short words use the simpler scan in `_merge_short`.
+        # With one token per id a symbol only ever grows into longer token strings, so a
+        # position's pair can never change into another pair making the same token: the
+        # reference's stale-entry check (by produced token) then equals a check by rank,
+        # and the faster `_merge_short` / `_merge_by_rank` give exactly its results.
         self._ids_unique = len(self.vocab_r) == len(self.vocab)
         self._cache.clear()
 
