@@ -20,7 +20,6 @@ at the top of this file are the only place that spells those layouts out.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import os
 import re
@@ -28,6 +27,8 @@ from collections.abc import Iterable, Mapping
 
 from snuggle.errors import TokenizerFileError
 from snuggle.tokenizers.sentencepiece_model import SentencePieceModel, load_sentencepiece_model
+# load_tiktoken_ranks and last_merge are re-exported: callers import them from here.
+from snuggle.tokenizers.tiktoken_merges import check_file, last_merge, load_tiktoken_ranks, merges_from_ranks  # noqa: F401
 
 SPIECE_UNDERLINE = "\u2581"
 
@@ -192,13 +193,6 @@ def spell_bytes(token: bytes) -> str:
     return token.decode("latin-1").translate(_LATIN1_TO_SPELLING)
 
 
-def _check_file(path: str | os.PathLike, what: str) -> str:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise TokenizerFileError(f"{what} not found (expected a file at this path)", path=path)
-    return path
-
-
 # --- SentencePiece ------------------------------------------------------------------------------
 
 
@@ -278,7 +272,7 @@ def from_sentencepiece(
     >>> d["model"]["type"], d["pre_tokenizer"]["type"]
     ('BPE', 'Metaspace')
     """
-    path = _check_file(path, "SentencePiece model")
+    path = check_file(path, "SentencePiece model")
     model = load_sentencepiece_model(path)
     spec = model.trainer_spec
     if spec.model_type not in ("BPE", "UNIGRAM"):
@@ -291,10 +285,10 @@ def from_sentencepiece(
     if layout == "llama":
         if spec.model_type != "BPE":
             raise TokenizerFileError("layout='llama' needs a BPE model, this one is UNIGRAM", path=path)
-        return _llama_layout(model, add_bos_token=True if add_bos_token is None else add_bos_token,
+        return _llama_layout(model, path, add_bos_token=True if add_bos_token is None else add_bos_token,
                              add_eos_token=add_eos_token)
     if layout == "sentencepiece":
-        return _sentencepiece_layout(model, add_bos_token=bool(add_bos_token), add_eos_token=add_eos_token,
+        return _sentencepiece_layout(model, path, add_bos_token=bool(add_bos_token), add_eos_token=add_eos_token,
                                      legacy=legacy)
     raise TokenizerFileError(f"unknown layout {layout!r}; expected 'auto', 'llama' or 'sentencepiece'", path=path)
 
@@ -314,20 +308,20 @@ def _spm_added_tokens(model: SentencePieceModel, include_user_defined: bool) -> 
     return list(chosen.values())
 
 
-def _vocab_of(model: SentencePieceModel, path: str = "") -> dict[str, int]:
+def _vocab_of(model: SentencePieceModel, path: str) -> dict[str, int]:
     vocab: dict[str, int] = {}
     for index, piece in enumerate(model.pieces):
         # A repeated piece would silently shift ids in a dict vocabulary: refuse it.
         if piece.piece in vocab:
             raise TokenizerFileError(
-                f"piece {piece.piece!r} appears twice (ids {vocab[piece.piece]} and {index})", path=path or None
+                f"piece {piece.piece!r} appears twice (ids {vocab[piece.piece]} and {index})", path=path
             )
         vocab[piece.piece] = index
     return vocab
 
 
-def _llama_layout(model: SentencePieceModel, add_bos_token: bool, add_eos_token: bool) -> dict:
-    vocab = _vocab_of(model)
+def _llama_layout(model: SentencePieceModel, path: str, add_bos_token: bool, add_eos_token: bool) -> dict:
+    vocab = _vocab_of(model, path)
     merges = merges_by_vocab_order(vocab)
     decoders = [replace(SPIECE_UNDERLINE, " "), {"type": "ByteFallback"}, {"type": "Fuse"}]
     decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
@@ -340,11 +334,13 @@ def _llama_layout(model: SentencePieceModel, add_bos_token: bool, add_eos_token:
     )
 
 
-def _sentencepiece_layout(model: SentencePieceModel, add_bos_token: bool, add_eos_token: bool, legacy: bool) -> dict:
+def _sentencepiece_layout(
+    model: SentencePieceModel, path: str, add_bos_token: bool, add_eos_token: bool, legacy: bool
+) -> dict:
     spec, norm = model.trainer_spec, model.normalizer_spec
     user_defined = [piece.piece for piece in model.pieces if piece.type == "USER_DEFINED"]
     if spec.model_type == "BPE":
-        vocab = _vocab_of(model)
+        vocab = _vocab_of(model, path)
         merges = _merges_by_piece_score(model, vocab)
         unk_piece = spec.unk_piece
         core = bpe_model(vocab, merges, unk_token=unk_piece, fuse_unk=True, byte_fallback=spec.byte_fallback,
@@ -405,97 +401,13 @@ def _sentencepiece_layout(model: SentencePieceModel, add_bos_token: bool, add_eo
 # --- tiktoken rank files ------------------------------------------------------------------------
 
 
-def load_tiktoken_ranks(path: str | os.PathLike) -> dict[bytes, int]:
-    """Read a tiktoken file: one `base64(token bytes) rank` per line.
-
-    >>> load_tiktoken_ranks("llama3/tokenizer.model")[b"!"]     # doctest: +SKIP
-    0
-    """
-    path = _check_file(path, "tiktoken rank file")
-    ranks: dict[bytes, int] = {}
-    with open(path, "rb") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 2:
-                raise TokenizerFileError(
-                    f"expected 'base64-token rank', found {line[:60]!r}", path=path, where=f"line {line_number}"
-                )
-            try:
-                token = base64.b64decode(parts[0], validate=True)
-            except (binascii.Error, ValueError):
-                raise TokenizerFileError(
-                    f"token {parts[0][:40]!r} is not valid base64", path=path, where=f"line {line_number}"
-                ) from None
-            try:
-                rank = int(parts[1])
-            except ValueError:
-                raise TokenizerFileError(
-                    f"rank {parts[1][:20]!r} is not an integer", path=path, where=f"line {line_number}"
-                ) from None
-            if token in ranks:
-                raise TokenizerFileError(
-                    f"token {parts[0][:40]!r} already has rank {ranks[token]}", path=path, where=f"line {line_number}"
-                )
-            ranks[token] = rank
-    if not ranks:
-        raise TokenizerFileError("no ranks found (the file is empty)", path=path)
-    return ranks
-
-
-def last_merge(token: bytes, rank: int, ranks: Mapping[bytes, int]) -> tuple[bytes, bytes] | None:
-    """The pair tiktoken's BPE joins last when it builds `token`, using only ranks below `rank`.
-
-    tiktoken repeatedly joins the adjacent pair whose concatenation has the lowest rank (leftmost
-    on ties). Stopping just before `token`'s own rank leaves two parts when `token` is reachable;
-    those two parts are its merge. Unreachable tokens (only matched whole) get no merge.
-
-    >>> last_merge(b"abc", 3, {b"a": 0, b"b": 1, b"c": 2, b"ab": 4, b"bc": 5, b"abc": 3})
-    """
-    # tiktoken's own loop: `bounds` are the part boundaries, `pair_ranks[i]` the rank of joining
-    # parts i and i+1 (or `rank` when that join is not allowed), updated only around each join.
-    bounds = list(range(len(token) + 1))
-    pair_ranks = [_pair_rank(token, i, i + 2, ranks, rank) for i in range(len(token) - 1)]
-    while len(bounds) > 3:
-        best = min(pair_ranks)
-        if best >= rank:
-            return None
-        index = pair_ranks.index(best)  # leftmost on ties, like tiktoken
-        del bounds[index + 1]
-        del pair_ranks[index]
-        if index < len(pair_ranks):
-            pair_ranks[index] = _pair_rank(token, bounds[index], bounds[index + 2], ranks, rank) if index + 2 < len(bounds) else rank
-        if index > 0:
-            pair_ranks[index - 1] = _pair_rank(token, bounds[index - 1], bounds[index + 1], ranks, rank)
-    left, right = token[: bounds[1]], token[bounds[1] :]
-    if len(bounds) == 3 and left in ranks and right in ranks:
-        return left, right
-    return None
-
-
-def _pair_rank(token: bytes, start: int, end: int, ranks: Mapping[bytes, int], limit: int) -> int:
-    found = ranks.get(token[start:end])
-    return limit if found is None or found >= limit else found
-
-
-def merges_from_ranks(ranks: Mapping[bytes, int]) -> list[tuple[bytes, bytes]]:
-    """One merge per reachable multi-byte token, ordered by the token's rank."""
-    merges = []
-    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
-        if len(token) > 1:
-            merge = last_merge(token, rank, ranks)
-            if merge is not None:
-                merges.append(merge)
-    return merges
-
-
 def from_tiktoken(
     path: str | os.PathLike,
     pattern: str = LLAMA3_PATTERN,
     special_tokens: Mapping[str, int] | None = None,
     *,
     bos_token: str | None = None,
+    normalizer: dict | None = None,
 ) -> dict:
     """A byte-level BPE tokenizer.json dict for a tiktoken rank file (Llama 3, Qwen).
 
@@ -503,7 +415,8 @@ def from_tiktoken(
     the model has `ignore_merges=True` (a whole word found in the vocabulary wins, as in
     tiktoken). `special_tokens` become special added tokens with the given ids. With `bos_token`
     the post-processor prepends it (Llama 3's `<|begin_of_text|>`), otherwise it is
-    `ByteLevel(trim_offsets=False)` as transformers' TikTokenConverter sets.
+    `ByteLevel(trim_offsets=False)` as transformers' TikTokenConverter sets. `normalizer` is a
+    tokenizer.json normalizer object, e.g. ``{"type": "NFC"}`` for Qwen.
 
     >>> d = from_tiktoken("llama3/tokenizer.model", special_tokens={"<|begin_of_text|>": 128000})  # doctest: +SKIP
     >>> len(d["model"]["vocab"]), d["model"]["ignore_merges"]
@@ -530,6 +443,7 @@ def from_tiktoken(
     return tokenizer_dict(
         bpe_model(vocab, merges, ignore_merges=True),
         added_tokens=[added_token(token_id, content) for content, token_id in special_tokens.items()],
+        normalizer=normalizer,
         pre_tokenizer={
             "type": "Sequence",
             "pretokenizers": [
@@ -547,7 +461,7 @@ def from_tiktoken(
 
 def load_merges_txt(path: str | os.PathLike, vocab: Mapping[str, int] | None = None) -> list[tuple[str, str]]:
     """Read merges.txt: optional `#version` header, then `left right` per line."""
-    path = _check_file(path, "merges file")
+    path = check_file(path, "merges file")
     merges = []
     with open(path, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
@@ -574,7 +488,7 @@ def load_merges_txt(path: str | os.PathLike, vocab: Mapping[str, int] | None = N
 
 
 def load_vocab_json(path: str | os.PathLike) -> dict[str, int]:
-    path = _check_file(path, "vocabulary file")
+    path = check_file(path, "vocabulary file")
     try:
         with open(path, encoding="utf-8") as handle:
             vocab = json.load(handle)
@@ -620,7 +534,7 @@ BERT_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 def load_vocab_txt(path: str | os.PathLike) -> dict[str, int]:
     """One token per line; the id is the line index (a repeated token keeps its last line)."""
-    path = _check_file(path, "vocabulary file")
+    path = check_file(path, "vocabulary file")
     vocab: dict[str, int] = {}
     try:
         with open(path, encoding="utf-8") as handle:

@@ -295,3 +295,16 @@ def test_gguf_hand_built_bpe(tmp_path):
     assert [(t["id"], t["content"], t["special"]) for t in d["added_tokens"]] == [(3, "<|end|>", True)]
     tok = Tokenizer.from_dict(d)
     assert tok.encode("abba<|end|>").ids == [2, 1, 0, 3]
+
+
+@pytest.mark.slow  # 151k merges recovered from the ranks
+def test_qwen2_tiktoken_with_nfc_matches_llamacpp_and_spec_vectors():
+    spec = json.loads((TOK / "qwen2" / "tokenizer_spec.json").read_text(encoding="utf-8"))
+    d = from_tiktoken(TOK / "qwen2" / "qwen.tiktoken", spec["pre_tokenizer_regex"], spec["added_tokens_qwen2_5"],
+                      normalizer={"type": "NFC"})
+    tok = Tokenizer.from_dict(d)
+    for example in spec["examples"]:
+        assert tok.encode(example["text"]).ids == example["ids"]
+    for name in ("qwen2", "deepseek-r1-qwen"):
+        for text, ids in llamacpp_cases(name):
+            assert tok.encode(text, add_special_tokens=False).ids == ids, (name, text)
