@@ -219,10 +219,10 @@ def _convert_model_file(path: str, config: dict[str, Any]) -> dict:
         head = f.read(64)
     looks_tiktoken = all(b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n\r" for b in head)
     if not looks_tiktoken:
-        add_bos = config.get("add_bos_token")
+        # transformers 5 adds BOS only when the config asks for it (add_bos_token defaults to False)
         return converters.from_sentencepiece(
             path,
-            add_bos_token=add_bos,
+            add_bos_token=bool(config.get("add_bos_token", False)),
             add_eos_token=bool(config.get("add_eos_token", False)),
             legacy=bool(config.get("legacy", True)) if config.get("legacy") is not None else True,
         )

@@ -36,6 +36,13 @@ from snuggle.tokenizers.pretrained_files import (
 )
 from snuggle.utils.atomic import atomic_write_text
 
+# Special tokens the transformers class named by tokenizer_config.json sets when the config does not.
+_CLASS_DEFAULT_SPECIAL_TOKENS = {
+    "BertTokenizer": {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"},
+    "GPT2Tokenizer": {"unk_token": "<|endoftext|>", "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>"},
+    "LlamaTokenizer": {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"},
+}
+
 
 def _added_token(obj: Any, where: str) -> AddedToken:
     if isinstance(obj, AddedToken):
@@ -75,6 +82,9 @@ def load_pretrained(cls, name_or_path, *init_inputs: Any, **kwargs: Any):
         config.pop("add_bos_token", None)
         config.pop("add_eos_token", None)
     init_kwargs = _decode_added_tokens(config)
+    class_key = (class_name or "").removesuffix("Fast")
+    for key, value in _CLASS_DEFAULT_SPECIAL_TOKENS.get(class_key, {}).items():
+        init_kwargs.setdefault(key, value)
     init_kwargs.update(kwargs)
     if "additional_special_tokens" in init_kwargs and not init_kwargs.get("extra_special_tokens"):
         init_kwargs["extra_special_tokens"] = init_kwargs.pop("additional_special_tokens")

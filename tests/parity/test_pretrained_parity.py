@@ -302,3 +302,35 @@ def test_saved_with_added_tokens_and_template_loads_in_reference(folders, tmp_pa
     assert ref.chat_template == ours.chat_template == again.chat_template
     msgs = [{"role": "user", "content": "hi"}]
     assert ref.apply_chat_template(msgs, tokenize=False) == again.apply_chat_template(msgs, tokenize=False)
+
+
+SLOW_FILE_FOLDERS = {
+    "bert-vocab-txt": ({"vocab.txt": "bert-base-uncased/vocab.txt"}, {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512}),
+    "gpt2-vocab-merges": ({"vocab.json": "gpt2/vocab.json", "merges.txt": "gpt2/merges.txt"}, None),
+    "llama2-sentencepiece": ({"tokenizer.model": "llama2/tokenizer.model"}, {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True}),
+    "llama3-tiktoken": ({"tokenizer.model": "llama3/tokenizer.model"}, {"tokenizer_class": "PreTrainedTokenizerFast"}),
+}
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["bert-vocab-txt", "gpt2-vocab-merges", pytest.param("llama2-sentencepiece", marks=pytest.mark.slow),
+     pytest.param("llama3-tiktoken", marks=pytest.mark.slow)],
+)
+def test_slow_files_are_converted_like_the_reference(case, tmp_path):
+    files, config = SLOW_FILE_FOLDERS[case]
+    for name, src in files.items():
+        shutil.copy(DATASETS / "tokenizers" / src, tmp_path / name)
+    if config is None:
+        shutil.copy(DATASETS / "tokenizers" / "gpt2" / "tokenizer_config.json", tmp_path / "tokenizer_config.json")
+    else:
+        (tmp_path / "tokenizer_config.json").write_text(json.dumps(config))
+    ref = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    ours = AutoTokenizer.from_pretrained(tmp_path)
+    assert ours.special_tokens_map == ref.special_tokens_map
+    assert len(ours) == len(ref)
+    for text in TEXTS[:12] + HARD_STRINGS:
+        r, o = ref(text), ours(text)
+        assert o["input_ids"] == r["input_ids"], text
+        assert o.tokens() == r.tokens(), text
+        assert ours.decode(o["input_ids"], skip_special_tokens=True) == ref.decode(r["input_ids"], skip_special_tokens=True), text
