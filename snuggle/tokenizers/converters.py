@@ -252,7 +252,8 @@ def from_sentencepiece(
     layout: str = "auto",
     add_bos_token: bool | None = None,
     add_eos_token: bool = False,
-    legacy: bool = True,
+    legacy: bool | None = None,
+    add_prefix_space: bool = True,
 ) -> dict:
     """A tokenizer.json dict for a SentencePiece `.model` file.
 
@@ -261,11 +262,13 @@ def from_sentencepiece(
     - ``"llama"``: transformers 5 `LlamaTokenizer` built from a `tokenizer.model` (BPE with byte
       fallback, no normalizer, `Metaspace(prepend_scheme="first", split=False)`, merges from
       `generate_merges`, decoder Replace/ByteFallback/Fuse/Strip). `add_bos_token` defaults to
-      True, as in every Llama `tokenizer_config.json`.
+      True, as in every Llama `tokenizer_config.json`; `legacy=True` prepends "▁" to every chunk
+      between added tokens (prepend_scheme "always"); `add_prefix_space=False` prepends nothing.
     - ``"sentencepiece"``: transformers 5's generic `build_tokenizer_from_spm_proto`, which
       follows the model's own normalizer spec and encodes like `SentencePieceProcessor.encode`
       (Precompiled charsmap + whitespace Replaces + Metaspace + Unigram/BPE). `add_bos_token`
-      defaults to False; `legacy` picks Metaspace's prepend scheme ("always" vs "first").
+      defaults to False; `legacy` (default True, as transformers) picks Metaspace's prepend
+      scheme ("always" vs "first").
     - ``"auto"``: "llama" for BPE models with byte fallback, "sentencepiece" otherwise.
 
     >>> d = from_sentencepiece("llama2/tokenizer.model")            # doctest: +SKIP
@@ -286,10 +289,10 @@ def from_sentencepiece(
         if spec.model_type != "BPE":
             raise TokenizerFileError("layout='llama' needs a BPE model, this one is UNIGRAM", path=path)
         return _llama_layout(model, path, add_bos_token=True if add_bos_token is None else add_bos_token,
-                             add_eos_token=add_eos_token)
+                             add_eos_token=add_eos_token, legacy=bool(legacy), add_prefix_space=add_prefix_space)
     if layout == "sentencepiece":
         return _sentencepiece_layout(model, path, add_bos_token=bool(add_bos_token), add_eos_token=add_eos_token,
-                                     legacy=legacy)
+                                     legacy=True if legacy is None else legacy)
     raise TokenizerFileError(f"unknown layout {layout!r}; expected 'auto', 'llama' or 'sentencepiece'", path=path)
 
 
@@ -320,15 +323,20 @@ def _vocab_of(model: SentencePieceModel, path: str) -> dict[str, int]:
     return vocab
 
 
-def _llama_layout(model: SentencePieceModel, path: str, add_bos_token: bool, add_eos_token: bool) -> dict:
+def _llama_layout(
+    model: SentencePieceModel, path: str, add_bos_token: bool, add_eos_token: bool, legacy: bool,
+    add_prefix_space: bool,
+) -> dict:
     vocab = _vocab_of(model, path)
     merges = merges_by_vocab_order(vocab)
     decoders = [replace(SPIECE_UNDERLINE, " "), {"type": "ByteFallback"}, {"type": "Fuse"}]
-    decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    if add_prefix_space:
+        decoders.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
+    prepend_scheme = ("always" if legacy else "first") if add_prefix_space else "never"
     return tokenizer_dict(
         bpe_model(vocab, merges, fuse_unk=True, byte_fallback=True),
         added_tokens=_spm_added_tokens(model, include_user_defined=True),
-        pre_tokenizer=metaspace("first", split=False),
+        pre_tokenizer=metaspace(prepend_scheme, split=False),
         post_processor=_special_template(model, add_bos_token, add_eos_token),
         decoder={"type": "Sequence", "decoders": decoders},
     )

@@ -333,7 +333,9 @@ def test_trained_bpe_llama_layout_equals_transformers_llama_tokenizer(name, trai
     from transformers import LlamaTokenizer
 
     shutil.copy(trained_models[name], tmp_path / "tokenizer.model")
-    for add_bos, add_eos in ((True, False), (False, True)):
-        reference = LlamaTokenizer.from_pretrained(str(tmp_path), add_bos_token=add_bos, add_eos_token=add_eos)
-        ours = from_sentencepiece(trained_models[name], layout="llama", add_bos_token=add_bos, add_eos_token=add_eos)
-        assert ours == json.loads(reference.backend_tokenizer.to_str())
+    options = [dict(add_bos_token=True), dict(add_bos_token=False, add_eos_token=True),
+               dict(add_bos_token=True, legacy=True), dict(add_bos_token=True, add_prefix_space=False)]
+    for kwargs in options:
+        reference = LlamaTokenizer.from_pretrained(str(tmp_path), **kwargs)
+        ours = from_sentencepiece(trained_models[name], layout="llama", **kwargs)
+        assert ours == json.loads(reference.backend_tokenizer.to_str()), kwargs
