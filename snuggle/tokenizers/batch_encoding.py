@@ -63,8 +63,10 @@ def _tensor_converter(tensor_type: str):
         def as_tensor(value):
             if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple, np.ndarray)):
                 if len({len(v) for v in value}) > 1:
-                    # ragged rows become an object array rather than failing, like the reference
-                    return np.asarray([np.asarray(v) for v in value] + [None], dtype=object)[:-1]
+                    # ragged rows become a 1-D object array of arrays rather than failing, like the reference
+                    rows = np.empty(len(value), dtype=object)
+                    rows[:] = [np.asarray(v) for v in value]
+                    return rows
             if _is_empty(value):
                 return np.asarray(value, dtype=np.int64)
             return np.asarray(value)

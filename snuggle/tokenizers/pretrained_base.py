@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from typing import Any, Sequence
 
 from snuggle.errors import TokenizerError
 from snuggle.tokenizers.added_vocabulary import AddedToken
-from snuggle.tokenizers.batch_encoding import BatchEncoding, CharSpan, TokenSpan
+from snuggle.tokenizers.batch_encoding import BatchEncoding
 from snuggle.tokenizers.padding_strategies import (
-    LARGE_INTEGER,
     VERY_LARGE_INTEGER,
     PaddingStrategy,
-    TruncationStrategy,
     pad_encoded_inputs,
     resolve_strategies,
 )
@@ -304,7 +301,7 @@ class PreTrainedTokenizerBase:
     def clean_up_tokenization(self, text: str) -> str:
         """Undo the spaces WordPiece decoding leaves before punctuation and English contractions.
 
-        >>> PreTrainedTokenizerBase.clean_up_tokenization(None, "it 's fine , isn 't it ?")
+        >>> PreTrainedTokenizerBase.clean_up_tokenization(None, "it 's fine , is n't it ?")
         "it's fine, isn't it?"
         """
         for old, new in _CLEANUP_RULES:
