@@ -109,6 +109,10 @@ class Trainer:
         # One Counter call over the chained word lists: the counting loop runs in C.
         self._words = dict(Counter(chain.from_iterable(map(process, iterator))))
 
+    def feed_word_counts(self, counts: dict[str, int]) -> None:
+        """Set the word counts directly (what `feed` computes), replacing previous counts."""
+        self._words = dict(counts)
+
     def get_word_count(self) -> int:
         """Number of distinct words seen by the last `feed`."""
         return len(self._words)
