@@ -301,6 +301,7 @@ def apply_chat_template(
     return_dict: bool = True,
     return_assistant_tokens_mask: bool = False,
     tokenizer_kwargs: dict | None = None,
+    sanitize_control_tokens: bool = False,
     **template_kwargs: Any,
 ):
     """Render a conversation (or a batch of them) with the chat template and tokenize it.
@@ -314,6 +315,8 @@ def apply_chat_template(
     >>> tok.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False)   # doctest: +SKIP
     '<|im_start|>user\\nHi<|im_end|>\\n'
     """
+    if sanitize_control_tokens:
+        raise TokenizerError("sanitize_control_tokens=True is not supported yet; validate user strings before rendering")
     if not tokenize:
         return_dict = False
     if return_assistant_tokens_mask and not (return_dict and tokenize):

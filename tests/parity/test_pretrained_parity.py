@@ -215,6 +215,14 @@ def test_attributes(folders, name, load_kwargs):
     assert ours.get_special_tokens_mask(ids, already_has_special_tokens=True) == ref.get_special_tokens_mask(ids, already_has_special_tokens=True)
 
 
+def test_text_target_labels(folders):
+    ref, ours = pair_of(folders, "minilm")
+    sources, targets = TEXTS[:4], TEXTS[4:8]
+    for opts in ({}, {"padding": True}, {"truncation": True, "max_length": 10}):
+        assert_same_batch(ref(sources, text_target=targets, **opts), ours(sources, text_target=targets, **opts), f"target {opts}")
+    assert_same_batch(ref(text_target=targets[0]), ours(text_target=targets[0]), "target only")
+
+
 def test_pad_matches(folders):
     ref, ours = pair_of(folders, "minilm")
     rows = [ref(t) for t in TEXTS[:5]]
