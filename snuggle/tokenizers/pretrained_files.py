@@ -224,7 +224,7 @@ def _convert_model_file(path: str, config: dict[str, Any]) -> dict:
             path,
             add_bos_token=bool(config.get("add_bos_token", False)),
             add_eos_token=bool(config.get("add_eos_token", False)),
-            legacy=bool(config.get("legacy", True)) if config.get("legacy") is not None else True,
+            legacy=config.get("legacy"),  # None: the layout's own default, as in transformers
         )
     return converters.from_tiktoken(path, special_tokens=_tiktoken_specials(config))
 
