@@ -339,3 +339,27 @@ def test_trained_bpe_llama_layout_equals_transformers_llama_tokenizer(name, trai
         reference = LlamaTokenizer.from_pretrained(str(tmp_path), **kwargs)
         ours = from_sentencepiece(trained_models[name], layout="llama", **kwargs)
         assert ours == json.loads(reference.backend_tokenizer.to_str()), kwargs
+
+
+def test_gpt2_add_prefix_space_dict_equals_transformers(tmp_path):
+    from transformers import GPT2Tokenizer
+
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(TOK / "gpt2" / name, tmp_path / name)
+    reference = GPT2Tokenizer.from_pretrained(str(tmp_path), add_prefix_space=True).backend_tokenizer
+    ours = from_vocab_merges(tmp_path / "vocab.json", tmp_path / "merges.txt", add_prefix_space=True)
+    assert ours == json.loads(reference.to_str())
+
+
+def test_cased_bert_options_dict_equals_transformers(tmp_path):
+    from transformers import BertTokenizer
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Hello", "world", "##s", "!", "é", "e"]
+    (tmp_path / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    options = dict(do_lower_case=False, tokenize_chinese_chars=False, strip_accents=True)
+    reference = BertTokenizer.from_pretrained(str(tmp_path), **options).backend_tokenizer
+    d = from_wordpiece_vocab(tmp_path / "vocab.txt", **options)
+    assert d == json.loads(reference.to_str())
+    reference_tok, ours = both(d)
+    for text in ("Hello worlds!", "héllo WORLD", "Hello\u00e9 !"):
+        assert ours.encode(text).ids == reference_tok.encode(text).ids, text
