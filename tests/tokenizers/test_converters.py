@@ -308,3 +308,36 @@ def test_qwen2_tiktoken_with_nfc_matches_llamacpp_and_spec_vectors():
     for name in ("qwen2", "deepseek-r1-qwen"):
         for text, ids in llamacpp_cases(name):
             assert tok.encode(text, add_special_tokens=False).ids == ids, (name, text)
+
+
+def test_unsupported_sentencepiece_model_type(tmp_path):
+    from tests.tokenizers.test_sentencepiece_model import field, piece
+
+    path = tmp_path / "word.model"
+    path.write_bytes(piece("<unk>", 0.0, 2) + piece("hello", -1.0) + field(2, 2, field(3, 0, 3)))  # WORD model
+    with pytest.raises(TokenizerFileError, match="model_type is WORD; only UNIGRAM and BPE"):
+        from_sentencepiece(path)
+
+
+def test_hand_built_sentencepiece_bpe_without_byte_fallback(tmp_path):
+    from tests.tokenizers.test_sentencepiece_model import field, piece
+
+    pieces = piece("<unk>", 0.0, 2) + piece("<s>", 0.0, 3) + piece("</s>", 0.0, 3)
+    pieces += piece("▁a", -1.0) + piece("b", -2.0) + piece("▁", -3.0) + piece("a", -4.0) + piece("▁ab", -5.0)
+    path = tmp_path / "bpe.model"
+    path.write_bytes(pieces + field(2, 2, field(3, 0, 2)) + field(3, 2, field(4, 0, 0)))
+    d = from_sentencepiece(path)  # no byte fallback: the generic SentencePiece layout
+    assert d["model"]["type"] == "BPE" and d["model"]["unk_token"] == "<unk>"
+    assert d["model"]["merges"] == [["▁", "a"], ["▁a", "b"]]  # by score of the merged piece
+    tok = Tokenizer.from_dict(d)
+    assert tok.encode("ab a c").tokens == ["▁ab", "▁a", "▁", "<unk>"]
+
+
+def test_gemma_gguf_is_refused(tmp_path):
+    tokens = struct.pack("<IQ", 8, 1) + gguf_string("a")
+    path = tmp_path / "gemma.gguf"
+    path.write_bytes(gguf_bytes([("general.architecture", 8, gguf_string("gemma2")),
+                                 ("tokenizer.ggml.model", 8, gguf_string("llama")),
+                                 ("tokenizer.ggml.tokens", 9, tokens)]))
+    with pytest.raises(TokenizerFileError, match="'gemma2' are not supported"):
+        from_gguf(path)
