@@ -264,6 +264,9 @@ def from_sentencepiece(
       `generate_merges`, decoder Replace/ByteFallback/Fuse/Strip). `add_bos_token` defaults to
       True, as in every Llama `tokenizer_config.json`; `legacy=True` prepends "▁" to every chunk
       between added tokens (prepend_scheme "always"); `add_prefix_space=False` prepends nothing.
+      Like transformers, the BPE model has no unk_token (byte fallback covers every character),
+      and ids differ from sentencepiece's on text that starts with a space or holds runs of
+      spaces (one Metaspace word instead of whitespace-split pieces).
     - ``"sentencepiece"``: transformers 5's generic `build_tokenizer_from_spm_proto`, which
       follows the model's own normalizer spec and encodes like `SentencePieceProcessor.encode`
       (Precompiled charsmap + whitespace Replaces + Metaspace + Unigram/BPE). `add_bos_token`
