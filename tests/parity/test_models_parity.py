@@ -105,15 +105,15 @@ def byte_level_words() -> list[str]:
 
 
 def ref_tokens_in_chars(word: str, tokens) -> list[tuple]:
-    """Reference tokens with byte offsets mapped to character offsets (as its Encoding does:
-    a byte inside a character maps to that character; an end at the word's end maps past it)."""
+    """Reference tokens with byte offsets mapped to the characters that contain them (as its
+    pipeline reports them: a byte inside a character stands for that whole character)."""
     char_of_byte = []
     for i, ch in enumerate(word):
         char_of_byte.extend([i] * len(ch.encode("utf-8")))
     out = []
     for t in tokens:
         start, end = t.offsets
-        end_char = char_of_byte[end] if end < len(char_of_byte) else char_of_byte[end - 1] + 1
+        end_char = char_of_byte[end - 1] + 1 if end > start else char_of_byte[start] if start < len(char_of_byte) else len(word)
         out.append((t.id, t.value, (char_of_byte[start], end_char)))
     return out
 

@@ -470,7 +470,9 @@ class BPE(Model):
         start = 0
         for tid, length in zip(ids, lens):
             end = start + length
-            tokens.append(Token(tid, vocab_r[tid], (start, end)))
+            # A byte-fallback token inside a multi-byte char spans that whole char, as the
+            # reference's offsets do once mapped back to the input.
+            tokens.append(Token(tid, vocab_r[tid], (start, end if length else start + 1)))
             start = end
         return tokens
 
