@@ -61,6 +61,7 @@ class Tokenizer:
         self._padding: dict | None = None
         self._fast = None
         self._fast_checked = False
+        self._post_noop = True
 
     # ---- components ------------------------------------------------------------------
     def _invalidate(self) -> None:
@@ -103,6 +104,7 @@ class Tokenizer:
     @post_processor.setter
     def post_processor(self, processor) -> None:
         self._post_processor = processor
+        self._post_noop = _single_noop(processor)
 
     @property
     def decoder(self):
@@ -204,9 +206,9 @@ class Tokenizer:
         return dict(self._padding) if self._padding else None
 
     # ---- encoding --------------------------------------------------------------------
-    def _encode_raw(self, sequence: str, type_id: int, word_idx: int | None) -> Encoding:
+    def _encode_raw(self, sequence: str, type_id: int, word_idx: int | None, allow_fast: bool = True) -> Encoding:
         """Added tokens, normalization, pre-tokenization and the model for one string."""
-        fast = self._fast_path() if word_idx is None else None
+        fast = self._fast_path() if (word_idx is None and allow_fast) else None
         if fast is not None:
             enc = self._encode_fast(fast, sequence, type_id)
             if enc is not None:
@@ -217,26 +219,49 @@ class Tokenizer:
         pre.tokenize(lambda n: self._model.tokenize(n.normalized))
         return Encoding.from_items(pre.to_encoding_items(word_idx, type_id))
 
-    def _encode_fast(self, fast, sequence: str, type_id: int) -> Encoding | None:
-        """The fast path: added tokens found in Python, each text segment encoded in C."""
-        pieces = self._added.split_raw(sequence) if self._added.has_raw else [(None, 0, len(sequence))]
-        if self._added.has_normalized:
+    def _fast_pieces(self, sequence: str) -> list[tuple[int | None, int, int]] | None:
+        """Cut `sequence` at added tokens: (added id or None, start, end) pieces; None when the
+        generic path is needed (normalized added tokens under a normalizer)."""
+        added = self._added
+        pieces = added.split_raw(sequence) if added.has_raw else [(None, 0, len(sequence))]
+        if added.has_normalized:
             if self._normalizer is not None:
-                return None  # normalized-matched added tokens under a normalizer: generic path
+                return None
             refined = []
             for tid, s, e in pieces:
                 if tid is not None:
                     refined.append((tid, s, e))
                 else:
-                    for tid2, s2, e2 in self._added._normalized.find(sequence[s:e], self._added.added_tokens_map_r, self._added.encode_special_tokens):
+                    for tid2, s2, e2 in added._normalized.find(sequence[s:e], added.added_tokens_map_r, added.encode_special_tokens):
                         refined.append((tid2, s + s2, s + e2))
             pieces = refined
+        return pieces
+
+    def _encode_fast(self, fast, sequence: str, type_id: int) -> Encoding | None:
+        """The fast path: added tokens found in Python, each text segment encoded in C."""
+        pieces = self._fast_pieces(sequence)
+        if pieces is None:
+            return None
+        if len(pieces) == 1 and pieces[0][0] is None:  # the common case: no added token in the text
+            res = fast.encode_full(sequence)
+            if res is None:
+                return None
+            ids, tokens, offsets, words, _ = res
+            n = len(ids)
+            return Encoding(ids, [type_id] * n, tokens, offsets, words, [0] * n, [1] * n)
+        segments = [sequence[s:e] for tid, s, e in pieces if tid is None and s < e]
+        results = [fast.encode_full(t) for t in segments]
+        return self._assemble(sequence, pieces, results, type_id)
+
+    @staticmethod
+    def _assemble(sequence: str, pieces, results, type_id: int) -> Encoding | None:
+        """Join added tokens and the fast path's per-segment results into one Encoding."""
         ids: list[int] = []
         tokens: list[str] = []
         offsets: list[tuple[int, int]] = []
         words: list[int | None] = []
         word = 0
-        vocab_r = self._model.vocab_r
+        k = 0
         for tid, s, e in pieces:
             if s == e:
                 continue
@@ -247,21 +272,40 @@ class Tokenizer:
                 words.append(word)
                 word += 1
                 continue
-            res = fast.encode(sequence[s:e])
+            res = results[k]
+            k += 1
             if res is None:
                 return None
-            seg_ids, seg_offsets, seg_words = res
+            seg_ids, seg_tokens, seg_offsets, seg_words, n_words = res
             ids.extend(seg_ids)
-            tokens.extend([vocab_r[i] for i in seg_ids])
-            if s:
-                offsets.extend([(a + s, b + s) for a, b in seg_offsets])
-            else:
-                offsets.extend(seg_offsets)
-            if seg_words:
-                words.extend([w + word for w in seg_words])
-                word += seg_words[-1] + 1
+            tokens.extend(seg_tokens)
+            offsets.extend([(a + s, b + s) for a, b in seg_offsets] if s else seg_offsets)
+            words.extend([w + word for w in seg_words] if word else seg_words)
+            word += n_words
         n = len(ids)
         return Encoding(ids, [type_id] * n, tokens, offsets, words, [0] * n, [1] * n)
+
+    def _encode_batch_fast(self, fast, texts: list[str], add_special_tokens: bool) -> list[Encoding]:
+        """encode_batch for single strings on the fast path: every segment of every text goes
+        to the C encoder in one call (both cores, GIL released)."""
+        all_pieces = [self._fast_pieces(t) for t in texts]
+        segments: list[str] = []
+        for t, pieces in zip(texts, all_pieces):
+            if pieces is not None:
+                segments.extend(t[s:e] for tid, s, e in pieces if tid is None and s < e)
+        results = fast.encode_full_batch(segments)
+        out: list[Encoding] = []
+        k = 0
+        for t, pieces in zip(texts, all_pieces):
+            enc = None
+            if pieces is not None:
+                n_seg = sum(1 for tid, s, e in pieces if tid is None and s < e)
+                enc = self._assemble(t, pieces, results[k : k + n_seg], 0)
+                k += n_seg
+            if enc is None:
+                enc = self._encode_raw(t, 0, None, allow_fast=False)
+            out.append(self.post_process(enc, None, add_special_tokens))
+        return out
 
     def _encode_sequence(self, sequence, type_id: int, is_pretokenized: bool) -> Encoding:
         if is_pretokenized:
@@ -285,6 +329,12 @@ class Tokenizer:
 
     def encode_batch(self, input: Sequence, is_pretokenized: bool = False, add_special_tokens: bool = True) -> list[Encoding]:
         """Encode many inputs (str, or (first, pair) tuples); pads to the batch's longest when padding is on."""
+        fast = self._fast_path() if not is_pretokenized else None
+        if fast is not None and len(input) > 1 and all(type(x) is str for x in input):
+            out = self._encode_batch_fast(fast, list(input), add_special_tokens)
+            if self._padding is not None:
+                self._pad_all(out)
+            return out
         out = []
         for item in input:
             if isinstance(item, (tuple, list)) and not is_pretokenized:
@@ -309,6 +359,8 @@ class Tokenizer:
 
     def post_process(self, encoding: Encoding, pair: Encoding | None = None, add_special_tokens: bool = True) -> Encoding:
         """Truncate, add special tokens (post-processor), then pad, as the reference does."""
+        if pair is None and self._post_noop and self._truncation is None and self._padding is None:
+            return encoding  # nothing would change: skip the copies
         if self._truncation is not None:
             trunc = dict(self._truncation)
             n_added = self.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
@@ -381,7 +433,15 @@ class Tokenizer:
                 else:
                     yield from item
 
-        trainer.feed(flatten(), self._words_for_training)
+        counter = None
+        if hasattr(trainer, "feed_word_counts"):
+            from snuggle.tokenizers.fast_words import plan_word_counter
+
+            counter = plan_word_counter(self._normalizer, self._pre_tokenizer)
+        if counter is not None:
+            trainer.feed_word_counts(counter.count(flatten()))
+        else:
+            trainer.feed(flatten(), self._words_for_training)
         special = trainer.train(self._model)
         self._invalidate()
         if special:
@@ -456,7 +516,7 @@ class Tokenizer:
             tok = cls(model)
             tok._normalizer = _component("normalizers", d.get("normalizer"), "normalizer")
             tok._pre_tokenizer = _component("pre_tokenizers", d.get("pre_tokenizer"), "pre_tokenizer")
-            tok._post_processor = _component("processors", d.get("post_processor"), "post_processor")
+            tok.post_processor = _component("processors", d.get("post_processor"), "post_processor")
             tok._decoder = _component("decoders", d.get("decoder"), "decoder")
             load_added_tokens(d.get("added_tokens") or [], model, tok._normalizer, tok._added, lambda i: f"added_tokens[{i}]")
             tok._truncation = _parse_truncation(d.get("truncation"))
@@ -470,7 +530,7 @@ class Tokenizer:
     @classmethod
     def from_str(cls, json_str: str) -> "Tokenizer":
         try:
-            d = json.loads(json_str)
+            d = _loads(json_str)
         except json.JSONDecodeError as e:
             raise TokenizerFileError(f"invalid JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
         return cls.from_dict(d)
@@ -495,7 +555,7 @@ class Tokenizer:
         except UnicodeDecodeError as e:
             raise TokenizerFileError(f"not valid UTF-8 at byte {e.start}", path=path) from e
         try:
-            d = json.loads(text)
+            d = _loads(text)
         except json.JSONDecodeError as e:
             raise TokenizerFileError(f"invalid JSON: {e.msg}", path=path, where=f"line {e.lineno} column {e.colno}") from e
         return cls.from_dict(d, path=path)
@@ -509,6 +569,24 @@ class Tokenizer:
 
     def __repr__(self) -> str:
         return f"Tokenizer(model={type(self._model).__name__}, vocab_size={self.get_vocab_size()})"
+
+
+def _loads(text: str):
+    """Parse tokenizer.json reading numbers as the reference does (its float parser is not
+    correctly rounded; Unigram scores then match it to the bit, and so do its tie-breaks)."""
+    from snuggle.tokenizers.models.base import serde_parse_float
+
+    return json.loads(text, parse_float=serde_parse_float)
+
+
+def _single_noop(processor) -> bool:
+    """True when post-processing one sequence cannot change it (no processor, or a ByteLevel
+    processor that does not trim offsets)."""
+    if processor is None:
+        return True
+    from snuggle.tokenizers import processors
+
+    return type(processor) is processors.ByteLevel and not processor.trim_offsets
 
 
 def _as_text(x: Any) -> str:
