@@ -279,7 +279,23 @@ def from_sentencepiece(
     ('BPE', 'Metaspace')
     """
     path = check_file(path, "SentencePiece model")
-    model = load_sentencepiece_model(path)
+    return from_sentencepiece_model(
+        load_sentencepiece_model(path), path, layout=layout, add_bos_token=add_bos_token,
+        add_eos_token=add_eos_token, legacy=legacy, add_prefix_space=add_prefix_space,
+    )
+
+
+def from_sentencepiece_model(
+    model: SentencePieceModel,
+    path: str = "<model>",
+    *,
+    layout: str = "auto",
+    add_bos_token: bool | None = None,
+    add_eos_token: bool = False,
+    legacy: bool | None = None,
+    add_prefix_space: bool = True,
+) -> dict:
+    """`from_sentencepiece` for an already parsed (or assembled, e.g. from GGUF) model; `path` names it in errors."""
     spec = model.trainer_spec
     if spec.model_type not in ("BPE", "UNIGRAM"):
         raise TokenizerFileError(

@@ -11,7 +11,9 @@ Three models are supported:
   differs on text that starts with a space);
 - ``gpt2``: byte-level BPE with the file's merges, split regex chosen from `tokenizer.ggml.pre`;
 - ``bert``: WordPiece; llama.cpp writes word-initial pieces as "▁word" and continuations bare,
-  so we turn them back into "word" / "##piece".
+  so we turn them back into "word" / "##piece";
+- ``t5``: SentencePiece Unigram (tokens, scores, precompiled charsmap), rebuilt as a SentencePiece
+  model and converted with the generic SentencePiece layout (see `converters.from_sentencepiece`).
 
 >>> d = tokenizer_dict_from_gguf("ggml-vocab-gpt-2.gguf")      # doctest: +SKIP
 >>> d["model"]["type"]
@@ -28,6 +30,13 @@ import struct
 from collections.abc import Mapping
 
 from snuggle.errors import TokenizerFileError
+from snuggle.tokenizers.sentencepiece_model import (
+    PIECE_TYPES,
+    NormalizerSpec,
+    SentencePiece,
+    SentencePieceModel,
+    TrainerSpec,
+)
 from snuggle.tokenizers.converters import (
     LLAMA3_PATTERN,
     SPIECE_UNDERLINE,
@@ -36,6 +45,7 @@ from snuggle.tokenizers.converters import (
     bpe_model,
     byte_level,
     bytes_to_unicode,
+    from_sentencepiece_model,
     merges_by_vocab_order,
     replace,
     template_processing,
@@ -84,7 +94,7 @@ PRE_TOKENIZER_SEQUENCES = {
     ],
 }
 
-SUPPORTED_MODELS = ("llama", "gpt2", "bert")
+SUPPORTED_MODELS = ("llama", "gpt2", "bert", "t5")
 
 
 # GGUF value types: id -> struct format for scalars (8 = string, 9 = array are handled apart).
@@ -194,6 +204,8 @@ def tokenizer_dict_from_gguf(path: str | os.PathLike, *, do_lower_case: bool = T
         return _byte_level_bpe(meta, tokens, types)
     if model == "bert":
         return _wordpiece(meta, tokens, types, path, do_lower_case)
+    if model == "t5":
+        return _unigram(meta, tokens, types, path)
     raise TokenizerFileError(
         f"tokenizer.ggml.model is {model!r}; supported: {', '.join(SUPPORTED_MODELS)}", path=path
     )
@@ -343,4 +355,42 @@ def _wordpiece(meta: Mapping, tokens: list[str], types: list[int], path: str, do
             {cls[0]: cls[1], sep[0]: sep[1]},
         ),
         decoder={"type": "WordPiece", "prefix": "##", "cleanup": True},
+    )
+
+
+def _unigram(meta: Mapping, tokens: list[str], types: list[int], path: str) -> dict:
+    """A SentencePiece Unigram vocabulary (llama.cpp's "t5" model), via the SentencePiece converter."""
+    scores = meta.get("tokenizer.ggml.scores")
+    if scores is None or len(scores) != len(tokens):
+        raise TokenizerFileError("a Unigram vocabulary needs one tokenizer.ggml.scores entry per token", path=path)
+    unknown = [t for t in types if t not in PIECE_TYPES]
+    if unknown:
+        raise TokenizerFileError(f"token type {unknown[0]} is not one of {sorted(PIECE_TYPES)}", path=path,
+                                 where="tokenizer.ggml.token_type")
+    pieces = [SentencePiece(token, float(score), PIECE_TYPES[token_type])
+              for token, score, token_type in zip(tokens, scores, types)]
+
+    def special_id(name: str) -> int:
+        value = meta.get(f"tokenizer.ggml.{name}_token_id")
+        return -1 if value is None else int(value)
+
+    trainer = TrainerSpec(
+        model_type="UNIGRAM",
+        vocab_size=len(tokens),
+        byte_fallback=any(piece.type == "BYTE" for piece in pieces),
+        unk_id=special_id("unknown"),
+        bos_id=special_id("bos"),
+        eos_id=special_id("eos"),
+        pad_id=special_id("padding"),
+    )
+    charsmap = meta.get("tokenizer.ggml.precompiled_charsmap") or []
+    normalizer = NormalizerSpec(
+        precompiled_charsmap=bytes(value & 0xFF for value in charsmap),
+        add_dummy_prefix=bool(meta.get("tokenizer.ggml.add_space_prefix", True)),
+        remove_extra_whitespaces=bool(meta.get("tokenizer.ggml.remove_extra_whitespaces", True)),
+    )
+    return from_sentencepiece_model(
+        SentencePieceModel(pieces, trainer, normalizer), path, layout="sentencepiece",
+        add_bos_token=bool(meta.get("tokenizer.ggml.add_bos_token", False)),
+        add_eos_token=bool(meta.get("tokenizer.ggml.add_eos_token", False)),
     )

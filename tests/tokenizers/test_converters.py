@@ -264,7 +264,7 @@ def test_gguf_errors(tmp_path):
         from_gguf(path)
     path.write_bytes(gguf_bytes([("tokenizer.ggml.model", 8, gguf_string("rwkv")),
                                  ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 1) + gguf_string("a"))]))
-    with pytest.raises(TokenizerFileError, match="'rwkv'; supported: llama, gpt2, bert"):
+    with pytest.raises(TokenizerFileError, match="'rwkv'; supported: llama, gpt2, bert, t5"):
         from_gguf(path)
     path.write_bytes(gguf_bytes([("general.architecture", 8, gguf_string("llama"))]))
     with pytest.raises(TokenizerFileError, match="stores no tokenizer"):
@@ -341,3 +341,32 @@ def test_gemma_gguf_is_refused(tmp_path):
                                  ("tokenizer.ggml.tokens", 9, tokens)]))
     with pytest.raises(TokenizerFileError, match="'gemma2' are not supported"):
         from_gguf(path)
+
+
+def test_gguf_unigram_built_from_a_sentencepiece_model(tmp_path):
+    # llama.cpp's "t5" GGUF layout, written from the bundled Unigram model; ids must be sentencepiece's.
+    from snuggle.tokenizers.sentencepiece_model import load_sentencepiece_model
+
+    model = load_sentencepiece_model(SPM / "test_model.model")
+    type_ids = {"NORMAL": 1, "UNKNOWN": 2, "CONTROL": 3, "USER_DEFINED": 4, "UNUSED": 5, "BYTE": 6}
+    count = len(model.pieces)
+    charsmap = model.normalizer_spec.precompiled_charsmap
+    path = tmp_path / "t5.gguf"
+    path.write_bytes(gguf_bytes([
+        ("general.architecture", 8, gguf_string("t5")),
+        ("tokenizer.ggml.model", 8, gguf_string("t5")),
+        ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, count) + b"".join(gguf_string(p.piece) for p in model.pieces)),
+        ("tokenizer.ggml.scores", 9, struct.pack("<IQ", 6, count) + struct.pack(f"<{count}f", *(p.score for p in model.pieces))),
+        ("tokenizer.ggml.token_type", 9, struct.pack("<IQ", 5, count) + struct.pack(f"<{count}i", *(type_ids[p.type] for p in model.pieces))),
+        ("tokenizer.ggml.precompiled_charsmap", 9, struct.pack("<IQ", 0, len(charsmap)) + charsmap),
+        ("tokenizer.ggml.unknown_token_id", 4, struct.pack("<I", 0)),
+        ("tokenizer.ggml.eos_token_id", 4, struct.pack("<I", 2)),
+        ("tokenizer.ggml.add_eos_token", 7, b"\x01"),
+    ]))
+    d = from_gguf(path)
+    assert d["model"]["type"] == "Unigram"
+    assert d["model"]["vocab"] == from_sentencepiece(SPM / "test_model.model")["model"]["vocab"]
+    tok = Tokenizer.from_dict(d)
+    for row in jsonl(SPM / "test_model.vectors.jsonl"):
+        assert tok.encode(row["text"], add_special_tokens=False).ids == row["ids"], row["text"]
+    assert tok.encode("hello").ids[-1] == 2  # add_eos_token from the metadata
