@@ -275,7 +275,7 @@ def from_sentencepiece(
     - ``"auto"``: "llama" for BPE models with byte fallback, "sentencepiece" otherwise.
 
     >>> d = from_sentencepiece("llama2/tokenizer.model")            # doctest: +SKIP
-    >>> d["model"]["type"], d["pre_tokenizer"]["type"]
+    >>> d["model"]["type"], d["pre_tokenizer"]["type"]  # doctest: +SKIP
     ('BPE', 'Metaspace')
     """
     path = check_file(path, "SentencePiece model")
@@ -446,7 +446,7 @@ def from_tiktoken(
     tokenizer.json normalizer object, e.g. ``{"type": "NFC"}`` for Qwen.
 
     >>> d = from_tiktoken("llama3/tokenizer.model", special_tokens={"<|begin_of_text|>": 128000})  # doctest: +SKIP
-    >>> len(d["model"]["vocab"]), d["model"]["ignore_merges"]
+    >>> len(d["model"]["vocab"]), d["model"]["ignore_merges"]  # doctest: +SKIP
     (128000, True)
     """
     ranks = load_tiktoken_ranks(path)
@@ -539,7 +539,7 @@ def from_vocab_merges(
     `special_tokens` that are in the vocabulary become special added tokens.
 
     >>> d = from_vocab_merges("gpt2/vocab.json", "gpt2/merges.txt")      # doctest: +SKIP
-    >>> d["added_tokens"][0]["content"], len(d["model"]["merges"])
+    >>> d["added_tokens"][0]["content"], len(d["model"]["merges"])  # doctest: +SKIP
     ('<|endoftext|>', 50000)
     """
     vocab = load_vocab_json(vocab_path)
@@ -586,7 +586,7 @@ def from_wordpiece_vocab(
     """A BERT WordPiece tokenizer.json dict (what transformers 5 `BertTokenizer` builds from vocab.txt).
 
     >>> d = from_wordpiece_vocab("bert-base-uncased/vocab.txt")         # doctest: +SKIP
-    >>> [t["content"] for t in d["added_tokens"]]
+    >>> [t["content"] for t in d["added_tokens"]]  # doctest: +SKIP
     ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]']
     """
     vocab = load_vocab_txt(path)

@@ -16,7 +16,7 @@ Three models are supported:
   model and converted with the generic SentencePiece layout (see `converters.from_sentencepiece`).
 
 >>> d = tokenizer_dict_from_gguf("ggml-vocab-gpt-2.gguf")      # doctest: +SKIP
->>> d["model"]["type"]
+>>> d["model"]["type"]  # doctest: +SKIP
 'BPE'
 
 Only the metadata header is read (by a small reader here), never tensors.

@@ -7,7 +7,7 @@ length-prefixed byte string (strings and nested messages). Unknown fields are sk
 SentencePiece versions that add fields still load.
 
 >>> model = load_sentencepiece_model("tokenizer.model")        # doctest: +SKIP
->>> model.trainer_spec.model_type, len(model.pieces), model.pieces[3]
+>>> model.trainer_spec.model_type, len(model.pieces), model.pieces[3]  # doctest: +SKIP
 ('BPE', 32000, SentencePiece(piece='<0x00>', score=0.0, type='BYTE'))
 
 Field numbers follow sentencepiece_model.proto (google/sentencepiece, src/).
@@ -254,7 +254,7 @@ def _read_spec(reader: _WireReader, span: tuple[int, int], spec, table: dict) ->
 def parse_sentencepiece_model(data: bytes, path: str = "<bytes>") -> SentencePieceModel:
     """Parse the bytes of a `ModelProto`.
 
-    >>> parse_sentencepiece_model(b"").pieces
+    >>> parse_sentencepiece_model(b"").pieces  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     snuggle.errors.TokenizerFileError: <bytes> (byte offset 0): no pieces found; expected a SentencePiece ModelProto ...
@@ -285,7 +285,7 @@ def load_sentencepiece_model(path: str | os.PathLike) -> SentencePieceModel:
     """Read and parse a SentencePiece `.model` file.
 
     >>> model = load_sentencepiece_model("llama2/tokenizer.model")   # doctest: +SKIP
-    >>> model.trainer_spec.byte_fallback
+    >>> model.trainer_spec.byte_fallback  # doctest: +SKIP
     True
     """
     path = os.fspath(path)
