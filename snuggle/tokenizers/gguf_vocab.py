@@ -3,7 +3,7 @@
 GGUF files (llama.cpp) carry no tokenizer.json; the tokenizer lives in `tokenizer.ggml.*` keys:
 `model` (which algorithm), `pre` (which pre-tokenizer regex), `tokens`, `scores`, `token_type`
 (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte), `merges` and special ids.
-Three models are supported:
+Four models are supported:
 
 - ``llama``: SentencePiece BPE with byte fallback, merges recovered from the scores when the file
   has none. The dummy prefix is a Prepend normalizer, as in Llama 2's / Phi-3's own tokenizer.json
