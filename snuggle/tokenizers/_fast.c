@@ -208,6 +208,9 @@ typedef struct {
      * saves most int allocations when building result lists) */
     PyObject **id_objects;
     Py_ssize_t n_id_objects;
+    /* token id -> its str (or None), a tuple set by set_token_strings; encode_full puts
+     * these very objects in its tokens lists (a reference each, no copies) */
+    PyObject *token_strings;
 } ByteLevelBPE;
 
 /* ---------------------------------------------------------- text access */
@@ -629,20 +632,37 @@ static PyObject *build_ids(ByteLevelBPE *self, const Output *o, size_t lo, size_
     return ids;
 }
 
-/* (ids, offsets, words) for o[lo:hi]. Neighbouring tokens share boundaries and
- * words, so equal consecutive ints reuse one object. */
-static PyObject *build_result(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi) {
+/* What a call wants back for each text. */
+enum { RESULT_TRIPLE = 0, RESULT_IDS = 1, RESULT_FULL = 2 };
+
+typedef struct {
+    int kind;
+    PyObject *strings;             /* RESULT_FULL: the token strings tuple (a reference held by the caller) */
+    const Py_ssize_t *char_bases;  /* RESULT_FULL: added to text i's offsets; NULL: 0 */
+    const Py_ssize_t *word_bases;  /* RESULT_FULL: added to text i's word indices; NULL: 0 */
+} ResultSpec;
+
+/* [(start + base, end + base), ...] for o[lo:hi]. Building these tuples is most of the
+ * cost of a result, so: a token's start is usually the previous token's end (one int
+ * object serves both), and tokens that split one multi-byte char share one tuple. */
+static PyObject *build_offsets(const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
     Py_ssize_t n = (Py_ssize_t)(hi - lo);
-    PyObject *ids = build_ids(self, o, lo, hi), *offsets = PyList_New(n), *words = PyList_New(n);
-    PyObject *last_end = NULL, *last_word = NULL;
-    int32_t last_end_v = -1, last_word_v = -1;
-    if (!ids || !offsets || !words) goto fail;
+    PyObject *offsets = PyList_New(n);
+    if (!offsets) return NULL;
+    PyObject *last_pair = NULL, *last_end = NULL;
+    int32_t last_start_v = -1, last_end_v = -1; /* offsets are >= 0: nothing matches at first */
     for (Py_ssize_t k = 0; k < n; k++) {
         size_t i = lo + (size_t)k;
+        int32_t s = o->starts[i], e = o->ends[i];
+        if (s == last_start_v && e == last_end_v) {
+            Py_INCREF(last_pair);
+            PyList_SET_ITEM(offsets, k, last_pair);
+            continue;
+        }
         PyObject *start;
-        if (last_end && o->starts[i] == last_end_v) { start = last_end; Py_INCREF(start); }
-        else if (!(start = PyLong_FromLong(o->starts[i]))) goto fail;
-        PyObject *end = PyLong_FromLong(o->ends[i]);
+        if (s == last_end_v) { start = last_end; Py_INCREF(start); }
+        else if (!(start = PyLong_FromSsize_t((Py_ssize_t)s + base))) goto fail;
+        PyObject *end = PyLong_FromSsize_t((Py_ssize_t)e + base);
         if (!end) { Py_DECREF(start); goto fail; }
         PyObject *pair = PyTuple_New(2);
         if (!pair) { Py_DECREF(start); Py_DECREF(end); goto fail; }
@@ -652,19 +672,87 @@ static PyObject *build_result(ByteLevelBPE *self, const Output *o, size_t lo, si
          * itself would on its first pass) so millions of offsets cost the GC nothing. */
         PyObject_GC_UnTrack(pair);
         PyList_SET_ITEM(offsets, k, pair);
-        last_end = end; last_end_v = o->ends[i];
-        if (!last_word || o->words[i] != last_word_v) {
-            last_word = PyLong_FromLong(o->words[i]);
-            if (!last_word) goto fail;
-            last_word_v = o->words[i];
-        } else {
+        last_pair = pair; last_end = end;
+        last_start_v = s; last_end_v = e;
+    }
+    return offsets;
+fail:
+    Py_DECREF(offsets); /* unset items are NULL, which list dealloc skips */
+    return NULL;
+}
+
+/* [word + base, ...] for o[lo:hi]; a word's tokens share one int object. */
+static PyObject *build_words(const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
+    Py_ssize_t n = (Py_ssize_t)(hi - lo);
+    PyObject *words = PyList_New(n);
+    if (!words) return NULL;
+    PyObject *last_word = NULL;
+    int32_t last_word_v = -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int32_t w = o->words[lo + (size_t)k];
+        if (last_word && w == last_word_v) {
             Py_INCREF(last_word);
+        } else {
+            if (!(last_word = PyLong_FromSsize_t((Py_ssize_t)w + base))) { Py_DECREF(words); return NULL; }
+            last_word_v = w;
         }
         PyList_SET_ITEM(words, k, last_word);
     }
-    return Py_BuildValue("(NNN)", ids, offsets, words);
+    return words;
+}
+
+/* [strings[id], ...] for o[lo:hi]: the shared str objects themselves. */
+static PyObject *build_tokens(PyObject *strings, const Output *o, size_t lo, size_t hi) {
+    Py_ssize_t n = (Py_ssize_t)(hi - lo), n_strings = PyTuple_GET_SIZE(strings);
+    PyObject *tokens = PyList_New(n);
+    if (!tokens) return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int32_t id = o->ids[lo + (size_t)k];
+        PyObject *str = id >= 0 && id < n_strings ? PyTuple_GET_ITEM(strings, id) : Py_None;
+        if (str == Py_None) {
+            PyErr_Format(PyExc_ValueError,
+                         "ByteLevelBPE.encode_full: token id %d has no token string (set_token_strings got %zd strings)",
+                         (int)id, n_strings);
+            Py_DECREF(tokens);
+            return NULL;
+        }
+        Py_INCREF(str);
+        PyList_SET_ITEM(tokens, k, str);
+    }
+    return tokens;
+}
+
+/* The result for one text: o[lo:hi] as the spec asks. */
+static PyObject *build_result(ByteLevelBPE *self, const ResultSpec *spec, const Output *o, size_t lo, size_t hi,
+                              Py_ssize_t text_index, int32_t n_words) {
+    if (spec->kind == RESULT_IDS) return build_ids(self, o, lo, hi);
+    Py_ssize_t char_base = spec->char_bases ? spec->char_bases[text_index] : 0;
+    Py_ssize_t word_base = spec->word_bases ? spec->word_bases[text_index] : 0;
+    int full = spec->kind == RESULT_FULL;
+    PyObject *r = PyTuple_New(full ? 5 : 3);
+    if (!r) return NULL;
+    PyObject *ids = build_ids(self, o, lo, hi);
+    if (!ids) goto fail;
+    PyTuple_SET_ITEM(r, 0, ids);
+    PyObject *tokens = NULL;
+    if (full) {
+        if (!(tokens = build_tokens(spec->strings, o, lo, hi))) goto fail;
+        PyTuple_SET_ITEM(r, 1, tokens);
+    }
+    PyObject *offsets = build_offsets(o, lo, hi, char_base);
+    if (!offsets) goto fail;
+    PyTuple_SET_ITEM(r, full ? 2 : 1, offsets);
+    PyObject *words = build_words(o, lo, hi, word_base);
+    if (!words) goto fail;
+    PyTuple_SET_ITEM(r, full ? 3 : 2, words);
+    if (full) {
+        PyObject *count = PyLong_FromLong(n_words);
+        if (!count) goto fail;
+        PyTuple_SET_ITEM(r, 4, count);
+    }
+    return r;
 fail:
-    Py_XDECREF(ids); Py_XDECREF(offsets); Py_XDECREF(words);
+    Py_DECREF(r); /* unset items are NULL, which tuple dealloc skips */
     return NULL;
 }
 
@@ -674,7 +762,8 @@ typedef struct {
     PyObject **texts;
     Py_ssize_t lo, hi;
     Output o;
-    size_t *bounds; /* bounds[i - lo] .. bounds[i - lo + 1]: text i's tokens in o */
+    size_t *bounds;   /* bounds[i - lo] .. bounds[i - lo + 1]: text i's tokens in o */
+    int32_t *n_words; /* n_words[i - lo]: text i's number of pre-tokens */
     int rc;
     Py_ssize_t failed_at;
 } Job;
@@ -695,8 +784,7 @@ static void run_job(Job *job) {
     job->rc = ENC_OK;
     job->bounds[0] = 0;
     for (Py_ssize_t i = job->lo; i < job->hi; i++) {
-        int32_t n_words;
-        job->rc = encode_text(self, cache, &s, job->texts[i], &job->o, &n_words);
+        job->rc = encode_text(self, cache, &s, job->texts[i], &job->o, &job->n_words[i - job->lo]);
         if (job->rc != ENC_OK) { job->failed_at = i; break; }
         job->bounds[i - job->lo + 1] = job->o.len;
     }
@@ -713,11 +801,12 @@ static void *job_thread(void *arg) {
 #define MAX_JOBS 8
 
 /* Encode texts[0:n] with the GIL released, on up to n_threads native threads (the
- * texts cut into contiguous shares of about equal length); then build the result
- * lists on this thread: results[i] = (ids, offsets, words), or ids with ids_only.
- * Building Python objects needs the GIL, so it is done once, after the parallel
- * part, rather than by several Python threads taking turns. */
-static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n, int ids_only, int n_threads) {
+ * texts cut into contiguous shares of about equal length); then build the results
+ * on this thread as `spec` asks: (ids, offsets, words), ids, or
+ * (ids, tokens, offsets, words, n_words). Building Python objects needs the GIL, so
+ * it is done once, after the parallel part, rather than by several Python threads
+ * taking turns. */
+static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n, const ResultSpec *spec, int n_threads) {
     size_t total = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!PyUnicode_Check(texts[i])) {
@@ -733,7 +822,8 @@ static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n
     Job jobs[MAX_JOBS];
     memset(jobs, 0, sizeof(jobs));
     size_t *bounds = malloc((size_t)(n + n_threads) * sizeof(size_t));
-    if (!bounds) return PyErr_NoMemory();
+    int32_t *n_words = malloc((size_t)(n + 1) * sizeof(int32_t));
+    if (!bounds || !n_words) { free(bounds); free(n_words); return PyErr_NoMemory(); }
     /* contiguous shares of about total / n_threads chars each */
     int n_jobs = 0;
     Py_ssize_t lo = 0;
@@ -753,6 +843,7 @@ static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n
         jobs[j].self = self;
         jobs[j].texts = texts;
         jobs[j].bounds = bounds + bounds_used;
+        jobs[j].n_words = n_words + jobs[j].lo;
         bounds_used += (size_t)(jobs[j].hi - jobs[j].lo + 1);
     }
     Py_BEGIN_ALLOW_THREADS
@@ -772,22 +863,31 @@ static PyObject *encode_texts(ByteLevelBPE *self, PyObject **texts, Py_ssize_t n
     else if (rc == ENC_SURROGATE)
         PyErr_Format(PyExc_ValueError, "ByteLevelBPE.encode: text %zd contains a lone surrogate, which has no UTF-8 encoding", failed_at);
     else if ((results = PyList_New(n))) {
+        /* Every offsets tuple counts as a GC allocation, so building results would run a
+         * young-generation collection every ~700 tokens (and older ones in turn), each
+         * traversing the lists being filled: that was ~40% of encode_full_many's
+         * instructions. No Python code runs here (the GIL is held, nothing is freed), so
+         * collections are paused until the results are complete; the one collection that
+         * follows sees them once. The previous state is restored. */
+        int gc_was_enabled = PyGC_Disable();
         for (int j = 0; j < n_jobs && results; j++) {
             for (Py_ssize_t i = jobs[j].lo; i < jobs[j].hi; i++) {
                 size_t a = jobs[j].bounds[i - jobs[j].lo], b = jobs[j].bounds[i - jobs[j].lo + 1];
-                PyObject *r = ids_only ? build_ids(self, &jobs[j].o, a, b) : build_result(self, &jobs[j].o, a, b);
+                PyObject *r = build_result(self, spec, &jobs[j].o, a, b, i, n_words[i]);
                 if (!r) { Py_CLEAR(results); break; }
                 PyList_SET_ITEM(results, i, r);
             }
         }
+        if (gc_was_enabled) PyGC_Enable();
     }
     for (int j = 0; j < n_jobs; j++) output_free(&jobs[j].o);
     free(bounds);
+    free(n_words);
     return results;
 }
 
-static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, int ids_only) {
-    PyObject *results = encode_texts(self, &text, 1, ids_only, 1);
+static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, const ResultSpec *spec) {
+    PyObject *results = encode_texts(self, &text, 1, spec, 1);
     if (!results) return NULL;
     PyObject *r = PyList_GET_ITEM(results, 0);
     Py_INCREF(r);
@@ -795,8 +895,15 @@ static PyObject *encode_one(ByteLevelBPE *self, PyObject *text, int ids_only) {
     return r;
 }
 
-static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 0); }
-static PyObject *ByteLevelBPE_encode_ids(ByteLevelBPE *self, PyObject *text) { return encode_one(self, text, 1); }
+static PyObject *ByteLevelBPE_encode(ByteLevelBPE *self, PyObject *text) {
+    ResultSpec spec = {RESULT_TRIPLE, NULL, NULL, NULL};
+    return encode_one(self, text, &spec);
+}
+
+static PyObject *ByteLevelBPE_encode_ids(ByteLevelBPE *self, PyObject *text) {
+    ResultSpec spec = {RESULT_IDS, NULL, NULL, NULL};
+    return encode_one(self, text, &spec);
+}
 
 static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"texts", "threads", "ids_only", NULL};
@@ -806,9 +913,108 @@ static PyObject *ByteLevelBPE_encode_many(ByteLevelBPE *self, PyObject *args, Py
     /* a private copy of the items: the list may change while the GIL is released */
     PyObject *seq = PySequence_Tuple(texts);
     if (!seq) return NULL;
-    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), ids_only, threads);
+    ResultSpec spec = {ids_only ? RESULT_IDS : RESULT_TRIPLE, NULL, NULL, NULL};
+    PyObject *r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), PyTuple_GET_SIZE(seq), &spec, threads);
     Py_DECREF(seq);
     return r;
+}
+
+/* The token strings tuple, with a new reference (set_token_strings may replace the
+ * object's own while results are built), or NULL with an exception. */
+static PyObject *token_strings_ref(ByteLevelBPE *self) {
+    if (!self->token_strings) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "ByteLevelBPE.encode_full: no token strings; call set_token_strings(strings) first");
+        return NULL;
+    }
+    Py_INCREF(self->token_strings);
+    return self->token_strings;
+}
+
+static int check_base(Py_ssize_t base, const char *name) {
+    if (base >= 0) return 0;
+    PyErr_Format(PyExc_ValueError, "ByteLevelBPE.encode_full: %s must be >= 0, found %zd", name, base);
+    return -1;
+}
+
+static PyObject *ByteLevelBPE_encode_full(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"text", "char_base", "word_base", NULL};
+    PyObject *text;
+    Py_ssize_t char_base = 0, word_base = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nn", kwlist, &text, &char_base, &word_base)) return NULL;
+    if (check_base(char_base, "char_base") < 0 || check_base(word_base, "word_base") < 0) return NULL;
+    PyObject *strings = token_strings_ref(self);
+    if (!strings) return NULL;
+    ResultSpec spec = {RESULT_FULL, strings, &char_base, &word_base};
+    PyObject *r = encode_one(self, text, &spec);
+    Py_DECREF(strings);
+    return r;
+}
+
+/* n non-negative ints from a sequence (char_bases / word_bases), or NULL for None. */
+static int read_bases(PyObject *obj, Py_ssize_t n, const char *name, Py_ssize_t **out) {
+    *out = NULL;
+    if (obj == Py_None) return 0;
+    PyObject *seq = PySequence_Fast(obj, "ByteLevelBPE.encode_full_many: bases must be a sequence of ints");
+    if (!seq) return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != n) {
+        PyErr_Format(PyExc_ValueError, "ByteLevelBPE.encode_full_many: %s must have one int per text (%zd), found %zd",
+                     name, n, PySequence_Fast_GET_SIZE(seq));
+        Py_DECREF(seq);
+        return -1;
+    }
+    Py_ssize_t *bases = malloc((size_t)(n + 1) * sizeof(Py_ssize_t));
+    if (!bases) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        bases[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i));
+        if ((bases[i] == -1 && PyErr_Occurred()) || check_base(bases[i], name) < 0) {
+            free(bases);
+            Py_DECREF(seq);
+            return -1;
+        }
+    }
+    Py_DECREF(seq);
+    *out = bases;
+    return 0;
+}
+
+static PyObject *ByteLevelBPE_encode_full_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"texts", "threads", "char_bases", "word_bases", NULL};
+    PyObject *texts, *char_bases_obj = Py_None, *word_bases_obj = Py_None;
+    int threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iOO", kwlist, &texts, &threads, &char_bases_obj, &word_bases_obj))
+        return NULL;
+    PyObject *seq = PySequence_Tuple(texts); /* a private copy: the list may change while the GIL is released */
+    if (!seq) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    Py_ssize_t *char_bases = NULL, *word_bases = NULL;
+    PyObject *strings = NULL, *r = NULL;
+    if (read_bases(char_bases_obj, n, "char_bases", &char_bases) == 0 &&
+        read_bases(word_bases_obj, n, "word_bases", &word_bases) == 0 && (strings = token_strings_ref(self))) {
+        ResultSpec spec = {RESULT_FULL, strings, char_bases, word_bases};
+        r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), n, &spec, threads);
+    }
+    Py_XDECREF(strings);
+    free(char_bases);
+    free(word_bases);
+    Py_DECREF(seq);
+    return r;
+}
+
+static PyObject *ByteLevelBPE_set_token_strings(ByteLevelBPE *self, PyObject *strings) {
+    PyObject *t = PySequence_Tuple(strings);
+    if (!t) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        PyObject *item = PyTuple_GET_ITEM(t, i);
+        if (item != Py_None && !PyUnicode_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "ByteLevelBPE.set_token_strings: item %zd must be a str or None, found %.100s",
+                         i, Py_TYPE(item)->tp_name);
+            Py_DECREF(t);
+            return NULL;
+        }
+    }
+    Py_XSETREF(self->token_strings, t);
+    Py_RETURN_NONE;
 }
 
 /* Pre-token char spans of the text (the scanner alone; used by tests). */
@@ -850,11 +1056,11 @@ static PyObject *ByteLevelBPE_clear_cache(ByteLevelBPE *self, PyObject *unused) 
 /* ------------------------------------------------------------ construction */
 
 static int ByteLevelBPE_init(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"byte_ids", "merges", "classes", "pattern", "add_prefix_space", "vocab", NULL};
-    PyObject *byte_ids, *merges, *classes, *vocab = Py_None;
+    static char *kwlist[] = {"byte_ids", "merges", "classes", "pattern", "add_prefix_space", "vocab", "token_strings", NULL};
+    PyObject *byte_ids, *merges, *classes, *vocab = Py_None, *token_strings = Py_None;
     int pattern, add_prefix_space;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOSip|O", kwlist, &byte_ids, &merges, &classes, &pattern,
-                                     &add_prefix_space, &vocab))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOSip|OO", kwlist, &byte_ids, &merges, &classes, &pattern,
+                                     &add_prefix_space, &vocab, &token_strings))
         return -1;
     if (self->merges.slots) {
         PyErr_SetString(PyExc_RuntimeError, "ByteLevelBPE is already initialised");
@@ -951,6 +1157,11 @@ static int ByteLevelBPE_init(ByteLevelBPE *self, PyObject *args, PyObject *kwds)
     self->n_id_objects = (Py_ssize_t)max_id + 1;
     self->id_objects = calloc((size_t)self->n_id_objects, sizeof(PyObject *));
     if (!self->id_objects) { PyErr_NoMemory(); return -1; }
+    if (token_strings != Py_None) {
+        PyObject *done = ByteLevelBPE_set_token_strings(self, token_strings);
+        if (!done) return -1;
+        Py_DECREF(done);
+    }
     self->ready = 1;
     return 0;
 }
@@ -963,6 +1174,7 @@ static void ByteLevelBPE_dealloc(ByteLevelBPE *self) {
         if (self->cache_lock[i]) PyThread_free_lock(self->cache_lock[i]);
     }
     Py_XDECREF(self->classes);
+    Py_XDECREF(self->token_strings);
     if (self->id_objects) {
         for (Py_ssize_t i = 0; i < self->n_id_objects; i++) Py_XDECREF(self->id_objects[i]);
         free(self->id_objects);
@@ -980,6 +1192,9 @@ static PyObject *ByteLevelBPE_uninitialised(ByteLevelBPE *self) {
 static PyObject *m_encode(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode(self, text); }
 static PyObject *m_encode_ids(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_encode_ids(self, text); }
 static PyObject *m_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_many(self, args, kwds); }
+static PyObject *m_encode_full(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_full(self, args, kwds); }
+static PyObject *m_encode_full_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_full_many(self, args, kwds); }
+static PyObject *m_set_token_strings(ByteLevelBPE *self, PyObject *strings) { REQUIRE_INIT(self); return ByteLevelBPE_set_token_strings(self, strings); }
 static PyObject *m_split(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_split(self, text); }
 static PyObject *m_clear_cache(ByteLevelBPE *self, PyObject *u) { REQUIRE_INIT(self); return ByteLevelBPE_clear_cache(self, u); }
 
@@ -989,6 +1204,15 @@ static PyMethodDef ByteLevelBPE_methods[] = {
     {"encode_many", (PyCFunction)(void (*)(void))m_encode_many, METH_VARARGS | METH_KEYWORDS,
      "encode_many(texts, threads=1, ids_only=False) -> [(ids, offsets, words), ...] (or [ids, ...]);\n"
      "threads: native threads for the C work"},
+    {"encode_full", (PyCFunction)(void (*)(void))m_encode_full, METH_VARARGS | METH_KEYWORDS,
+     "encode_full(text, char_base=0, word_base=0) -> (ids, tokens, offsets, words, n_words);\n"
+     "tokens: the strings given to set_token_strings (shared objects); offsets shifted by char_base,\n"
+     "words by word_base; n_words: the number of pre-tokens of text (the next segment's word_base step)"},
+    {"encode_full_many", (PyCFunction)(void (*)(void))m_encode_full_many, METH_VARARGS | METH_KEYWORDS,
+     "encode_full_many(texts, threads=1, char_bases=None, word_bases=None) -> [encode_full(text), ...];\n"
+     "char_bases / word_bases: one int per text (None: all 0); threads: native threads for the C work"},
+    {"set_token_strings", (PyCFunction)m_set_token_strings, METH_O,
+     "set_token_strings(strings) -> None; strings[id]: the str of token id (or None), kept by reference"},
     {"split", (PyCFunction)m_split, METH_O, "split(text) -> [(start, end), ...] pre-token char spans (no prefix space)"},
     {"clear_cache", (PyCFunction)m_clear_cache, METH_NOARGS, "empty the word cache"},
     {NULL, NULL, 0, NULL},
@@ -999,10 +1223,11 @@ static PyTypeObject ByteLevelBPEType = {
     .tp_name = "snuggle.tokenizers._fast.ByteLevelBPE",
     .tp_basicsize = sizeof(ByteLevelBPE),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "ByteLevelBPE(byte_ids, merges, classes, pattern, add_prefix_space, vocab=None)\n\n"
+    .tp_doc = "ByteLevelBPE(byte_ids, merges, classes, pattern, add_prefix_space, vocab=None, token_strings=None)\n\n"
               "byte_ids: 256 ids; merges: (left, right, new) in rank order; classes: 0x110000 bytes\n"
               "(0 other, 1 letter, 2 number, 3 whitespace); pattern: 0 gpt2, 1 llama3, 2 qwen2;\n"
-              "vocab: dict bytes -> id to look whole words up first (ignore_merges) or None.",
+              "vocab: dict bytes -> id to look whole words up first (ignore_merges) or None;\n"
+              "token_strings: as set_token_strings (needed by encode_full).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)ByteLevelBPE_init,
     .tp_dealloc = (destructor)ByteLevelBPE_dealloc,

@@ -16,7 +16,10 @@ Components are recognised from their `to_dict()` (tokenizer.json layout), so thi
 module does not depend on the component classes.
 
 `FastPath.encode(text)` returns `(ids, offsets, words)`: char offsets into `text`, and
-for each token the index of its pre-token. A token covering part of a multi-byte char
+for each token the index of its pre-token. `FastPath.encode_full(text, char_base,
+word_base)` also returns the token strings (the model's own str objects) and the number
+of pre-tokens, with offsets and word indices already shifted for a segment of a longer
+text, so the Tokenizer does no per-token work in Python. A token covering part of a multi-byte char
 covers that whole char, and the space that add_prefix_space prepends is aligned to the
 first char, as in the pure-Python pipeline.
 
@@ -28,6 +31,8 @@ first char, as in the pure-Python pipeline.
 ...                              "trim_offsets": True, "use_regex": True}, BPE(vocab, [("h", "i")]))
 >>> fast.encode("hi!")
 ([256, 33], [(0, 2), (2, 3)], [0, 1])
+>>> fast.encode_full("hi!", char_base=10, word_base=3)
+([256, 33], ['hi', '!'], [(10, 12), (12, 13)], [3, 4], 2)
 """
 
 from __future__ import annotations
@@ -194,8 +199,17 @@ def plan_fast_path(normalizer, pre_tokenizer, model) -> "FastPath | None":
         return None
     byte_ids, merges, whole_words = tables
     pattern, add_prefix_space = pre
-    encoder = _fast.ByteLevelBPE(byte_ids, merges, char_classes(), pattern, add_prefix_space, whole_words)
+    encoder = _fast.ByteLevelBPE(byte_ids, merges, char_classes(), pattern, add_prefix_space, whole_words,
+                                 token_strings=_token_strings(model.vocab_r))
     return FastPath(encoder, requires_nfc)
+
+
+def _token_strings(vocab_r: dict[int, str]) -> list[str | None]:
+    """strings[id] = vocab_r[id] (the same str objects), None for ids without a token."""
+    strings: list[str | None] = [None] * (max(vocab_r, default=-1) + 1)
+    for tid, token in vocab_r.items():
+        strings[tid] = token
+    return strings
 
 
 class FastPath:
@@ -223,6 +237,51 @@ class FastPath:
             return self.encoder.encode(text)
         except ValueError as e:
             raise TokenizerError(str(e)) from None
+
+    def encode_full(
+        self, text: str, char_base: int = 0, word_base: int = 0
+    ) -> tuple[list[int], list[str], list[tuple[int, int]], list[int], int] | None:
+        """(ids, tokens, offsets, words, n_words) of one segment that starts at char `char_base`
+        of a longer text and whose first pre-token is word `word_base`; None when this text
+        needs the Python path (as encode).
+
+        tokens are the model's vocab_r strings themselves; offsets are shifted by char_base,
+        words by word_base; n_words is the segment's number of pre-tokens (so the next
+        segment's word_base is word_base + n_words).
+
+        >>> path.encode_full("a b", char_base=4, word_base=1)  # doctest: +SKIP
+        ([64, 275], ['a', 'Ġb'], [(4, 5), (5, 7)], [1, 2], 2)
+        """
+        if not self._handles(text):
+            return None
+        try:
+            return self.encoder.encode_full(text, char_base, word_base)
+        except ValueError as e:
+            raise TokenizerError(str(e)) from None
+
+    def encode_full_batch(
+        self, texts: Sequence[str], char_bases: Sequence[int] | None = None, word_bases: Sequence[int] | None = None
+    ) -> list[tuple[list[int], list[str], list[tuple[int, int]], list[int], int] | None]:
+        """encode_full() of each text (bases: one int per text, default 0); None for a text
+        the path declines. Large batches run the C work on BATCH_THREADS native threads."""
+        texts = list(texts)
+        handled = [self._handles(t) for t in texts]
+        if all(handled):
+            todo, todo_chars, todo_words = texts, char_bases, word_bases
+        else:
+            def keep(values):
+                return None if values is None else [v for v, ok in zip(values, handled) if ok]
+
+            todo, todo_chars, todo_words = keep(texts), keep(char_bases), keep(word_bases)
+        threads = BATCH_THREADS if sum(map(len, todo)) >= PARALLEL_MIN_CHARS else 1
+        try:
+            done = self.encoder.encode_full_many(todo, threads=threads, char_bases=todo_chars, word_bases=todo_words)
+        except ValueError as e:
+            raise TokenizerError(str(e)) from None
+        if len(done) == len(texts):
+            return done
+        it = iter(done)
+        return [next(it) if ok else None for ok in handled]
 
     def encode_batch(self, texts: Sequence[str]) -> list[tuple[list[int], list[tuple[int, int]], list[int]] | None]:
         """encode() of each text; large batches run the C work on BATCH_THREADS native threads."""

@@ -41,13 +41,23 @@ def corpus() -> list[str]:
 
 
 def assert_same(fast, reference: Tokenizer, texts: list[str]) -> None:
+    """encode_batch and encode_full_batch (tokens, and offsets/words shifted by per-text
+    bases) against the reference's ids, tokens, offsets and word ids."""
     expected = reference.encode_batch(texts, add_special_tokens=False)
     got = fast.encode_batch(texts)
-    for text, enc, res in zip(texts, expected, got):
+    char_bases, word_bases = [i % 97 for i in range(len(texts))], [i % 13 for i in range(len(texts))]
+    got_full = fast.encode_full_batch(texts, char_bases, word_bases)
+    for text, enc, res, full, c, w in zip(texts, expected, got, got_full, char_bases, word_bases):
         if res is None:  # declined: only texts that NFC would change, which the Python path takes
             assert fast.requires_nfc and not unicodedata.is_normalized("NFC", text), repr(text)
+            assert full is None
             continue
         assert (res[0], res[1], res[2]) == (enc.ids, enc.offsets, enc.word_ids), repr(text)
+        ids, tokens, offsets, words, n_words = full
+        assert (ids, tokens) == (enc.ids, enc.tokens), repr(text)
+        assert offsets == [(a + c, b + c) for a, b in enc.offsets], repr(text)
+        assert words == [x + w for x in enc.word_ids], repr(text)
+        assert n_words == len(reference.pre_tokenizer.pre_tokenize_str(text)) if text else n_words == 0
 
 
 def pipeline_parts(tokenizer_dict: dict):

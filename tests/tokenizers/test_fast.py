@@ -315,3 +315,111 @@ def test_fast_path_equals_python_pipeline_components(gpt2_model):
                 assert normalizer is not None and s != normalizer.normalize_str(s)
                 continue
             assert got == pipeline_encode(s, normalizer, pre_tokenizer, gpt2_model), (pre_tokenizer.to_dict(), s)
+
+
+# ---- encode_full: token strings, shifted offsets and words, built in C --------------------------
+@pytest.mark.parametrize("kind,add_prefix_space", [("gpt2", False), ("gpt2", True), ("llama3", False), ("qwen2", False)])
+def test_encode_full_equals_encode_lookup_and_shifts(gpt2_model, kind, add_prefix_space):
+    path = fast_for(gpt2_model, kind, add_prefix_space)
+    texts = hard_strings(300, seed=11) + corpus_lines(100)
+    for i, text in enumerate(texts):
+        char_base, word_base = (i * 7) % 1000, (i * 3) % 50
+        ids, offsets, words = path.encode(text)
+        got = path.encode_full(text, char_base, word_base)
+        assert got[0] == ids
+        assert got[1] == [gpt2_model.vocab_r[t] for t in ids]
+        assert got[2] == [(a + char_base, b + char_base) for a, b in offsets]
+        assert got[3] == [w + word_base for w in words]
+        # every pre-token makes at least one token, so the count is the last word + 1
+        assert got[4] == (words[-1] + 1 if words else 0)
+        if not add_prefix_space:
+            assert got[4] == len(path.split(text))
+    assert path.encode_full("") == ([], [], [], [], 0)
+    assert path.encode_full("hi there") == path.encode_full("hi there", 0, 0)
+
+
+def test_encode_full_tokens_are_the_models_strings(gpt2_model):
+    path = fast_for(gpt2_model, "gpt2")
+    ids, tokens, _, _, _ = path.encode_full("Hello world, hello again!" * 3)
+    assert all(token is gpt2_model.vocab_r[i] for i, token in zip(ids, tokens))
+
+
+def test_encode_full_batch_equals_singles(gpt2_model):
+    path = fast_for(gpt2_model, "llama3")
+    texts = corpus_lines(2000)  # above the parallel threshold: two native threads
+    assert sum(map(len, texts)) > fast.PARALLEL_MIN_CHARS
+    singles = [path.encode_full(t) for t in texts]
+    assert path.encode_full_batch(texts) == singles
+    for threads in (1, 3):
+        assert path.encoder.encode_full_many(texts, threads=threads) == singles
+    char_bases, word_bases = list(range(0, 5 * len(texts), 5)), list(range(len(texts)))
+    shifted = [path.encode_full(t, c, w) for t, c, w in zip(texts, char_bases, word_bases)]
+    assert path.encode_full_batch(texts, char_bases, word_bases) == shifted
+    assert path.encoder.encode_full_many(texts, threads=2, char_bases=char_bases, word_bases=word_bases) == shifted
+    assert path.encode_full_batch([]) == []
+
+
+def test_encode_full_declines_non_nfc_and_keeps_bases_aligned(gpt2_model):
+    pre = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    path = plan_fast_path({"type": "NFC"}, pre, gpt2_model)
+    assert path.encode_full("cafe\u0301", 3, 1) is None
+    got = path.encode_full_batch(["ab", "cafe\u0301", "c d"], char_bases=[1, 2, 3], word_bases=[4, 5, 6])
+    assert got == [path.encode_full("ab", 1, 4), None, path.encode_full("c d", 3, 6)]
+
+
+def test_encode_full_bad_input(gpt2_model):
+    path = fast_for(gpt2_model, "gpt2")
+    with pytest.raises(TokenizerError, match="surrogate"):
+        path.encode_full("a\ud800b")
+    with pytest.raises(TokenizerError, match="surrogate"):
+        path.encode_full_batch(["x" * 20_000, "y" * 20_000, "bad \ud800"])
+    with pytest.raises(ValueError, match="char_base"):
+        path.encoder.encode_full("a", -1)
+    with pytest.raises(ValueError, match="word_bases must have one int per text"):
+        path.encoder.encode_full_many(["a", "b"], word_bases=[0])
+    with pytest.raises(TypeError, match="str or None"):
+        path.encoder.set_token_strings([b"x"])
+
+
+def test_encode_full_needs_token_strings_for_every_id():
+    from snuggle.tokenizers import _fast
+
+    vocab = {ch: b for b, ch in BYTE_CHARS.items()}
+    vocab["hi"] = 256
+    path = plan_fast_path(None, {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                                 "use_regex": True}, BPE(vocab, [("h", "i")]))
+    bare = _fast.ByteLevelBPE(list(range(256)), [(104, 105, 256)], fast.char_classes(), 0, False)
+    with pytest.raises(RuntimeError, match="set_token_strings"):
+        bare.encode_full("hi")
+    bare.set_token_strings([BYTE_CHARS[b] for b in range(256)])  # no string for id 256
+    with pytest.raises(ValueError, match="token id 256 has no token string"):
+        bare.encode_full("hi")
+    bare.set_token_strings([BYTE_CHARS[b] for b in range(256)] + ["hi"])
+    assert bare.encode_full("hi!") == path.encode_full("hi!")
+
+
+def test_encode_full_does_not_leak(gpt2_model):
+    import gc
+    import sys
+    import tracemalloc
+
+    path = fast_for(gpt2_model, "gpt2")
+    text = "The quick brown fox jumps over the lazy dog, \u00e9t\u00e9 \U0001f600 again."
+    token = gpt2_model.vocab_r[path.encode(text)[0][1]]
+    for _ in range(1000):  # warm up caches (word cache, shared int objects)
+        path.encode_full(text, 5, 2)
+    gc.collect()
+    refs_before = sys.getrefcount(token)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100_000):
+            path.encode_full(text, i % 7, i % 3)
+        if_many = path.encoder.encode_full_many([text] * 1000, threads=2)
+        del if_many
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert sys.getrefcount(token) == refs_before
+    assert grown < 64 * 1024, grown
