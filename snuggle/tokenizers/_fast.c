@@ -34,6 +34,7 @@ enum { PAT_GPT2 = 0, PAT_LLAMA3 = 1, PAT_QWEN2 = 2 };
 #define CACHE_MAX_WORD 256        /* longer words are not cached */
 #define CACHE_MAX_ENTRIES (1u << 20)
 #define N_CACHES 4
+#define POSITION_OBJECTS (1 << 16)
 #define SMALL_WORD 64             /* words up to this many bytes use the array merge loop */
 
 /* ------------------------------------------------------------------ hashing */
@@ -211,6 +212,9 @@ typedef struct {
     /* token id -> its str (or None), a tuple set by set_token_strings; encode_full puts
      * these very objects in its tokens lists (a reference each, no copies) */
     PyObject *token_strings;
+    /* shared int objects for offsets and word indices below POSITION_OBJECTS, made on
+     * first use: most results then allocate no int at all (at most ~2 MiB) */
+    PyObject **position_objects;
 } ByteLevelBPE;
 
 /* ---------------------------------------------------------- text access */
@@ -621,6 +625,18 @@ static PyObject *id_object(ByteLevelBPE *self, int32_t id) {
     return obj;
 }
 
+/* A char offset or word index as an int object (shared below POSITION_OBJECTS). */
+static inline PyObject *position_object(ByteLevelBPE *self, Py_ssize_t v) {
+    if (v < 0 || v >= POSITION_OBJECTS) return PyLong_FromSsize_t(v);
+    PyObject *obj = self->position_objects[v];
+    if (!obj) {
+        if (!(obj = PyLong_FromSsize_t(v))) return NULL;
+        self->position_objects[v] = obj;
+    }
+    Py_INCREF(obj);
+    return obj;
+}
+
 static PyObject *build_ids(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi) {
     PyObject *ids = PyList_New((Py_ssize_t)(hi - lo));
     if (!ids) return NULL;
@@ -645,7 +661,7 @@ typedef struct {
 /* [(start + base, end + base), ...] for o[lo:hi]. Building these tuples is most of the
  * cost of a result, so: a token's start is usually the previous token's end (one int
  * object serves both), and tokens that split one multi-byte char share one tuple. */
-static PyObject *build_offsets(const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
+static PyObject *build_offsets(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
     Py_ssize_t n = (Py_ssize_t)(hi - lo);
     PyObject *offsets = PyList_New(n);
     if (!offsets) return NULL;
@@ -661,8 +677,8 @@ static PyObject *build_offsets(const Output *o, size_t lo, size_t hi, Py_ssize_t
         }
         PyObject *start;
         if (s == last_end_v) { start = last_end; Py_INCREF(start); }
-        else if (!(start = PyLong_FromSsize_t((Py_ssize_t)s + base))) goto fail;
-        PyObject *end = PyLong_FromSsize_t((Py_ssize_t)e + base);
+        else if (!(start = position_object(self, (Py_ssize_t)s + base))) goto fail;
+        PyObject *end = position_object(self, (Py_ssize_t)e + base);
         if (!end) { Py_DECREF(start); goto fail; }
         PyObject *pair = PyTuple_New(2);
         if (!pair) { Py_DECREF(start); Py_DECREF(end); goto fail; }
@@ -682,7 +698,7 @@ fail:
 }
 
 /* [word + base, ...] for o[lo:hi]; a word's tokens share one int object. */
-static PyObject *build_words(const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
+static PyObject *build_words(ByteLevelBPE *self, const Output *o, size_t lo, size_t hi, Py_ssize_t base) {
     Py_ssize_t n = (Py_ssize_t)(hi - lo);
     PyObject *words = PyList_New(n);
     if (!words) return NULL;
@@ -693,7 +709,7 @@ static PyObject *build_words(const Output *o, size_t lo, size_t hi, Py_ssize_t b
         if (last_word && w == last_word_v) {
             Py_INCREF(last_word);
         } else {
-            if (!(last_word = PyLong_FromSsize_t((Py_ssize_t)w + base))) { Py_DECREF(words); return NULL; }
+            if (!(last_word = position_object(self, (Py_ssize_t)w + base))) { Py_DECREF(words); return NULL; }
             last_word_v = w;
         }
         PyList_SET_ITEM(words, k, last_word);
@@ -739,10 +755,10 @@ static PyObject *build_result(ByteLevelBPE *self, const ResultSpec *spec, const 
         if (!(tokens = build_tokens(spec->strings, o, lo, hi))) goto fail;
         PyTuple_SET_ITEM(r, 1, tokens);
     }
-    PyObject *offsets = build_offsets(o, lo, hi, char_base);
+    PyObject *offsets = build_offsets(self, o, lo, hi, char_base);
     if (!offsets) goto fail;
     PyTuple_SET_ITEM(r, full ? 2 : 1, offsets);
-    PyObject *words = build_words(o, lo, hi, word_base);
+    PyObject *words = build_words(self, o, lo, hi, word_base);
     if (!words) goto fail;
     PyTuple_SET_ITEM(r, full ? 3 : 2, words);
     if (full) {
@@ -1157,6 +1173,8 @@ static int ByteLevelBPE_init(ByteLevelBPE *self, PyObject *args, PyObject *kwds)
     self->n_id_objects = (Py_ssize_t)max_id + 1;
     self->id_objects = calloc((size_t)self->n_id_objects, sizeof(PyObject *));
     if (!self->id_objects) { PyErr_NoMemory(); return -1; }
+    self->position_objects = calloc(POSITION_OBJECTS, sizeof(PyObject *));
+    if (!self->position_objects) { PyErr_NoMemory(); return -1; }
     if (token_strings != Py_None) {
         PyObject *done = ByteLevelBPE_set_token_strings(self, token_strings);
         if (!done) return -1;
@@ -1178,6 +1196,10 @@ static void ByteLevelBPE_dealloc(ByteLevelBPE *self) {
     if (self->id_objects) {
         for (Py_ssize_t i = 0; i < self->n_id_objects; i++) Py_XDECREF(self->id_objects[i]);
         free(self->id_objects);
+    }
+    if (self->position_objects) {
+        for (Py_ssize_t i = 0; i < POSITION_OBJECTS; i++) Py_XDECREF(self->position_objects[i]);
+        free(self->position_objects);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
