@@ -649,7 +649,7 @@ static PyObject *build_ids(ByteLevelBPE *self, const Output *o, size_t lo, size_
 }
 
 /* What a call wants back for each text. */
-enum { RESULT_TRIPLE = 0, RESULT_IDS = 1, RESULT_FULL = 2 };
+enum { RESULT_TRIPLE = 0, RESULT_IDS = 1, RESULT_FULL = 2, RESULT_PACKED = 3 };
 
 typedef struct {
     int kind;
@@ -738,10 +738,42 @@ static PyObject *build_tokens(PyObject *strings, const Output *o, size_t lo, siz
     return tokens;
 }
 
+/* (ids, offsets, words, n_words) for o[lo:hi] as native int32 bytes: ids; start, end
+ * pairs (+ char_base); words (+ word_base). bytes objects are not tracked by the garbage
+ * collector and hold no references, so an Encoding built on them costs the GC nothing
+ * until a field is read (the Python side turns them into lists on first access). */
+static PyObject *build_packed(const Output *o, size_t lo, size_t hi, Py_ssize_t char_base, Py_ssize_t word_base,
+                              int32_t n_words) {
+    Py_ssize_t n = (Py_ssize_t)(hi - lo);
+    PyObject *ids = PyBytes_FromStringAndSize(NULL, n * 4);
+    PyObject *offs = PyBytes_FromStringAndSize(NULL, n * 8);
+    PyObject *words = PyBytes_FromStringAndSize(NULL, n * 4);
+    PyObject *count = PyLong_FromLong(n_words);
+    PyObject *r = (ids && offs && words && count) ? PyTuple_New(4) : NULL;
+    if (!r) { Py_XDECREF(ids); Py_XDECREF(offs); Py_XDECREF(words); Py_XDECREF(count); return NULL; }
+    int32_t *pi = (int32_t *)PyBytes_AS_STRING(ids), *po = (int32_t *)PyBytes_AS_STRING(offs),
+            *pw = (int32_t *)PyBytes_AS_STRING(words);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        size_t i = lo + (size_t)k;
+        pi[k] = o->ids[i];
+        po[2 * k] = (int32_t)(o->starts[i] + char_base);
+        po[2 * k + 1] = (int32_t)(o->ends[i] + char_base);
+        pw[k] = (int32_t)(o->words[i] + word_base);
+    }
+    PyTuple_SET_ITEM(r, 0, ids);
+    PyTuple_SET_ITEM(r, 1, offs);
+    PyTuple_SET_ITEM(r, 2, words);
+    PyTuple_SET_ITEM(r, 3, count);
+    return r;
+}
+
 /* The result for one text: o[lo:hi] as the spec asks. */
 static PyObject *build_result(ByteLevelBPE *self, const ResultSpec *spec, const Output *o, size_t lo, size_t hi,
                               Py_ssize_t text_index, int32_t n_words) {
     if (spec->kind == RESULT_IDS) return build_ids(self, o, lo, hi);
+    if (spec->kind == RESULT_PACKED)
+        return build_packed(o, lo, hi, spec->char_bases ? spec->char_bases[text_index] : 0,
+                            spec->word_bases ? spec->word_bases[text_index] : 0, n_words);
     Py_ssize_t char_base = spec->char_bases ? spec->char_bases[text_index] : 0;
     Py_ssize_t word_base = spec->word_bases ? spec->word_bases[text_index] : 0;
     int full = spec->kind == RESULT_FULL;
@@ -1017,6 +1049,38 @@ static PyObject *ByteLevelBPE_encode_full_many(ByteLevelBPE *self, PyObject *arg
     return r;
 }
 
+static PyObject *ByteLevelBPE_encode_packed(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"text", "char_base", "word_base", NULL};
+    PyObject *text;
+    Py_ssize_t char_base = 0, word_base = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nn", kwlist, &text, &char_base, &word_base)) return NULL;
+    if (check_base(char_base, "char_base") < 0 || check_base(word_base, "word_base") < 0) return NULL;
+    ResultSpec spec = {RESULT_PACKED, NULL, &char_base, &word_base};
+    return encode_one(self, text, &spec);
+}
+
+static PyObject *ByteLevelBPE_encode_packed_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"texts", "threads", "char_bases", "word_bases", NULL};
+    PyObject *texts, *char_bases_obj = Py_None, *word_bases_obj = Py_None;
+    int threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|iOO", kwlist, &texts, &threads, &char_bases_obj, &word_bases_obj))
+        return NULL;
+    PyObject *seq = PySequence_Tuple(texts); /* a private copy: the list may change while the GIL is released */
+    if (!seq) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    Py_ssize_t *char_bases = NULL, *word_bases = NULL;
+    PyObject *r = NULL;
+    if (read_bases(char_bases_obj, n, "char_bases", &char_bases) == 0 &&
+        read_bases(word_bases_obj, n, "word_bases", &word_bases) == 0) {
+        ResultSpec spec = {RESULT_PACKED, NULL, char_bases, word_bases};
+        r = encode_texts(self, &PyTuple_GET_ITEM(seq, 0), n, &spec, threads);
+    }
+    free(char_bases);
+    free(word_bases);
+    Py_DECREF(seq);
+    return r;
+}
+
 static PyObject *ByteLevelBPE_set_token_strings(ByteLevelBPE *self, PyObject *strings) {
     PyObject *t = PySequence_Tuple(strings);
     if (!t) return NULL;
@@ -1216,11 +1280,17 @@ static PyObject *m_encode_ids(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT
 static PyObject *m_encode_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_many(self, args, kwds); }
 static PyObject *m_encode_full(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_full(self, args, kwds); }
 static PyObject *m_encode_full_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_full_many(self, args, kwds); }
+static PyObject *m_encode_packed(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_packed(self, args, kwds); }
+static PyObject *m_encode_packed_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_packed_many(self, args, kwds); }
 static PyObject *m_set_token_strings(ByteLevelBPE *self, PyObject *strings) { REQUIRE_INIT(self); return ByteLevelBPE_set_token_strings(self, strings); }
 static PyObject *m_split(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_split(self, text); }
 static PyObject *m_clear_cache(ByteLevelBPE *self, PyObject *u) { REQUIRE_INIT(self); return ByteLevelBPE_clear_cache(self, u); }
 
 static PyMethodDef ByteLevelBPE_methods[] = {
+    {"encode_packed", (PyCFunction)(void (*)(void))m_encode_packed, METH_VARARGS | METH_KEYWORDS,
+     "encode_packed(text, char_base=0, word_base=0) -> (ids, offsets, words, n_words) as native int32 bytes"},
+    {"encode_packed_many", (PyCFunction)(void (*)(void))m_encode_packed_many, METH_VARARGS | METH_KEYWORDS,
+     "encode_packed_many(texts, threads=1, char_bases=None, word_bases=None) -> [encode_packed result, ...]"},
     {"encode", (PyCFunction)m_encode, METH_O, "encode(text) -> (ids, offsets, words)"},
     {"encode_ids", (PyCFunction)m_encode_ids, METH_O, "encode_ids(text) -> ids"},
     {"encode_many", (PyCFunction)(void (*)(void))m_encode_many, METH_VARARGS | METH_KEYWORDS,

@@ -21,20 +21,28 @@ from snuggle.errors import TokenizerError
 Offsets = tuple[int, int]
 
 
-class Encoding:
-    """Token ids and everything aligned with them."""
+_FIELDS = (
+    "ids",
+    "type_ids",
+    "tokens",
+    "offsets",
+    "words",
+    "special_tokens_mask",
+    "attention_mask",
+    "overflowing",
+    "sequence_ranges",
+)
 
-    __slots__ = (
-        "ids",
-        "type_ids",
-        "tokens",
-        "offsets",
-        "words",
-        "special_tokens_mask",
-        "attention_mask",
-        "overflowing",
-        "sequence_ranges",
-    )
+
+class Encoding:
+    """Token ids and everything aligned with them.
+
+    An Encoding made by the C fast path holds its data packed (int32 bytes, which the
+    garbage collector never scans) and builds the Python lists on first access, like the
+    reference's Rust-backed Encoding does.
+    """
+
+    __slots__ = tuple("_" + f for f in _FIELDS) + ("_packed",)
 
     def __init__(
         self,
@@ -48,16 +56,149 @@ class Encoding:
         overflowing: list["Encoding"] | None = None,
         sequence_ranges: dict[int, tuple[int, int]] | None = None,
     ):
-        self.ids = ids if ids is not None else []
-        n = len(self.ids)
-        self.type_ids = type_ids if type_ids is not None else [0] * n
-        self.tokens = tokens if tokens is not None else [""] * n
-        self.offsets = offsets if offsets is not None else [(0, 0)] * n
-        self.words = words if words is not None else [None] * n
-        self.special_tokens_mask = special_tokens_mask if special_tokens_mask is not None else [0] * n
-        self.attention_mask = attention_mask if attention_mask is not None else [1] * n
-        self.overflowing = overflowing if overflowing is not None else []
-        self.sequence_ranges = sequence_ranges if sequence_ranges is not None else {}
+        self._packed = None
+        self._ids = ids if ids is not None else []
+        n = len(self._ids)
+        self._type_ids = type_ids if type_ids is not None else [0] * n
+        self._tokens = tokens if tokens is not None else [""] * n
+        self._offsets = offsets if offsets is not None else [(0, 0)] * n
+        self._words = words if words is not None else [None] * n
+        self._special_tokens_mask = special_tokens_mask if special_tokens_mask is not None else [0] * n
+        self._attention_mask = attention_mask if attention_mask is not None else [1] * n
+        self._overflowing = overflowing if overflowing is not None else []
+        self._sequence_ranges = sequence_ranges if sequence_ranges is not None else {}
+
+    @classmethod
+    def from_packed(cls, ids: bytes, offsets: bytes, words: bytes, type_id: int, token_strings) -> "Encoding":
+        """An Encoding over native int32 arrays (ids; start, end pairs; word ids), unpacked
+        into lists on first access; `token_strings[id]` spells each token."""
+        e = cls.__new__(cls)
+        e._packed = (ids, offsets, words, type_id, token_strings)
+        return e
+
+    def _unpack(self) -> None:
+        ids_b, offs_b, words_b, type_id, strings = self._packed
+        ids = memoryview(ids_b).cast("i").tolist()
+        flat = memoryview(offs_b).cast("i").tolist()
+        n = len(ids)
+        self._ids = ids
+        self._tokens = list(map(strings.__getitem__, ids))
+        self._offsets = list(zip(flat[0::2], flat[1::2]))
+        self._words = memoryview(words_b).cast("i").tolist()
+        self._type_ids = [type_id] * n
+        self._special_tokens_mask = [0] * n
+        self._attention_mask = [1] * n
+        self._overflowing = []
+        self._sequence_ranges = {}
+        self._packed = None
+
+    @property
+    def ids(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._ids
+
+    @ids.setter
+    def ids(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._ids = value
+
+    @property
+    def type_ids(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._type_ids
+
+    @type_ids.setter
+    def type_ids(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._type_ids = value
+
+    @property
+    def tokens(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._tokens
+
+    @tokens.setter
+    def tokens(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._tokens = value
+
+    @property
+    def offsets(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._offsets
+
+    @offsets.setter
+    def offsets(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._offsets = value
+
+    @property
+    def words(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._words
+
+    @words.setter
+    def words(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._words = value
+
+    @property
+    def special_tokens_mask(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._special_tokens_mask
+
+    @special_tokens_mask.setter
+    def special_tokens_mask(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._special_tokens_mask = value
+
+    @property
+    def attention_mask(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._attention_mask
+
+    @attention_mask.setter
+    def attention_mask(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._attention_mask = value
+
+    @property
+    def overflowing(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._overflowing
+
+    @overflowing.setter
+    def overflowing(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._overflowing = value
+
+    @property
+    def sequence_ranges(self):
+        if self._packed is not None:
+            self._unpack()
+        return self._sequence_ranges
+
+    @sequence_ranges.setter
+    def sequence_ranges(self, value) -> None:
+        if self._packed is not None:
+            self._unpack()
+        self._sequence_ranges = value
 
     @classmethod
     def from_items(cls, items: Iterable[tuple[int, str, Offsets, int | None, int]]) -> "Encoding":
@@ -74,18 +215,30 @@ class Encoding:
 
     # ---- python API --------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.ids)
+        if self._packed is not None:
+            return len(self._packed[0]) // 4
+        return len(self._ids)
 
     def __repr__(self) -> str:
         return (
-            f"Encoding(num_tokens={len(self.ids)}, attributes=[ids, type_ids, tokens, offsets, "
+            f"Encoding(num_tokens={len(self)}, attributes=[ids, type_ids, tokens, offsets, "
             f"attention_mask, special_tokens_mask, overflowing])"
         )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Encoding):
             return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+        return all(getattr(self, k) == getattr(other, k) for k in _FIELDS)
+
+    __hash__ = None  # mutable
+
+    def __getstate__(self) -> dict:
+        return {k: getattr(self, k) for k in _FIELDS}
+
+    def __setstate__(self, state: dict) -> None:
+        self._packed = None
+        for k in _FIELDS:
+            setattr(self, "_" + k, state[k])
 
     def copy(self) -> "Encoding":
         return Encoding(
@@ -185,7 +338,7 @@ class Encoding:
             return
         if max_length == 0:
             whole = self.copy()
-            for k in self.__slots__:
+            for k in _FIELDS:
                 setattr(self, k, {} if k == "sequence_ranges" else [])
             self.overflowing = [whole]
             return
@@ -215,7 +368,7 @@ class Encoding:
         parts = [self._window(s, e) for s, e in ranges]
         first = parts[0]
         first.overflowing = parts[1:]
-        for k in self.__slots__:
+        for k in _FIELDS:
             setattr(self, k, getattr(first, k))
 
     def _window(self, s: int, e: int) -> "Encoding":

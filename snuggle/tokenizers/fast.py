@@ -283,6 +283,31 @@ class FastPath:
         it = iter(done)
         return [next(it) if ok else None for ok in handled]
 
+    def encode_packed(self, text: str, char_base: int = 0, word_base: int = 0) -> tuple[bytes, bytes, bytes, int] | None:
+        """encode_full() with ids, offsets and words as native int32 bytes (no tokens): what
+        `Encoding.from_packed` takes. None when the text needs the Python path."""
+        if not self._handles(text):
+            return None
+        try:
+            return self.encoder.encode_packed(text, char_base, word_base)
+        except ValueError as e:
+            raise TokenizerError(str(e)) from None
+
+    def encode_packed_batch(self, texts: Sequence[str]) -> list[tuple[bytes, bytes, bytes, int] | None]:
+        """encode_packed() of each text; large batches run the C work on BATCH_THREADS native threads."""
+        texts = list(texts)
+        handled = [self._handles(t) for t in texts]
+        todo = texts if all(handled) else [t for t, ok in zip(texts, handled) if ok]
+        threads = BATCH_THREADS if sum(map(len, todo)) >= PARALLEL_MIN_CHARS else 1
+        try:
+            done = self.encoder.encode_packed_many(todo, threads=threads)
+        except ValueError as e:
+            raise TokenizerError(str(e)) from None
+        if len(done) == len(texts):
+            return done
+        it = iter(done)
+        return [next(it) if ok else None for ok in handled]
+
     def encode_batch(self, texts: Sequence[str]) -> list[tuple[list[int], list[tuple[int, int]], list[int]] | None]:
         """encode() of each text; large batches run the C work on BATCH_THREADS native threads."""
         texts = list(texts)

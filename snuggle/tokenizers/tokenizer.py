@@ -131,6 +131,12 @@ class Tokenizer:
             except ImportError:
                 plan_fast_path = None
             self._fast = plan_fast_path(self._normalizer, self._pre_tokenizer, self._model) if plan_fast_path else None
+            if self._fast is not None:
+                vocab_r = self._model.vocab_r
+                strings: list[str | None] = [None] * (max(vocab_r, default=-1) + 1)
+                for tid, tok in vocab_r.items():
+                    strings[tid] = tok
+                self._token_strings = strings
         return self._fast
 
     # ---- vocabulary ------------------------------------------------------------------
@@ -243,12 +249,10 @@ class Tokenizer:
         if pieces is None:
             return None
         if len(pieces) == 1 and pieces[0][0] is None:  # the common case: no added token in the text
-            res = fast.encode_full(sequence)
+            res = fast.encode_packed(sequence)
             if res is None:
                 return None
-            ids, tokens, offsets, words, _ = res
-            n = len(ids)
-            return Encoding(ids, [type_id] * n, tokens, offsets, words, [0] * n, [1] * n)
+            return Encoding.from_packed(res[0], res[1], res[2], type_id, self._token_strings)
         segments = [sequence[s:e] for tid, s, e in pieces if tid is None and s < e]
         results = [fast.encode_full(t) for t in segments]
         return self._assemble(sequence, pieces, results, type_id)
@@ -286,26 +290,21 @@ class Tokenizer:
         return Encoding(ids, [type_id] * n, tokens, offsets, words, [0] * n, [1] * n)
 
     def _encode_batch_fast(self, fast, texts: list[str], add_special_tokens: bool) -> list[Encoding]:
-        """encode_batch for single strings on the fast path: every segment of every text goes
-        to the C encoder in one call (both cores, GIL released)."""
-        all_pieces = [self._fast_pieces(t) for t in texts]
-        segments: list[str] = []
-        for t, pieces in zip(texts, all_pieces):
-            if pieces is not None:
-                segments.extend(t[s:e] for tid, s, e in pieces if tid is None and s < e)
-        results = fast.encode_full_batch(segments)
-        out: list[Encoding] = []
-        k = 0
-        for t, pieces in zip(texts, all_pieces):
-            enc = None
-            if pieces is not None:
-                n_seg = sum(1 for tid, s, e in pieces if tid is None and s < e)
-                enc = self._assemble(t, pieces, results[k : k + n_seg], 0)
-                k += n_seg
-            if enc is None:
-                enc = self._encode_raw(t, 0, None, allow_fast=False)
-            out.append(self.post_process(enc, None, add_special_tokens))
-        return out
+        """encode_batch for single strings on the fast path: the texts without added tokens go
+        to the C encoder in one call (both cores, GIL released); the others one by one."""
+        out: list[Encoding | None] = [None] * len(texts)
+        plain: list[int] = []
+        for i, t in enumerate(texts):
+            pieces = self._fast_pieces(t)
+            if pieces is not None and len(pieces) == 1 and pieces[0][0] is None:
+                plain.append(i)
+            else:
+                out[i] = self._encode_raw(t, 0, None)
+        if plain:
+            strings = self._token_strings
+            for i, res in zip(plain, fast.encode_packed_batch([texts[i] for i in plain])):
+                out[i] = self._encode_raw(texts[i], 0, None) if res is None else Encoding.from_packed(res[0], res[1], res[2], 0, strings)
+        return [self.post_process(e, None, add_special_tokens) for e in out]
 
     def _encode_sequence(self, sequence, type_id: int, is_pretokenized: bool) -> Encoding:
         if is_pretokenized:

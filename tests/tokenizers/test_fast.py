@@ -423,3 +423,32 @@ def test_encode_full_does_not_leak(gpt2_model):
         tracemalloc.stop()
     assert sys.getrefcount(token) == refs_before
     assert grown < 64 * 1024, grown
+
+
+def test_encode_packed_equals_encode_full_and_unpacks_into_an_equal_encoding():
+    """The packed result (int32 bytes) holds the same ids, offsets and words as encode_full,
+    and an Encoding built on it unpacks to the same lists (tokens via the token strings)."""
+    import array
+
+    from snuggle.tokenizers import Tokenizer
+    from snuggle.tokenizers.encoding import Encoding
+    from tests.conftest import DATASETS
+    from tests.corpus import all_inputs
+
+    tok = Tokenizer.from_file(str(DATASETS / "tokenizers" / "gpt2" / "tokenizer.json"))
+    fast = tok._fast_path()
+    texts = all_inputs(30)
+    batch = fast.encode_packed_batch(texts)
+    for text, packed in zip(texts, batch):
+        ids, tokens, offsets, words, n_words = fast.encode_full(text, 3, 2)
+        p_ids, p_offs, p_words, p_n = fast.encode_packed(text, 3, 2)
+        assert array.array("i", p_ids).tolist() == ids
+        flat = array.array("i", p_offs).tolist()
+        assert list(zip(flat[0::2], flat[1::2])) == offsets
+        assert array.array("i", p_words).tolist() == words and p_n == n_words
+        e = Encoding.from_packed(packed[0], packed[1], packed[2], 1, tok._token_strings)
+        assert len(e) == len(ids)
+        full = fast.encode_full(text)
+        assert (e.ids, e.tokens, e.offsets, e.words) == tuple(full[:4])
+        assert e.type_ids == [1] * len(ids) and e.attention_mask == [1] * len(ids)
+        assert e.special_tokens_mask == [0] * len(ids) and e.overflowing == []
