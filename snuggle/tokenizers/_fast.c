@@ -1081,6 +1081,43 @@ static PyObject *ByteLevelBPE_encode_packed_many(ByteLevelBPE *self, PyObject *a
     return r;
 }
 
+/* unpack(ids, offsets, words) -> (ids, tokens, offsets, words) lists from an encode_packed
+ * result: the same shared int objects, token strings and GC-untracked offsets tuples as
+ * encode_full builds. */
+static PyObject *ByteLevelBPE_unpack(ByteLevelBPE *self, PyObject *args) {
+    Py_buffer ids_b, offs_b, words_b;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &ids_b, &offs_b, &words_b)) return NULL;
+    PyObject *r = NULL, *strings = NULL;
+    Py_ssize_t n = ids_b.len / 4;
+    Output o = {0};
+    if (offs_b.len != n * 8 || words_b.len != n * 4) {
+        PyErr_SetString(PyExc_ValueError, "ByteLevelBPE.unpack: ids, offsets and words have different lengths");
+        goto done;
+    }
+    if (!(strings = token_strings_ref(self))) goto done;
+    o.ids = (int32_t *)ids_b.buf;
+    o.words = (int32_t *)words_b.buf;
+    o.starts = malloc((size_t)(n + 1) * sizeof(int32_t));
+    o.ends = malloc((size_t)(n + 1) * sizeof(int32_t));
+    if (!o.starts || !o.ends) { PyErr_NoMemory(); goto done; }
+    const int32_t *po = (const int32_t *)offs_b.buf;
+    for (Py_ssize_t k = 0; k < n; k++) { o.starts[k] = po[2 * k]; o.ends[k] = po[2 * k + 1]; }
+    o.len = (size_t)n;
+    int gc_was_enabled = PyGC_Disable(); /* as in encode_texts: no Python code runs while building */
+    PyObject *ids = build_ids(self, &o, 0, (size_t)n);
+    PyObject *tokens = ids ? build_tokens(strings, &o, 0, (size_t)n) : NULL;
+    PyObject *offsets = tokens ? build_offsets(self, &o, 0, (size_t)n, 0) : NULL;
+    PyObject *words = offsets ? build_words(self, &o, 0, (size_t)n, 0) : NULL;
+    if (words) r = PyTuple_Pack(4, ids, tokens, offsets, words);
+    Py_XDECREF(ids); Py_XDECREF(tokens); Py_XDECREF(offsets); Py_XDECREF(words);
+    if (gc_was_enabled) PyGC_Enable();
+done:
+    free(o.starts); free(o.ends);
+    Py_XDECREF(strings);
+    PyBuffer_Release(&ids_b); PyBuffer_Release(&offs_b); PyBuffer_Release(&words_b);
+    return r;
+}
+
 static PyObject *ByteLevelBPE_set_token_strings(ByteLevelBPE *self, PyObject *strings) {
     PyObject *t = PySequence_Tuple(strings);
     if (!t) return NULL;
@@ -1282,11 +1319,14 @@ static PyObject *m_encode_full(ByteLevelBPE *self, PyObject *args, PyObject *kwd
 static PyObject *m_encode_full_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_full_many(self, args, kwds); }
 static PyObject *m_encode_packed(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_packed(self, args, kwds); }
 static PyObject *m_encode_packed_many(ByteLevelBPE *self, PyObject *args, PyObject *kwds) { REQUIRE_INIT(self); return ByteLevelBPE_encode_packed_many(self, args, kwds); }
+static PyObject *m_unpack(ByteLevelBPE *self, PyObject *args) { REQUIRE_INIT(self); return ByteLevelBPE_unpack(self, args); }
 static PyObject *m_set_token_strings(ByteLevelBPE *self, PyObject *strings) { REQUIRE_INIT(self); return ByteLevelBPE_set_token_strings(self, strings); }
 static PyObject *m_split(ByteLevelBPE *self, PyObject *text) { REQUIRE_INIT(self); return ByteLevelBPE_split(self, text); }
 static PyObject *m_clear_cache(ByteLevelBPE *self, PyObject *u) { REQUIRE_INIT(self); return ByteLevelBPE_clear_cache(self, u); }
 
 static PyMethodDef ByteLevelBPE_methods[] = {
+    {"unpack", (PyCFunction)m_unpack, METH_VARARGS,
+     "unpack(ids, offsets, words) -> (ids, tokens, offsets, words) lists from an encode_packed result"},
     {"encode_packed", (PyCFunction)(void (*)(void))m_encode_packed, METH_VARARGS | METH_KEYWORDS,
      "encode_packed(text, char_base=0, word_base=0) -> (ids, offsets, words, n_words) as native int32 bytes"},
     {"encode_packed_many", (PyCFunction)(void (*)(void))m_encode_packed_many, METH_VARARGS | METH_KEYWORDS,

@@ -69,22 +69,22 @@ class Encoding:
         self._sequence_ranges = sequence_ranges if sequence_ranges is not None else {}
 
     @classmethod
-    def from_packed(cls, ids: bytes, offsets: bytes, words: bytes, type_id: int, token_strings) -> "Encoding":
+    def from_packed(cls, ids: bytes, offsets: bytes, words: bytes, type_id: int, unpacker) -> "Encoding":
         """An Encoding over native int32 arrays (ids; start, end pairs; word ids), unpacked
-        into lists on first access; `token_strings[id]` spells each token."""
+        into lists on first access by `unpacker.unpack(ids, offsets, words)`, which returns
+        (ids, tokens, offsets, words) lists (the C encoder's `unpack`)."""
         e = cls.__new__(cls)
-        e._packed = (ids, offsets, words, type_id, token_strings)
+        e._packed = (ids, offsets, words, type_id, unpacker)
         return e
 
     def _unpack(self) -> None:
-        ids_b, offs_b, words_b, type_id, strings = self._packed
-        ids = memoryview(ids_b).cast("i").tolist()
-        flat = memoryview(offs_b).cast("i").tolist()
+        ids_b, offs_b, words_b, type_id, unpacker = self._packed
+        ids, tokens, offsets, words = unpacker.unpack(ids_b, offs_b, words_b)
         n = len(ids)
         self._ids = ids
-        self._tokens = list(map(strings.__getitem__, ids))
-        self._offsets = list(zip(flat[0::2], flat[1::2]))
-        self._words = memoryview(words_b).cast("i").tolist()
+        self._tokens = tokens
+        self._offsets = offsets
+        self._words = words
         self._type_ids = [type_id] * n
         self._special_tokens_mask = [0] * n
         self._attention_mask = [1] * n

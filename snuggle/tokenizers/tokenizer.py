@@ -131,12 +131,6 @@ class Tokenizer:
             except ImportError:
                 plan_fast_path = None
             self._fast = plan_fast_path(self._normalizer, self._pre_tokenizer, self._model) if plan_fast_path else None
-            if self._fast is not None:
-                vocab_r = self._model.vocab_r
-                strings: list[str | None] = [None] * (max(vocab_r, default=-1) + 1)
-                for tid, tok in vocab_r.items():
-                    strings[tid] = tok
-                self._token_strings = strings
         return self._fast
 
     # ---- vocabulary ------------------------------------------------------------------
@@ -252,7 +246,7 @@ class Tokenizer:
             res = fast.encode_packed(sequence)
             if res is None:
                 return None
-            return Encoding.from_packed(res[0], res[1], res[2], type_id, self._token_strings)
+            return Encoding.from_packed(res[0], res[1], res[2], type_id, fast.encoder)
         segments = [sequence[s:e] for tid, s, e in pieces if tid is None and s < e]
         results = [fast.encode_full(t) for t in segments]
         return self._assemble(sequence, pieces, results, type_id)
@@ -301,9 +295,9 @@ class Tokenizer:
             else:
                 out[i] = self._encode_raw(t, 0, None)
         if plain:
-            strings = self._token_strings
+            unpacker = fast.encoder
             for i, res in zip(plain, fast.encode_packed_batch([texts[i] for i in plain])):
-                out[i] = self._encode_raw(texts[i], 0, None) if res is None else Encoding.from_packed(res[0], res[1], res[2], 0, strings)
+                out[i] = self._encode_raw(texts[i], 0, None) if res is None else Encoding.from_packed(res[0], res[1], res[2], 0, unpacker)
         return [self.post_process(e, None, add_special_tokens) for e in out]
 
     def _encode_sequence(self, sequence, type_id: int, is_pretokenized: bool) -> Encoding:

@@ -446,7 +446,7 @@ def test_encode_packed_equals_encode_full_and_unpacks_into_an_equal_encoding():
         flat = array.array("i", p_offs).tolist()
         assert list(zip(flat[0::2], flat[1::2])) == offsets
         assert array.array("i", p_words).tolist() == words and p_n == n_words
-        e = Encoding.from_packed(packed[0], packed[1], packed[2], 1, tok._token_strings)
+        e = Encoding.from_packed(packed[0], packed[1], packed[2], 1, fast.encoder)
         assert len(e) == len(ids)
         full = fast.encode_full(text)
         assert (e.ids, e.tokens, e.offsets, e.words) == tuple(full[:4])
