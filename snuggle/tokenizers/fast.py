@@ -180,7 +180,7 @@ def _model_tables(model) -> tuple[list[int], list[tuple[int, int, int]], dict[by
     return byte_ids, merges, whole_words
 
 
-def plan_fast_path(normalizer, pre_tokenizer, model) -> "FastPath | None":
+def _plan_byte_level(normalizer, pre_tokenizer, model) -> "FastPath | None":
     """A FastPath when the C extension handles this configuration exactly, else None.
 
     >>> plan_fast_path(None, None, None) is None
@@ -202,6 +202,20 @@ def plan_fast_path(normalizer, pre_tokenizer, model) -> "FastPath | None":
     encoder = _fast.ByteLevelBPE(byte_ids, merges, char_classes(), pattern, add_prefix_space, whole_words,
                                  token_strings=_token_strings(model.vocab_r))
     return FastPath(encoder, requires_nfc)
+
+
+def plan_fast_path(normalizer, pre_tokenizer, model):
+    """The byte-level BPE FastPath, else the WordPiece fast path, else None (generic path).
+
+    >>> plan_fast_path(None, None, None) is None
+    True
+    """
+    fast = _plan_byte_level(normalizer, pre_tokenizer, model)
+    if fast is None:
+        from snuggle.tokenizers.fast_wordpiece import plan_wordpiece_fast_path
+
+        fast = plan_wordpiece_fast_path(normalizer, pre_tokenizer, model)
+    return fast
 
 
 def _token_strings(vocab_r: dict[int, str]) -> list[str | None]:
