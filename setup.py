@@ -14,6 +14,12 @@ setup(
             optional=True,
         ),
         Extension(
+            "snuggle.tokenizers._fast_wordpiece",
+            sources=["snuggle/tokenizers/_fast_wordpiece.c"],
+            extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
+        Extension(
             "snuggle.tokenizers._train",
             sources=["snuggle/tokenizers/_train.c"],
             extra_compile_args=["-O3", "-std=c11"],
