@@ -142,7 +142,7 @@ def plan_wordpiece_fast_path(normalizer, pre_tokenizer, model) -> "WordPieceFast
     prefix = d["continuing_subword_prefix"]
     unk_id = vocab.get(d["unk_token"], -1)
     max_chars = int(d["max_input_chars_per_word"])
-    if _fast_wordpiece is not None and os.environ.get("SNUGGLE_PURE_PYTHON_WORDPIECE") != "1":
+    if _fast_wordpiece is not None:
         encoder = _fast_wordpiece.WordPieceEncoder(vocab, strings, unk_id, prefix, max_chars, kind, lowercase)
     else:
         encoder = PyWordPieceEncoder(vocab, strings, unk_id, prefix, max_chars, kind, lowercase)
