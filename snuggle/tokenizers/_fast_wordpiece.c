@@ -145,7 +145,8 @@ static int encode_ascii(const WordPieceEncoder *self, const unsigned char *data,
                 char *cand;
                 if (start) {
                     cand = word + start - self->prefix_len;
-                    /* put the prefix just before word[start] (restored below) */
+                    /* put the prefix just before word[start], over bytes restored below; the
+                     * scratch is [prefix][word], so word + start - prefix_len stays inside it */
                     char saved[16];
                     int small = self->prefix_len <= 16;
                     char *tmp = NULL;
@@ -212,11 +213,6 @@ static int encode_ascii(const WordPieceEncoder *self, const unsigned char *data,
     p->n_words = nw;
     return 0;
 }
-
-/* prefix + word needs the prefix bytes *before* word[start]; for start < prefix_len they
- * would overwrite the scratch's own prefix area, which holds the prefix already only for
- * start == 0. The scratch layout [prefix][word] makes word + start - prefix_len >= buf for
- * every start >= 0, so the save/restore above is always in bounds. */
 
 static PyObject *packed_to_tuple(Packed *p) {
     PyObject *ids = PyBytes_FromStringAndSize((const char *)p->ids, p->n_tokens * 4);
@@ -433,10 +429,17 @@ static PyObject *WordPieceEncoder_unpack(WordPieceEncoder *self, PyObject *args)
         if (!v)
             goto done;
         PyList_SET_ITEM(ids, k, v);
-        PyObject *pair = Py_BuildValue("(ll)", (long)po[2 * k], (long)po[2 * k + 1]);
+        PyObject *pair = PyTuple_New(2);
         if (!pair)
             goto done;
         PyList_SET_ITEM(offsets, k, pair);
+        PyObject *start = PyLong_FromLong(po[2 * k]), *end = start ? PyLong_FromLong(po[2 * k + 1]) : NULL;
+        if (!end) {
+            Py_XDECREF(start);
+            goto done;
+        }
+        PyTuple_SET_ITEM(pair, 0, start);
+        PyTuple_SET_ITEM(pair, 1, end);
         v = PyLong_FromLong(pw[k]);
         if (!v)
             goto done;
