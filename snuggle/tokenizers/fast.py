@@ -205,7 +205,7 @@ def _plan_byte_level(normalizer, pre_tokenizer, model) -> "FastPath | None":
 
 
 def plan_fast_path(normalizer, pre_tokenizer, model):
-    """The byte-level BPE FastPath, else the WordPiece fast path, else None (generic path).
+    """The byte-level BPE FastPath, else the WordPiece fast path, else the SentencePiece one, else None (generic path).
 
     >>> plan_fast_path(None, None, None) is None
     True
@@ -215,6 +215,10 @@ def plan_fast_path(normalizer, pre_tokenizer, model):
         from snuggle.tokenizers.fast_wordpiece import plan_wordpiece_fast_path
 
         fast = plan_wordpiece_fast_path(normalizer, pre_tokenizer, model)
+    if fast is None:  # SentencePiece-style Unigram / BPE (fast_unigram.py)
+        from snuggle.tokenizers.fast_unigram import plan_unigram_fast_path
+
+        fast = plan_unigram_fast_path(normalizer, pre_tokenizer, model)
     return fast
 
 

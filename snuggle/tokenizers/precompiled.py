@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 
 import regex
@@ -59,6 +60,10 @@ class PrecompiledCharsmap:
         self.blob = blob
         self._cache: dict[str, str | None] = {}
         self.root_bytes = self._root_children()
+        self._risky: frozenset[str] | None = None  # built on first might_change() call (see risky_chars)
+        self._risky_ascii = None  # compiled class of the risky ASCII chars
+        self._risky_ranges: list[tuple[int, int]] = []
+        self._children: dict[int, list[int]] | None = None
 
     @classmethod
     def from_base64(cls, text: str) -> "PrecompiledCharsmap":
@@ -140,13 +145,99 @@ class PrecompiledCharsmap:
         return result
 
     # ---- the normalizer ----------------------------------------------------------------
+    def _walk(self, key: bytes) -> int | None:
+        """Trie position after walking all of `key`, or None when the walk falls off."""
+        units = self.units
+        n = len(units)
+        pos = self._offset(units[0])
+        for c in key:
+            pos ^= c
+            if pos >= n or self._label(units[pos]) != c:
+                return None
+            pos ^= self._offset(units[pos])
+        return pos
+
+    def _child_labels(self, pos: int, labels: range) -> list[int]:
+        """Labels (within `labels`) of the children of the node whose base is `pos`."""
+        if self._children is None:
+            # One pass over the units: a unit at q labelled c is a child of the node whose
+            # base is q ^ c (darts-clone gives every node its own base). Value units have
+            # bit 31 set and are skipped.
+            children: dict[int, list[int]] = {}
+            for q, unit in enumerate(self.units):
+                c = unit & 0xFF
+                if c and not unit & 0x80000000:
+                    children.setdefault(q ^ c, []).append(c)
+            self._children = children
+        return [c for c in self._children.get(pos, ()) if c in labels]
+
+    def _chars_under(self, pos: int, prefix: bytes, depth: int) -> list[str]:
+        """Complete chars spelled by walking `depth` more UTF-8 continuation bytes from `pos`."""
+        if depth == 0:
+            return [prefix.decode("utf-8", "surrogatepass")]
+        out: list[str] = []
+        units = self.units
+        for c in self._child_labels(pos, range(0x80, 0xC0)):
+            out.extend(self._chars_under(pos ^ c ^ self._offset(units[pos ^ c]), prefix + bytes([c]), depth - 1))
+        return out
+
+    def risky_chars(self) -> tuple[frozenset[str], list[tuple[int, int]]]:
+        """(chars, code point ranges) covering every char that can make the normalizer change
+        a text: chars with a replacement of their own (the shortest-prefix lookup of the char
+        alone finds a key) and chars that are the second char of a longer key (a grapheme
+        like "A" + U+0301). A text with none of them is left exactly as it is, because every
+        lookup (whole grapheme, then char by char) then finds no key.
+
+        A key that ends inside a char's UTF-8 bytes makes that char's whole lead byte range
+        risky (never seen in real charsmaps, but kept exact)."""
+        units = self.units
+        root = self._offset(units[0])
+        risky: set[str] = set()
+        ranges: list[tuple[int, int]] = []
+        first_chars: list[tuple[str, int]] = []  # (char, trie position after it) for chars that start keys
+        for b0 in sorted(self.root_bytes):
+            if b0 < 0x80:
+                first_chars.append((chr(b0), root ^ b0 ^ self._offset(units[root ^ b0])))
+                continue
+            need = 1 if b0 < 0xE0 else 2 if b0 < 0xF0 else 3
+            for ch in self._chars_under(root ^ b0 ^ self._offset(units[root ^ b0]), bytes([b0]), need):
+                first_chars.append((ch, self._walk(ch.encode("utf-8", "surrogatepass"))))
+        for ch, pos in first_chars:
+            if self.transform(ch) is not None:
+                risky.add(ch)
+            else:
+                # a key that stops inside this char (a partial UTF-8 prefix) still matches
+                key = ch.encode("utf-8", "surrogatepass")
+                if len(key) > 1 and self.common_prefix_search(key):
+                    risky.add(ch)
+            # second chars of longer keys starting with `ch`
+            for b1 in self._child_labels(pos, range(1, 0xF5)):
+                if b1 < 0x80:
+                    risky.add(chr(b1))
+                    continue
+                if b1 < 0xC2:
+                    continue
+                need = 1 if b1 < 0xE0 else 2 if b1 < 0xF0 else 3
+                nxt = pos ^ b1 ^ self._offset(units[pos ^ b1])
+                if self._has_leaf(units[pos ^ b1]):  # a key ends after a lone lead byte
+                    lo = 0x80 if b1 < 0xE0 else 0x800 if b1 < 0xF0 else 0x10000
+                    ranges.append((lo, 0x10FFFF))
+                    continue
+                risky.update(self._chars_under(nxt, bytes([b1]), need))
+        return frozenset(risky), ranges
+
     def might_change(self, text: str) -> bool:
-        """False when no char of `text` can start a trie key (nothing to do)."""
-        root = self.root_bytes
-        for ch in set(text):
-            if ch.encode("utf-8")[0] in root:
-                return True
-        return False
+        """False when normalizing `text` certainly changes nothing (see risky_chars)."""
+        if self._risky is None:
+            self._risky, self._risky_ranges = self.risky_chars()
+            ascii_body = "".join(_class_escape(c) for c in sorted(self._risky) if c.isascii())
+            self._risky_ascii = re.compile(f"[{ascii_body}]" if ascii_body else r"(?!)")
+        if text.isascii():
+            return self._risky_ascii.search(text) is not None
+        if not self._risky.isdisjoint(text):
+            return True
+        # (a large set of chars is much faster as a set than as a `re` class)
+        return any(a <= ord(c) <= b for a, b in self._risky_ranges for c in text)
 
     def changes(self, text: str) -> list[tuple[str, int]] | None:
         """(char, change) stream as the reference builds it, or None if nothing changes."""
@@ -175,6 +266,11 @@ class PrecompiledCharsmap:
             return text
         changes = self.changes(text)
         return text if changes is None else "".join(c for c, _ in changes)
+
+
+def _class_escape(ch: str) -> str:
+    """`ch` written safely inside a `re` character class."""
+    return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\U{ord(ch):08x}"
 
 
 def _push_replacement(out: list[tuple[str, int]], norm: str, old_count: int) -> None:
