@@ -25,6 +25,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 
+from snuggle.tokenizers.pre_tokenizers import bytes_to_unicode
 from snuggle.errors import TokenizerFileError
 from snuggle.tokenizers.sentencepiece_model import SentencePieceModel, load_sentencepiece_model
 # load_tiktoken_ranks and last_merge are re-exported: callers import them from here.
@@ -160,23 +161,6 @@ def tokenizer_dict(
         "decoder": decoder,
         "model": model,
     }
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's printable spelling of the 256 bytes (`Ġ` is the space byte 0x20).
-
-    >>> bytes_to_unicode()[ord(" ")]
-    'Ġ'
-    """
-    # Printable Latin-1 bytes keep their own character; the others get 256, 257, ... in byte order.
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    mapping = {byte: chr(byte) for byte in printable}
-    shifted = 0
-    for byte in range(256):
-        if byte not in mapping:
-            mapping[byte] = chr(256 + shifted)
-            shifted += 1
-    return dict(sorted(mapping.items()))
 
 
 _BYTE_SPELLING = bytes_to_unicode()

@@ -17,13 +17,13 @@ module-level `from_dict` reads it back.
 
 from __future__ import annotations
 
-import json
 import re
 from itertools import groupby
 from typing import Any, Iterable
 
 import regex
 
+from snuggle.tokenizers.component import Component
 from snuggle.errors import TokenizerError, TokenizerFileError
 from snuggle.tokenizers.normalized import Regex
 
@@ -78,7 +78,8 @@ def _single_char(value: Any, name: str, cls: str) -> str:
     return value
 
 
-class Decoder:
+class Decoder(Component):
+    _family_module = "snuggle.tokenizers.decoders"
     """Base class: subclasses implement `decode_chain` and `to_dict`."""
 
     def decode_chain(self, tokens: list[str]) -> list[str]:  # pragma: no cover - abstract
@@ -92,27 +93,6 @@ class Decoder:
         """
         return "".join(self.decode_chain(list(tokens)))
 
-    def to_dict(self) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def to_str(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Decoder):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(self.to_str())
-
-    def __repr__(self) -> str:
-        d = self.to_dict()
-        args = ", ".join(f"{k}={v!r}" for k, v in d.items() if k != "type")
-        return f"{d['type']}({args})"
-
-    def __reduce__(self):
-        return (from_dict, (self.to_dict(),))
 
 
 class ByteLevel(Decoder):

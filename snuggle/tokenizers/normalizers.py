@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 
+from snuggle.tokenizers.component import Component
 from snuggle.errors import TokenizerFileError
 from snuggle.tokenizers.char_classes import (
     is_chinese_char,
@@ -49,7 +50,8 @@ __all__ = [
 ]
 
 
-class Normalizer:
+class Normalizer(Component):
+    _family_module = "snuggle.tokenizers.normalizers"
     """Base class: subclasses implement `normalize(NormalizedString)` and `to_dict()`."""
 
     def normalize(self, normalized: NormalizedString) -> None:  # pragma: no cover - abstract
@@ -65,21 +67,6 @@ class Normalizer:
         self.normalize(n)
         return n.normalized
 
-    def to_dict(self) -> dict:
-        return {"type": type(self).__name__}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Normalizer) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(repr(self.to_dict()))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
-        return f"{type(self).__name__}({args})"
-
-    def __reduce__(self):
-        return (from_dict, (self.to_dict(),))
 
 
 # ---- unicode normalization forms ----------------------------------------------------------

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import regex
 
+from snuggle.tokenizers.component import Component
 from snuggle.errors import TokenizerFileError
 from snuggle.tokenizers.char_classes import is_bert_punctuation, is_numeric, is_whitespace
 from snuggle.tokenizers.normalized import (
@@ -136,7 +137,8 @@ def _keep_spans(n: NormalizedString, spans) -> list[NormalizedString]:
     return [n.slice(s, e) for s, e in spans]
 
 
-class PreTokenizer:
+class PreTokenizer(Component):
+    _family_module = "snuggle.tokenizers.pre_tokenizers"
     """Base class: subclasses implement `pre_tokenize(PreTokenizedString)` and `to_dict()`."""
 
     def pre_tokenize(self, pretok: PreTokenizedString) -> None:
@@ -151,21 +153,6 @@ class PreTokenizer:
         self.pre_tokenize(pretok)
         return [(text, offsets) for text, offsets, _ in pretok.get_splits("original", "char")]
 
-    def to_dict(self) -> dict:
-        return {"type": type(self).__name__}
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PreTokenizer) and self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(repr(self.to_dict()))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.to_dict().items() if k != "type")
-        return f"{type(self).__name__}({args})"
-
-    def __reduce__(self):
-        return (from_dict, (self.to_dict(),))
 
 
 # ---- byte level ---------------------------------------------------------------------------

@@ -21,10 +21,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 from snuggle.errors import TokenizerError, TokenizerFileError
+from snuggle.tokenizers.component import Component
 from snuggle.tokenizers.encoding import Encoding
 
 WHERE = "post_processor"
@@ -166,7 +166,8 @@ def _check_pair(value: Any, name: str, cls: str) -> tuple[str, int]:
 
 # ---- processors -------------------------------------------------------------------------
 
-class PostProcessor:
+class PostProcessor(Component):
+    _family_module = "snuggle.tokenizers.processors"
     """Base class: subclasses implement `process_encodings`, `num_special_tokens_to_add`, `to_dict`."""
 
     def num_special_tokens_to_add(self, is_pair: bool) -> int:  # pragma: no cover - abstract
@@ -193,27 +194,6 @@ class PostProcessor:
             e.type_ids = [i] * len(e.ids)
         return _merge(self.process_encodings(encodings, add_special_tokens))
 
-    def to_dict(self) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def to_str(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PostProcessor):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    def __hash__(self) -> int:
-        return hash(self.to_str())
-
-    def __repr__(self) -> str:
-        d = self.to_dict()
-        args = ", ".join(f"{k}={v!r}" for k, v in d.items() if k != "type")
-        return f"{d['type']}({args})"
-
-    def __reduce__(self):
-        return (from_dict, (self.to_dict(),))
 
 
 class BertProcessing(PostProcessor):
