@@ -9,8 +9,14 @@ runs the generic components). Recognised, from the components' `to_dict()`:
 - pre-tokenizer: `BertPreTokenizer`, `Whitespace` or `WhitespaceSplit` (or a one-step Sequence);
 - model: `WordPiece` whose vocabulary gives each id one token.
 
-Only ASCII text is handled here; anything else returns None from `encode_packed` and the
-pipeline runs the generic path for that text. On ASCII every recognised normalizer is exact
+The encoders handle ASCII text. In a text with other chars, only the whitespace-delimited
+chunks holding them go through the generic components (normalizer, pre-tokenizer, model on
+that chunk alone), the ASCII stretches between them through the encoder: every recognised
+normalizer acts char by char (NFD's reordering only moves combining marks, which never
+cross whitespace) and every recognised pre-tokenizer splits at whitespace, so a text cut at
+ASCII whitespace encodes as its pieces do. (When the planner got plain dicts rather than
+component objects it has no generic components, and such texts return None: the pipeline
+then runs the generic path for the whole text.) On ASCII every recognised normalizer is exact
 as a whole-string operation: the Unicode forms and accent stripping change nothing, CJK
 isolation finds nothing, `clean_text` turns \\t \\n \\r into spaces (whitespace to every
 pre-tokenizer here anyway) and would *remove* the other control chars, which shifts
@@ -38,6 +44,8 @@ import re
 from array import array
 from typing import Sequence
 
+from snuggle.tokenizers.normalized import NormalizedString, PreTokenizedString
+
 try:
     from snuggle.tokenizers import _fast_wordpiece
 except ImportError:  # no C compiler at install time: the pure-Python encoder is used
@@ -60,6 +68,11 @@ ASCII_PATTERNS = {
 # Normalizers that are the identity on ASCII (lowercasing aside).
 _ASCII_IDENTITY_NORMALIZERS = {"NFC", "NFD", "NFKC", "NFKD", "StripAccents"}
 _TAB_NL_CR_TO_SPACE = str.maketrans("\t\n\r", "   ")
+
+# A char the encoders decline (not printable ASCII, not \t \n \r), and the whitespace that
+# delimits the chunk around it.
+_DECLINED_CHAR = re.compile(r"[^\x20-\x7e\t\n\r]")
+_ASCII_WHITESPACE = re.compile(r"[ \t\n\r]")
 
 # Word cache bound of the pure-Python encoder (cleared when full).
 WORD_CACHE_SIZE = 1 << 16
@@ -146,7 +159,30 @@ def plan_wordpiece_fast_path(normalizer, pre_tokenizer, model) -> "WordPieceFast
         encoder = _fast_wordpiece.WordPieceEncoder(vocab, strings, unk_id, prefix, max_chars, kind, lowercase)
     else:
         encoder = PyWordPieceEncoder(vocab, strings, unk_id, prefix, max_chars, kind, lowercase)
-    return WordPieceFastPath(encoder)
+    components = (normalizer, pre_tokenizer, model)
+    if (normalizer is not None and not hasattr(normalizer, "normalize")) or not hasattr(pre_tokenizer, "pre_tokenize"):
+        components = None  # dicts: no generic components for the chunks the encoder declines
+    return WordPieceFastPath(encoder, components)
+
+
+def encode_chunk_generic(components, chunk: str, char_base: int, word_base: int) -> tuple[list[int], list[int], list[int], int]:
+    """(ids, flat offsets, words, n_words) of `chunk` through the generic components, shifted
+    by char_base / word_base."""
+    normalizer, pre_tokenizer, model = components
+    n = NormalizedString(chunk)
+    if normalizer is not None:
+        normalizer.normalize(n)
+    pre = PreTokenizedString(n)
+    pre_tokenizer.pre_tokenize(pre)
+    pre.tokenize(lambda split: model.tokenize(split.normalized))
+    ids: list[int] = []
+    offsets: list[int] = []
+    words: list[int] = []
+    for tid, _, (s, e), word, _ in pre.to_encoding_items(None, 0):
+        ids.append(tid)
+        offsets += (s + char_base, e + char_base)
+        words.append(word + word_base)
+    return ids, offsets, words, len(pre.splits)
 
 
 class PyWordPieceEncoder:
@@ -259,8 +295,10 @@ class WordPieceFastPath:
     """Encode text segments (no added tokens inside) with a WordPiece encoder; the object the
     Tokenizer pipeline uses (same methods as `snuggle.tokenizers.fast.FastPath`)."""
 
-    def __init__(self, encoder):
+    def __init__(self, encoder, components=None):
         self.encoder = encoder  # also the unpacker handed to Encoding.from_packed
+        # (normalizer, pre_tokenizer, model) objects for the chunks the encoder declines
+        self.components = components
 
     def __repr__(self) -> str:
         return f"WordPieceFastPath({type(self.encoder).__name__})"
@@ -268,20 +306,68 @@ class WordPieceFastPath:
     def encode_packed(self, text: str, char_base: int = 0, word_base: int = 0) -> tuple[bytes, bytes, bytes, int] | None:
         """(ids, offsets, words) as native int32 bytes and the number of words; None when the
         text needs the generic path (see the module docstring)."""
-        return self.encoder.encode_packed(text, char_base, word_base)
+        res = self.encoder.encode_packed(text, char_base, word_base)
+        if res is None and self.components is not None:
+            return self._encode_mixed(text, char_base, word_base)
+        return res
+
+    def _encode_mixed(self, text: str, char_base: int, word_base: int) -> tuple[bytes, bytes, bytes, int] | None:
+        """encode_packed of a text the encoder declined: the whitespace-delimited chunks with
+        non-ASCII or control chars through the generic components, the rest through the encoder."""
+        ids, offsets, words = array("i"), array("i"), array("i")
+        word = word_base
+        pos = 0
+        n = len(text)
+
+        def encoded_stretch(end: int) -> bool:
+            nonlocal word
+            if pos == end:
+                return True
+            res = self.encoder.encode_packed(text[pos:end], char_base + pos, word)
+            if res is None:
+                return False  # e.g. an unknown word and no unk token: the generic path raises
+            ids.frombytes(res[0])
+            offsets.frombytes(res[1])
+            words.frombytes(res[2])
+            word += res[3]
+            return True
+
+        for match in _DECLINED_CHAR.finditer(text):
+            i = match.start()
+            if i < pos:
+                continue  # inside the chunk just encoded
+            start = max(pos, max(text.rfind(c, pos, i) for c in " \t\n\r") + 1)
+            space = _ASCII_WHITESPACE.search(text, i)
+            end = space.start() if space else n
+            if not encoded_stretch(start):
+                return None
+            chunk = encode_chunk_generic(self.components, text[start:end], char_base + start, word)
+            ids.extend(chunk[0])
+            offsets.extend(chunk[1])
+            words.extend(chunk[2])
+            word += chunk[3]
+            pos = end
+        if not encoded_stretch(n):
+            return None
+        return ids.tobytes(), offsets.tobytes(), words.tobytes(), word - word_base
 
     def encode_packed_batch(self, texts: Sequence[str]) -> list[tuple[bytes, bytes, bytes, int] | None]:
         """encode_packed() of each text; large batches run the C work on BATCH_THREADS threads."""
         texts = list(texts)
         threads = BATCH_THREADS if sum(map(len, texts)) >= PARALLEL_MIN_CHARS else 1
-        return self.encoder.encode_packed_many(texts, threads)
+        done = self.encoder.encode_packed_many(texts, threads)
+        if self.components is not None:
+            for i, res in enumerate(done):
+                if res is None:
+                    done[i] = self._encode_mixed(texts[i], 0, 0)
+        return done
 
     def encode_full(
         self, text: str, char_base: int = 0, word_base: int = 0
     ) -> tuple[list[int], list[str], list[tuple[int, int]], list[int], int] | None:
         """(ids, tokens, offsets, words, n_words) of one segment starting at char `char_base`
         whose first pre-token is word `word_base`; None when the text needs the generic path."""
-        res = self.encoder.encode_packed(text, char_base, word_base)
+        res = self.encode_packed(text, char_base, word_base)
         if res is None:
             return None
         ids, tokens, offsets, words = self.encoder.unpack(res[0], res[1], res[2])

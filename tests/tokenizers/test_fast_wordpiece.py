@@ -64,6 +64,15 @@ def generic(normalizer, pre_tokenizer, model, text: str):
     return e.ids, e.tokens, e.offsets, e.words
 
 
+def generic_word_count(normalizer, pre_tokenizer, text: str) -> int:
+    n = NormalizedString(text)
+    if normalizer is not None:
+        normalizer.normalize(n)
+    pre = PreTokenizedString(n)
+    pre_tokenizer.pre_tokenize(pre)
+    return len(pre.splits)
+
+
 def encoders(model, normalizer, pre_tokenizer):
     """The planned path and, when the C encoder is built, the same path with the Python encoder."""
     path = plan_wordpiece_fast_path(normalizer, pre_tokenizer, model)
@@ -75,7 +84,7 @@ def encoders(model, normalizer, pre_tokenizer):
                                 model.continuing_subword_prefix, model.max_input_chars_per_word,
                                 fast_wordpiece._pre_tokenizer_kind(pre_tokenizer.to_dict()),
                                 fast_wordpiece._normalizer_lowercases(normalizer.to_dict() if normalizer else None))
-        out.append(WordPieceFastPath(py))
+        out.append(WordPieceFastPath(py, (normalizer, pre_tokenizer, model)))
     return out
 
 
@@ -86,14 +95,12 @@ def test_fast_equals_generic(config, bert_model, inputs):
     for path in encoders(bert_model, normalizer, pre_tokenizer):
         for text in inputs:
             res = path.encode_full(text)
-            if res is None:
-                assert not text.isascii() or not text.replace("\t", " ").replace("\n", " ").replace("\r", " ").isprintable()
-                continue
+            assert res is not None  # declined chunks go through the generic components
             handled += 1
             ids, tokens, offsets, words, n_words = res
             assert (ids, tokens, offsets, words) == generic(normalizer, pre_tokenizer, bert_model, text), text
-            assert n_words == len(pre_tokenizer.pre_tokenize_str(text.lower() if text.isascii() else text))
-    assert handled > len(inputs)  # the corpus is mostly ASCII
+            assert n_words == generic_word_count(normalizer, pre_tokenizer, text)
+    assert handled == len(inputs) * len(encoders(bert_model, normalizer, pre_tokenizer))
 
 
 def test_shifted_segments(bert_model):
@@ -104,13 +111,35 @@ def test_shifted_segments(bert_model):
     assert words == [2, 3, 4, 4, 4] and n == 3
 
 
-def test_declines_non_ascii_and_control_chars(bert_model):
+DECLINED = ["café", "naïve résumé", "中文", "a\x00b", "a\x1fb", "a\x7fb", "a\x0bb", "Ünïcode\u3000spaced", "x\u0301"]
+
+
+def test_encoder_declines_non_ascii_and_control_chars(bert_model):
     path = plan_wordpiece_fast_path(*CONFIGS["bert-uncased"], bert_model)
-    for text in ["café", "naïve résumé", "中文", "a\x00b", "a\x1fb", "a\x7fb", "a\x0bb"]:
-        assert path.encode_packed(text) is None
-        assert path.encode_full(text) is None
-    assert path.encode_packed_batch(["ok", "café", "fine"])[1] is None
+    for text in DECLINED:
+        assert path.encoder.encode_packed(text) is None
+    assert path.encoder.encode_packed_many(["ok", "café", "fine"])[1] is None
     assert path.encode_full("") == ([], [], [], [], 0)
+    # planned from dicts there are no generic components: the whole text goes back to the pipeline
+    from_dicts = plan_wordpiece_fast_path({"type": "Lowercase"}, {"type": "BertPreTokenizer"}, bert_model)
+    for text in DECLINED:
+        assert from_dicts.encode_packed(text) is None and from_dicts.encode_full(text) is None
+    assert from_dicts.encode_packed_batch(["ok", "café"])[1] is None
+
+
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_mixed_texts_cut_at_whitespace(config, bert_model):
+    normalizer, pre_tokenizer = CONFIGS[config]
+    path = plan_wordpiece_fast_path(normalizer, pre_tokenizer, bert_model)
+    texts = [f"{a} The {b}, café.\tend {c}" for a in DECLINED for b in DECLINED[:3] for c in ("", "x", "ﬁn")]
+    texts += [" ".join(DECLINED), "\n".join(DECLINED) + "\n", "éé" * 40 + " ok"]
+    for text, batched in zip(texts, path.encode_packed_batch(texts * 20)):  # * 20: threads
+        ids, tokens, offsets, words, n_words = path.encode_full(text)
+        assert (ids, tokens, offsets, words) == generic(normalizer, pre_tokenizer, bert_model, text), text
+        assert batched == path.encode_packed(text)
+        shifted = path.encode_full(text, char_base=3, word_base=5)
+        assert shifted[2] == [(s + 3, e + 3) for s, e in offsets] and shifted[3] == [w + 5 for w in words]
+        assert shifted[4] == n_words
 
 
 def test_tokenizer_falls_back_for_non_ascii():
