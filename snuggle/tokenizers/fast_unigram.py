@@ -235,32 +235,52 @@ class SentencePieceEncoder:
 
     # ---- the model on one piece --------------------------------------------------------
     def _piece(self, piece: str):
+        """(ids, flat relative offsets, the same with char 0 a prepended char aligned with
+        char 1, 2 * number of tokens) for one piece, or False (generic path needed)."""
         hit = self._cache.get(piece)
         if hit is not None:
             return hit
-        if self.chunk and len(piece) > 1:
-            spans = [m.span() for m in self._chunk_re.finditer(piece)]
-        else:
-            spans = [(0, len(piece))]
         ids: list[int] = []
         rel: list[int] = []
         strings = self.strings
-        for c0, c1 in spans:
-            for tok in self.model.tokenize(piece[c0:c1]):
-                if tok.id >= len(strings) or strings[tok.id] != tok.value:
-                    self._remember(piece, False)  # e.g. a Unigram unk token spells the text itself
-                    return False
-                ids.append(tok.id)
-                rel.append(c0 + tok.offsets[0])
-                rel.append(c0 + tok.offsets[1])
-        # offsets when char 0 of the piece is a prepended char aligned with char 1
+        for tok in self.model.tokenize(piece):
+            if tok.id >= len(strings) or strings[tok.id] != tok.value:
+                self._remember(piece, False)  # e.g. a Unigram unk token spells the text itself
+                return False
+            ids.append(tok.id)
+            rel += tok.offsets
         shifted = [max(x - 1, 0) for x in rel]
         for k in range(1, len(shifted), 2):
             if shifted[k] == 0:
                 shifted[k] = 1
-        entry = (ids, rel, shifted)
+        entry = (ids, rel, shifted, len(rel))
         self._remember(piece, entry)
         return entry
+
+    def _chunked(self, piece: str, shift: int, base: int):
+        """(ids iterable, offsets iterable, number of tokens) of a piece cut into chunks at
+        "x|▁" (BPE merges never cross those); shift: where char 0 of the piece falls relative
+        to `base` (-1: it is a prepended char). None when the generic path is needed."""
+        chunks = self._chunk_re.findall(piece)
+        entries = list(map(self._cache.get, chunks))
+        if None in entries:
+            for i, entry in enumerate(entries):
+                if entry is None:
+                    entries[i] = self._piece(chunks[i])
+        if False in entries:
+            return None
+        starts = accumulate(map(len, chunks), initial=base + shift)
+        first = entries[0]
+        if shift < -1:
+            return None
+        if shift == -1:  # the first chunk holds the prepended char: its own offset table
+            next(starts)
+            offs = chain(map(base.__add__, first[2]), map(add, chain.from_iterable(map(_SECOND, entries[1:])),
+                                                         chain.from_iterable(map(repeat, starts, map(_FOURTH, entries[1:])))))
+        else:
+            offs = map(add, chain.from_iterable(map(_SECOND, entries)), chain.from_iterable(map(repeat, starts, map(_FOURTH, entries))))
+        ids = list(chain.from_iterable(map(_FIRST, entries)))
+        return ids, offs, len(ids)
 
     def _remember(self, piece: str, entry) -> None:
         if len(piece) <= CACHE_MAX_PIECE and len(self._cache) < CACHE_CAPACITY:
@@ -273,7 +293,8 @@ class SentencePieceEncoder:
         for step in self.steps:
             kind = step[0]
             if kind == "precompiled":
-                if step[1].might_change(text):
+                text = step[1].normalize_ascii_1to1(text)
+                if text is None:
                     return None
             elif kind == "char":
                 if step[1] in text:
@@ -292,17 +313,16 @@ class SentencePieceEncoder:
 
         char_base: where this text starts in the whole input (None: unknown, then texts whose
         result depends on it, Metaspace prepend_scheme "first", are declined)."""
-        if self._fast_words and self._precompiled_ok(text):
-            res = self._encode_words(text, char_base or 0, word_base)
+        if self._fast_words:
+            normalized = text
+            for cmap in self._precompiled:
+                normalized = cmap.normalize_ascii_1to1(normalized)
+                if normalized is None:
+                    return None  # the charsmap really changes the text: generic path
+            res = self._encode_words(normalized, char_base or 0, word_base)
             if res is not None:
                 return res
         return self._encode_general(text, char_base, word_base)
-
-    def _precompiled_ok(self, text: str) -> bool:
-        for cmap in self._precompiled:
-            if cmap.might_change(text):
-                return False
-        return True
 
     def _encode_words(self, text: str, char_base: int, word_base: int):
         """WhitespaceSplit + Metaspace(always, split): every word is "▁" + word, so the cache
@@ -377,10 +397,19 @@ class SentencePieceEncoder:
             # original start of the word's first char (prepended chars map to original char 0)
             base = max(ws - pn, 0) + (char_base or 0)
             for c0, sub in subs:
+                sh = c0 - pw - (pn if ws < pn else 0)
+                if self.chunk:
+                    res = self._chunked(sub, sh, base)
+                    if res is None:
+                        return None
+                    ids += res[0]
+                    offs += res[1]
+                    words += [w] * res[2]
+                    w += 1
+                    continue
                 entry = self._piece(sub)
                 if entry is False:
                     return None
-                sh = c0 - pw - (pn if ws < pn else 0)
                 if sh >= 0:
                     offs += map((base + sh).__add__, entry[1])
                 elif sh == -1:

@@ -64,6 +64,7 @@ class PrecompiledCharsmap:
         self._risky_ascii = None  # compiled class of the risky ASCII chars
         self._risky_ranges: list[tuple[int, int]] = []
         self._children: dict[int, list[int]] | None = None
+        self._ascii_table = None  # (1:1 translate table, regex of other risky ASCII chars)
 
     @classmethod
     def from_base64(cls, text: str) -> "PrecompiledCharsmap":
@@ -225,6 +226,34 @@ class PrecompiledCharsmap:
                     continue
                 risky.update(self._chars_under(nxt, bytes([b1]), need))
         return frozenset(risky), ranges
+
+    def normalize_ascii_1to1(self, text: str) -> str | None:
+        """The normalized text when that is a char-for-char replacement, else None.
+
+        For ASCII text without "\\r" every grapheme is one char and no longer key can match
+        (its second char would be non-ASCII), so normalizing is a per-char table; it is 1:1
+        (offsets unchanged) when each risky char present maps to exactly one char.
+
+        >>> cmap.normalize_ascii_1to1("a\\tb")  # doctest: +SKIP
+        'a b'
+        """
+        if not self.might_change(text):
+            return text
+        if not text.isascii():
+            return None
+        if self._ascii_table is None:
+            table = {}
+            for c in self._risky:
+                if c.isascii() and c != "\r":
+                    norm = self.transform(c)
+                    if norm is not None and len(norm) == 1:
+                        table[ord(c)] = norm
+            rest = "".join(_class_escape(c) for c in sorted(self._risky) if c.isascii() and ord(c) not in table)
+            self._ascii_table = (table, re.compile(f"[{rest}]" if rest else r"(?!)"))
+        table, rest_re = self._ascii_table
+        if rest_re.search(text):
+            return None
+        return text.translate(table)
 
     def might_change(self, text: str) -> bool:
         """False when normalizing `text` certainly changes nothing (see risky_chars)."""
