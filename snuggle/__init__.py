@@ -26,11 +26,30 @@ _EXPORTS: dict[str, str] = {
     # tokenizers library names
     "Tokenizer": "snuggle.tokenizers.tokenizer",
     "AddedToken": "snuggle.tokenizers.added_vocabulary",
+    # datasets library names
+    **{
+        name: "snuggle.data"
+        for name in (
+            "Dataset", "DatasetDict", "IterableDataset", "IterableDatasetDict", "concatenate_datasets",
+            "interleave_datasets", "load_dataset", "load_from_disk", "split_dataset_by_node", "disable_caching",
+            "enable_caching", "is_caching_enabled", "Features", "Value", "ClassLabel", "Sequence", "List",
+            "LargeList", "Array2D", "Array3D", "Array4D", "Array5D", "Translation", "TranslationVariableLanguages",
+            "DatasetInfo",
+        )
+    },
+    # data collators (transformers names)
+    **{
+        name: "snuggle.training.collators"
+        for name in (
+            "DataCollatorWithPadding", "DataCollatorForLanguageModeling", "DataCollatorForSeq2Seq",
+            "DataCollatorForTokenClassification", "DefaultDataCollator", "default_data_collator",
+        )
+    },
     # errors
     "SnuggleError": "snuggle.errors",
 }
 
-_SUBPACKAGES = {"tokenizers", "utils", "errors", "cli"}
+_SUBPACKAGES = {"tokenizers", "data", "training", "utils", "errors", "cli"}
 
 __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 

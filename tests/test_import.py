@@ -43,3 +43,8 @@ def test_unknown_name_raises_attribute_error():
         assert "DefinitelyNotAName" in str(e)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_import_snuggle_data_and_training_are_light():
+    mods = _modules_after("import snuggle.data, snuggle.training")
+    assert not [m for m in HEAVY if m in mods]
