@@ -375,6 +375,26 @@ done:
 
 /* ---- unpack ------------------------------------------------------------------------- */
 
+/* Offsets and word indices repeat across encodings: ints below SHARED_INTS are made once and
+ * shared (created on first use; only touched with the GIL held). */
+#define SHARED_INTS 65536
+static PyObject *shared_ints[SHARED_INTS];
+
+static PyObject *int_object(int32_t v) {
+    if (v >= 0 && v < SHARED_INTS) {
+        PyObject *o = shared_ints[v];
+        if (!o) {
+            o = PyLong_FromLong(v);
+            if (!o)
+                return NULL;
+            shared_ints[v] = o;
+        }
+        Py_INCREF(o);
+        return o;
+    }
+    return PyLong_FromLong(v);
+}
+
 static int get_int32s(PyObject *obj, Py_buffer *view, const char *what) {
     if (PyObject_GetBuffer(obj, view, PyBUF_SIMPLE) < 0)
         return -1;
@@ -425,7 +445,7 @@ static PyObject *WordPieceEncoder_unpack(WordPieceEncoder *self, PyObject *args)
         PyObject *tok = PyList_GET_ITEM(self->strings, id);
         Py_INCREF(tok);
         PyList_SET_ITEM(tokens, k, tok);
-        PyObject *v = PyLong_FromLong(id);
+        PyObject *v = int_object(id);
         if (!v)
             goto done;
         PyList_SET_ITEM(ids, k, v);
@@ -433,14 +453,15 @@ static PyObject *WordPieceEncoder_unpack(WordPieceEncoder *self, PyObject *args)
         if (!pair)
             goto done;
         PyList_SET_ITEM(offsets, k, pair);
-        PyObject *start = PyLong_FromLong(po[2 * k]), *end = start ? PyLong_FromLong(po[2 * k + 1]) : NULL;
+        PyObject *start = int_object(po[2 * k]), *end = start ? int_object(po[2 * k + 1]) : NULL;
         if (!end) {
             Py_XDECREF(start);
             goto done;
         }
         PyTuple_SET_ITEM(pair, 0, start);
         PyTuple_SET_ITEM(pair, 1, end);
-        v = PyLong_FromLong(pw[k]);
+        PyObject_GC_UnTrack(pair); /* two ints can hold no reference cycle: keep it out of the GC's scans */
+        v = int_object(pw[k]);
         if (!v)
             goto done;
         PyList_SET_ITEM(words, k, v);
