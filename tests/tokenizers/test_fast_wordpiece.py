@@ -228,3 +228,16 @@ def test_c_encoder_rejects_bad_input(bert_model):
         enc.unpack(b"\x01\x00\x00", b"", b"")
     with pytest.raises(ValueError):
         enc.unpack(b"\xff\xff\xff\x7f", b"\x00" * 8, b"\x00" * 4)
+
+
+def test_pure_python_path_when_the_extension_is_missing(monkeypatch, inputs):
+    monkeypatch.setattr(fast_wordpiece, "_fast_wordpiece", None)
+    tok = Tokenizer.from_str(json.dumps(from_wordpiece_vocab(BERT_VOCAB)))
+    path = tok._fast_path()
+    assert isinstance(path, WordPieceFastPath) and isinstance(path.encoder, PyWordPieceEncoder)
+    texts = [t for t in inputs[::3] if "[" not in t]  # no added tokens inside
+    for text, b in zip(texts, tok.encode_batch(texts, add_special_tokens=False)):
+        single = tok.encode(text, add_special_tokens=False)
+        expected = generic(tok.normalizer, tok.pre_tokenizer, tok.model, text)
+        assert (single.ids, single.tokens, single.offsets, single.words) == expected, text
+        assert (b.ids, b.tokens, b.offsets, b.words) == expected, text
