@@ -231,6 +231,12 @@ static PyObject *packed_to_tuple(Packed *p) {
 
 /* ASCII chars of `text`, or NULL (not ASCII). */
 static const unsigned char *ascii_data(PyObject *text) {
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) { /* legacy (wstr) strings only; a failure just declines */
+        PyErr_Clear();
+        return NULL;
+    }
+#endif
     if (!PyUnicode_IS_ASCII(text))
         return NULL;
     return (const unsigned char *)PyUnicode_DATA(text);
