@@ -145,7 +145,7 @@ def _feature_lines(features_json: dict | None, schema) -> list[str]:
             from snuggle.data.features import Features
 
             return [f"  {column}: {feature!r}" for column, feature in Features.from_dict(features_json).items()]
-        except Exception:  # an unknown feature type must not hide the rest of the report
+        except (ValueError, KeyError, TypeError):  # an unknown feature type must not hide the rest
             return [f"  {column}: {json.dumps(value)}" for column, value in features_json.items()]
     if schema is not None:
         return [f"  {field.name}: {field.type}" for field in schema]

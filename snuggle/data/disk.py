@@ -353,9 +353,8 @@ def _rename_exchange(a: str, b: str) -> bool:
         return False
     at_fdcwd, rename_exchange = -100, 2
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    return False  # EINVAL / ENOSYS / EXDEV...: fall back to two renames
+    # nonzero (EINVAL / ENOSYS / EXDEV...): the caller falls back to two renames
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 # ----------------------------------------------------------------------------- loading
@@ -471,7 +470,7 @@ def _read_json(path: str) -> dict:
 
 def _local_path(dataset_path) -> str:
     text = os.fspath(dataset_path)
-    return os.path.expanduser(text[len("file://"):] if text.startswith("file://") else text)
+    return os.path.expanduser(text.removeprefix("file://"))
 
 
 def _remote_filesystem(dataset_path, storage_options):
