@@ -395,6 +395,8 @@ def generate_from_dict(obj: Any):
     if isinstance(obj, list):
         return [generate_from_dict(v) for v in obj]
     if not isinstance(obj, dict):
+        if hasattr(obj, "_type"):  # already a feature object
+            return obj
         raise DataError(f"features JSON: expected an object with '_type', got {obj!r}")
     if "_type" not in obj or isinstance(obj["_type"], dict):
         return {key: generate_from_dict(value) for key, value in obj.items()}
