@@ -236,17 +236,24 @@ def _glob_files(posix_pattern: str, ignored: set[str]) -> list[str]:
 
 def resolve_data_files(patterns: dict[str, list[str]], base_path: str,
                        allowed_extensions: list[str] | None = None) -> dict[str, list[str]]:
-    """Resolve every split's patterns to files; a pattern matching nothing -> DataError naming it and the folder."""
+    """Resolve every split's patterns to files, in pattern order.
+
+    As the reference: a glob matching nothing is skipped, a plain path that does not exist is an
+    error; a split left with no file at all is an error naming its patterns and the folder.
+    """
     resolved: dict[str, list[str]] = {}
     for split, split_patterns in patterns.items():
         files: list[str] = []
         for pattern in split_patterns:
             try:
-                for f in resolve_pattern(pattern, base_path, allowed_extensions):
-                    if f not in files:
-                        files.append(f)
+                files.extend(resolve_pattern(pattern, base_path, allowed_extensions))
             except FileNotFoundError as e:
-                raise DataError(f"data_files[{split!r}]: {e}. Check the path, or pass data_dir= / an absolute path.") from None
+                if not contains_wildcards(os.fspath(pattern)):
+                    raise DataError(f"data_files[{split!r}]: {e}. Check the path, or pass data_dir= / an absolute path.") from None
+        if not files:
+            where = base_path or os.getcwd()
+            extensions = f" with a supported extension {list(allowed_extensions)}" if allowed_extensions else ""
+            raise DataError(f"data_files[{split!r}]: no file matches {split_patterns} in folder '{where}'{extensions}")
         resolved[split] = files
     return resolved
 
