@@ -411,15 +411,14 @@ def load_dataset_from_disk(dataset_path: str | os.PathLike, keep_in_memory: bool
 
     info = DatasetInfo.from_dict(info_dict)
     split = state.get("_split")
-    dataset = _open_arrow_files(filenames, info, split, bool(keep_in_memory))
-    dataset._fingerprint = state.get("_fingerprint") or dataset._fingerprint
-    if state.get("_format_type") is not None or state.get("_format_columns") is not None or state.get("_format_kwargs"):
-        dataset.set_format(
-            type=state.get("_format_type"),
-            columns=state.get("_format_columns"),
-            output_all_columns=bool(state.get("_output_all_columns", False)),
-            **(state.get("_format_kwargs") or {}),
-        )
+    dataset = _open_arrow_files(filenames, info, split, bool(keep_in_memory), state.get("_fingerprint"))
+    # Always through set_format, as the reference: the loaded fingerprint is derived from the saved one.
+    dataset.set_format(
+        type=state.get("_format_type"),
+        columns=state.get("_format_columns"),
+        output_all_columns=bool(state.get("_output_all_columns", False)),
+        **(state.get("_format_kwargs") or {}),
+    )
     return dataset
 
 
@@ -442,16 +441,16 @@ def load_dataset_dict_from_disk(dataset_dict_path: str | os.PathLike, keep_in_me
     return DatasetDict({split: load_dataset_from_disk(os.path.join(path, split), keep_in_memory) for split in splits})
 
 
-def _open_arrow_files(filenames: list[str], info, split, in_memory: bool):
+def _open_arrow_files(filenames: list[str], info, split, in_memory: bool, fingerprint: str | None):
     """A Dataset over the concatenation of Arrow stream files, memory-mapped unless `in_memory`."""
+    import pyarrow as pa
+
     from snuggle.data.arrow_dataset import Dataset
+    from snuggle.data.arrow_files import read_arrow_file
 
-    parts = [Dataset.from_file(f, info=info, split=split, in_memory=in_memory) for f in filenames]
-    if len(parts) == 1:
-        return parts[0]
-    from snuggle.data.combine import concatenate_datasets
-
-    return concatenate_datasets(parts, info=info, split=split)
+    tables = [read_arrow_file(f, in_memory=in_memory) for f in filenames]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return Dataset(table, info=info, split=split, fingerprint=fingerprint, data_files=[] if in_memory else filenames)
 
 
 def _read_json(path: str) -> dict:
