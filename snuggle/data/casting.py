@@ -184,6 +184,17 @@ def _to_fixed_size(array, values: pa.Array, feature: List, item: pa.Field, path:
     return pa.FixedSizeListArray.from_arrays(values[start:start + len(array) * size], type=pa.list_(item, size))
 
 
+def _has_class_label(feature) -> bool:
+    """ClassLabel columns are range-checked even when their Arrow type already matches."""
+    if isinstance(feature, ClassLabel):
+        return True
+    if isinstance(feature, dict):
+        return any(_has_class_label(f) for f in feature.values())
+    if isinstance(feature, (List, LargeList)):
+        return _has_class_label(feature.feature)
+    return False
+
+
 def cast_table(table: pa.Table, features: Features) -> pa.Table:
     """Cast a table to `features`: same column set required; result in feature order with its schema.
 
@@ -204,7 +215,8 @@ def cast_table(table: pa.Table, features: Features) -> pa.Table:
     arrays = []
     for arrow_field, (name, feature) in zip(schema, features.items()):
         column = table.column(name)
-        if column.type.equals(arrow_field.type) and not isinstance(column.type, pa.ExtensionType):
+        if (column.type.equals(arrow_field.type) and not isinstance(column.type, pa.ExtensionType)
+                and not _has_class_label(feature)):
             arrays.append(column)
         else:
             arrays.append(cast_array_to_feature(column, feature, name))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -47,7 +48,8 @@ def _info_asdict(obj: Any) -> Any:
     return copy.deepcopy(obj)
 
 
-@dataclass(repr=False)
+@functools.total_ordering
+@dataclass(repr=False, eq=False)
 class Version:
     """A MAJOR.MINOR.PATCH dataset version; compares with strings.
 
