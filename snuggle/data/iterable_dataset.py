@@ -408,9 +408,9 @@ class IterableDataset(_IterableDatasetBase):
         """
         if not callable(generator):
             raise DataError(f"from_generator: generator must be callable, got {type(generator).__name__}")
-        ex_iterable = ExamplesIterable(
-            partial(_generate_examples_from_generator, generator), dict(gen_kwargs or {})
-        )
+        gen_kwargs = dict(gen_kwargs or {})
+        number_of_shards(gen_kwargs)  # fail now, not at the first iteration, on ambiguous shard lists
+        ex_iterable = ExamplesIterable(partial(_generate_examples_from_generator, generator), gen_kwargs)
         return IterableDataset(ex_iterable, info=_new_info(features), split=split)
 
     @staticmethod
