@@ -447,8 +447,17 @@ def _open_arrow_files(filenames: list[str], info, split, in_memory: bool, finger
 
     from snuggle.data.arrow_dataset import Dataset
     from snuggle.data.arrow_files import read_arrow_file
+    from snuggle.data.mapped_pages import open_mapped_table
 
-    tables = [read_arrow_file(f, in_memory=in_memory) for f in filenames]
+    def read(filename: str) -> pa.Table:
+        if in_memory:
+            return read_arrow_file(filename, in_memory=True)
+        try:  # an mmap whose pages a sequential scan (map/filter) can release from the RSS
+            return open_mapped_table(filename)
+        except (pa.ArrowInvalid, OSError, ValueError) as error:
+            raise DataError(f"{filename}: not a readable Arrow IPC stream file ({error})") from error
+
+    tables = [read(f) for f in filenames]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     return Dataset(table, info=info, split=split, fingerprint=fingerprint, data_files=[] if in_memory else filenames)
 
