@@ -457,3 +457,23 @@ def test_arrow_writer_writes_atomically_and_aborts_cleanly(tmp_path):
     assert stream.read_all().to_pydict() == {"a": [1, 2]}
     with pytest.raises(DataError, match="schema is unknown"):
         ArrowWriter(str(tmp_path / "empty.arrow")).finalize()
+
+
+@pytest.mark.slow
+def test_num_proc_with_spawned_workers_sends_closures_with_cloudpickle():
+    code = textwrap.dedent(
+        """
+        from snuggle.data.arrow_dataset import Dataset
+        if __name__ == "__main__":
+            ds = Dataset.from_dict({"a": list(range(40))})
+            k = 3
+            out = ds.map(lambda ex: {"b": ex["a"] * k}, num_proc=2)
+            kept = ds.filter(lambda ex: ex["a"] % k == 0, num_proc=2)
+            print(out["b"] == [a * 3 for a in range(40)], kept["a"] == list(range(0, 40, 3)))
+        """
+    )
+    env = dict(os.environ, SNUGGLE_MP_START_METHOD="spawn", SNUGGLE_DISABLE_PROGRESS_BARS="1")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
