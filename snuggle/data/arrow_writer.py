@@ -387,6 +387,10 @@ def _to_arrow(values: Any, name: str, target_hint: pa.DataType | None = None) ->
             return _arrays_to_list_array([None if v is None else _to_numpy_if_tensor(v) for v in values])
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as error:
+        with contextlib.suppress(Exception):  # tensors / numpy scalars nested in the values
+            from snuggle.data.features import cast_to_python_objects
+
+            return pa.array(cast_to_python_objects(values), type=target_hint)
         if target_hint is not None:
             with contextlib.suppress(Exception):
                 return pa.array(values, type=target_hint)

@@ -23,7 +23,9 @@ per-row path; tests check the fast path against it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import operator
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -109,9 +111,31 @@ def _chunks(task: ShardTask, size: int, drop_last: bool = False):
 
 
 def _bound_function(task: ShardTask) -> Callable:
+    function = task.function
     if task.fn_kwargs:
-        return functools.partial(task.function, **task.fn_kwargs)
-    return task.function
+        function = functools.partial(function, **task.fn_kwargs)
+    return function
+
+
+def _is_async(task: ShardTask) -> bool:
+    return inspect.iscoroutinefunction(task.function)
+
+
+def _call_rows(task: ShardTask, fn: Callable, args: list) -> list:
+    """fn over the rows of a chunk; async functions run concurrently (as the reference allows)."""
+    if not _is_async(task):
+        return list(map(fn, *args))
+
+    async def gather():
+        return await asyncio.gather(*map(fn, *args))
+
+    return asyncio.run(gather())
+
+
+def _call_batch(task: ShardTask, fn: Callable, args: list):
+    if not _is_async(task):
+        return fn(*args)
+    return asyncio.run(fn(*args))
 
 
 def _python_columns(table: pa.Table) -> list[list]:
@@ -251,7 +275,7 @@ def _map_rows(task: ShardTask, output: _Output, report: Callable[[int], None]) -
     remove = set(task.remove_columns)
     for lo, hi, table in _chunks(task, task.writer_batch_size):
         rows, columns, args = _row_arguments(task, table, lo, hi)
-        outs = list(map(fn, *args))
+        outs = _call_rows(task, fn, args)
         if outs[0] is None and all(o is None for o in outs):
             output.none()  # side effects only
             report(hi - lo)
@@ -427,7 +451,7 @@ def _map_batches(task: ShardTask, output: _Output, report: Callable[[int], None]
             args.append(list(range(lo, hi)))
         if task.with_rank:
             args.append(task.rank)
-        out = fn(*args)
+        out = _call_batch(task, fn, args)
         if out is None:
             output.none()
             report(n)
@@ -503,7 +527,7 @@ def _filter_shard(task: ShardTask, report: Callable[[int], None]) -> ShardResult
     else:
         for lo, hi, table in _chunks(task, task.writer_batch_size):
             _, _, args = _row_arguments(task, table, lo, hi)
-            keep = np.fromiter(map(bool, map(fn, *args)), dtype=bool, count=hi - lo)
+            keep = np.fromiter(map(bool, _call_rows(task, fn, args)), dtype=bool, count=hi - lo)
             positions.append(np.flatnonzero(keep) + lo)
             report(hi - lo)
     kept = np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64)
@@ -535,7 +559,7 @@ def _batch_mask(task: ShardTask, fn: Callable, table: pa.Table, lo: int, hi: int
         args.append(list(range(lo, hi)))
     if task.with_rank:
         args.append(task.rank)
-    mask = fn(*args)
+    mask = _call_batch(task, fn, args)
     if isinstance(mask, (pa.Array, pa.ChunkedArray)):
         mask = mask.to_numpy(zero_copy_only=False)
     elif type(mask).__module__.startswith("torch"):

@@ -477,3 +477,18 @@ def test_num_proc_with_spawned_workers_sends_closures_with_cloudpickle():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["True", "True"]
+
+
+def test_async_functions_and_tensor_values():
+    import torch
+
+    async def grow(ex):
+        return {"n": len(ex["text"])}
+
+    async def keep(batch):
+        return [lab == 1 for lab in batch["label"]]
+
+    assert small().map(grow)["n"] == [1, 2, 3, 4, 5]
+    assert small().filter(keep, batched=True)["text"] == ["bb", "dddd", "eeeee"]
+    out = small().map(lambda ex: {"t": torch.tensor([ex["label"], 2]), "s": torch.tensor(1.5)})
+    assert out["t"][1] == [1, 2] and out["s"][0] == 1.5
