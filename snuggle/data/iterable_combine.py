@@ -7,7 +7,7 @@ given IterableDatasets, with the reference's arguments.
 >>> a = IterableDataset.from_generator(lambda: ({"x": i} for i in range(3)))
 >>> b = IterableDataset.from_generator(lambda: ({"x": i} for i in range(10, 12)))
 >>> [e["x"] for e in _interleave_iterable_datasets([a, b])]
-[0, 10, 1, 11, 2]
+[0, 10, 1, 11]
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class IterableDatasetDict(dict):
     [1, 2, 3]
     """
 
-    def _apply(self, method: str, *args, **kwargs) -> "IterableDatasetDict":
+    def _apply(self, method: str, *args, **kwargs) -> IterableDatasetDict:
         return IterableDatasetDict({split: getattr(ds, method)(*args, **kwargs) for split, ds in self.items()})
 
     def __repr__(self) -> str:

@@ -24,18 +24,17 @@ from __future__ import annotations
 import copy
 import logging
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from snuggle.data.examples_iterables import (
     ArrowExamplesIterable,
     BaseExamplesIterable,
-    BufferShuffledExamplesIterable,
     DataSourcesShufflingDisallowed,
     ExamplesIterable,
-    InterleavedShardsExamplesIterable,
     RebatchedArrowExamplesIterable,
     RepeatExamplesIterable,
     SelectColumnsIterable,
@@ -43,7 +42,6 @@ from snuggle.data.examples_iterables import (
     StepExamplesIterable,
     TakeExamplesIterable,
     examples_to_batch,
-    shift_ex_examples_rngs,
 )
 from snuggle.data.mapped_iterables import (
     FilteredExamplesIterable,
@@ -55,6 +53,11 @@ from snuggle.data.mapped_iterables import (
     tensorize_python,
 )
 from snuggle.data.sharding import number_of_shards, split_gen_kwargs
+from snuggle.data.shuffling_iterables import (
+    BufferShuffledExamplesIterable,
+    InterleavedShardsExamplesIterable,
+    shift_ex_examples_rngs,
+)
 from snuggle.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -135,7 +138,7 @@ def _generate_tables_from_shards(shards: list, batch_size: int):
             yield shard_idx, query_table(shard._data, key, shard._indices)
 
 
-def dataset_to_iterable_dataset(dataset, num_shards: int = 1) -> "IterableDataset":
+def dataset_to_iterable_dataset(dataset, num_shards: int = 1) -> IterableDataset:
     """`Dataset.to_iterable_dataset(num_shards)`: stream a map-style dataset in `num_shards` contiguous shards.
 
     >>> from snuggle.data.arrow_dataset import Dataset        # doctest: +SKIP
@@ -171,7 +174,7 @@ class IterableColumn:
         for example in self.source:
             yield example[self.column_name]
 
-    def __getitem__(self, column_name: str) -> "IterableColumn":
+    def __getitem__(self, column_name: str) -> IterableColumn:
         return IterableColumn(self, column_name)
 
 
@@ -195,7 +198,7 @@ class IterableDataset(_IterableDatasetBase):
         self._prepare_ex_iterable_for_iteration()  # sets the state dict, so state_dict() works before iterating
         _maybe_add_torch_parent_class(type(self))
 
-    def _new(self, ex_iterable: BaseExamplesIterable, info=None, formatting="same") -> "IterableDataset":
+    def _new(self, ex_iterable: BaseExamplesIterable, info=None, formatting="same") -> IterableDataset:
         """A dataset with this one's split, format and distribution on a new chain."""
         return IterableDataset(
             ex_iterable,
@@ -397,7 +400,7 @@ class IterableDataset(_IterableDatasetBase):
 
     @staticmethod
     def from_generator(generator: Callable, features=None, gen_kwargs: dict | None = None,
-                       split: str = "train") -> "IterableDataset":
+                       split: str = "train") -> IterableDataset:
         """Stream the examples `generator(**gen_kwargs)` yields; list values of `gen_kwargs` are shards.
 
         >>> def gen(paths):
@@ -415,7 +418,7 @@ class IterableDataset(_IterableDatasetBase):
 
     @staticmethod
     def from_arrow_tables(generate_tables: Callable, gen_kwargs: dict | None = None, features=None, info=None,
-                          split=None) -> "IterableDataset":
+                          split=None) -> IterableDataset:
         """Stream the `(key, pa.Table)` pairs `generate_tables(**gen_kwargs)` yields (list values are shards).
 
         This is the seam `load_dataset(..., streaming=True)` uses for file builders.
@@ -451,14 +454,14 @@ class IterableDataset(_IterableDatasetBase):
 
     # ------------------------------------------------------------------ transforms
 
-    def with_format(self, type: str | None = None) -> "IterableDataset":
+    def with_format(self, type: str | None = None) -> IterableDataset:
         """Output format of the examples: None (Python), "numpy", "torch", "arrow" or "pandas"."""
         return self._new(self._ex_iterable, info=copy.deepcopy(self._info),
                          formatting=FormattingConfig(_canonical_format(type)))
 
     def map(self, function: Callable | None = None, with_indices: bool = False, input_columns=None,
             batched: bool = False, batch_size: int | None = 1000, drop_last_batch: bool = False,
-            remove_columns=None, features=None, fn_kwargs: dict | None = None) -> "IterableDataset":
+            remove_columns=None, features=None, fn_kwargs: dict | None = None) -> IterableDataset:
         """Apply `function` on the fly (per example, or per batch with `batched=True`).
 
         The output columns are unknown afterwards (`features` is None) unless `features=` is given.
@@ -527,7 +530,7 @@ class IterableDataset(_IterableDatasetBase):
         return self._new(ex_iterable)
 
     def shuffle(self, seed: int | None = None, generator=None, buffer_size: int = 1000,
-                max_buffer_input_shards: int = 10) -> "IterableDataset":
+                max_buffer_input_shards: int = 10) -> IterableDataset:
         """Shuffle the shard order and the examples through a buffer of `buffer_size` (reference draws).
 
         >>> ds = IterableDataset.from_generator(lambda: ({"x": i} for i in range(5)))
@@ -551,12 +554,12 @@ class IterableDataset(_IterableDatasetBase):
         ex_iterable = BufferShuffledExamplesIterable(ex_iterable, buffer_size=buffer_size, generator=generator)
         return self._new(ex_iterable, info=copy.deepcopy(self._info))
 
-    def skip(self, n: int) -> "IterableDataset":
+    def skip(self, n: int) -> IterableDataset:
         """Drop the first `n` examples."""
         return self._new(SkipExamplesIterable(self._ex_iterable, n, split_when_sharding=self._distributed is None),
                          info=copy.deepcopy(self._info))
 
-    def take(self, n: int) -> "IterableDataset":
+    def take(self, n: int) -> IterableDataset:
         """Only the first `n` examples.
 
         >>> list(IterableDataset.from_generator(lambda: ({"x": i} for i in range(5))).take(2))
@@ -565,25 +568,25 @@ class IterableDataset(_IterableDatasetBase):
         return self._new(TakeExamplesIterable(self._ex_iterable, n, split_when_sharding=self._distributed is None),
                          info=copy.deepcopy(self._info))
 
-    def repeat(self, num_times: int | None) -> "IterableDataset":
+    def repeat(self, num_times: int | None) -> IterableDataset:
         """Iterate `num_times` times (forever with None)."""
         return self._new(RepeatExamplesIterable(self._ex_iterable, num_times))
 
-    def shard(self, num_shards: int, index: int, contiguous: bool = True) -> "IterableDataset":
+    def shard(self, num_shards: int, index: int, contiguous: bool = True) -> IterableDataset:
         """Keep the `index`-th of `num_shards` groups of shards."""
         return self._new(self._ex_iterable.shard_data_sources(num_shards, index, contiguous=contiguous),
                          info=copy.deepcopy(self._info))
 
-    def _step(self, step: int, offset: int) -> "IterableDataset":
+    def _step(self, step: int, offset: int) -> IterableDataset:
         return self._new(StepExamplesIterable(self._ex_iterable, step, offset), info=copy.deepcopy(self._info))
 
-    def add_column(self, name: str, column) -> "IterableDataset":
+    def add_column(self, name: str, column) -> IterableDataset:
         return self.map(partial(_add_column_fn, name=name, column=column), with_indices=True)
 
-    def rename_column(self, original_column_name: str, new_column_name: str) -> "IterableDataset":
+    def rename_column(self, original_column_name: str, new_column_name: str) -> IterableDataset:
         return self.rename_columns({original_column_name: new_column_name})
 
-    def rename_columns(self, column_mapping: dict[str, str]) -> "IterableDataset":
+    def rename_columns(self, column_mapping: dict[str, str]) -> IterableDataset:
         """Rename columns; their features move to the new names."""
         original = self.features.copy() if self.features else None
         ds = self.map(partial(_rename_columns_fn, column_mapping=column_mapping), remove_columns=list(column_mapping))
@@ -593,7 +596,7 @@ class IterableDataset(_IterableDatasetBase):
             ds._info.features = Features({column_mapping.get(c, c): f for c, f in original.items()})
         return ds
 
-    def remove_columns(self, column_names) -> "IterableDataset":
+    def remove_columns(self, column_names) -> IterableDataset:
         """Drop columns on the fly."""
         if isinstance(column_names, str):
             column_names = [column_names]
@@ -609,7 +612,7 @@ class IterableDataset(_IterableDatasetBase):
             ds._info.features = original
         return ds
 
-    def select_columns(self, column_names) -> "IterableDataset":
+    def select_columns(self, column_names) -> IterableDataset:
         """Keep only `column_names`, in that order."""
         if isinstance(column_names, str):
             column_names = [column_names]
@@ -623,7 +626,7 @@ class IterableDataset(_IterableDatasetBase):
             info.features = Features({c: self.features[c] for c in column_names})
         return self._new(SelectColumnsIterable(self._ex_iterable, column_names), info=info)
 
-    def cast_column(self, column: str, feature) -> "IterableDataset":
+    def cast_column(self, column: str, feature) -> IterableDataset:
         """Declare (and convert on the fly to) a new feature type for `column`."""
         info = copy.deepcopy(self._info)
         if info.features is None:
@@ -631,13 +634,13 @@ class IterableDataset(_IterableDatasetBase):
         info.features[column] = feature
         return self._new(self._ex_iterable, info=info)
 
-    def cast(self, features) -> "IterableDataset":
+    def cast(self, features) -> IterableDataset:
         """Convert the examples on the fly to `features`."""
         info = copy.deepcopy(self._info)
         info.features = features
         return self._new(self._ex_iterable, info=info)
 
-    def batch(self, batch_size: int, drop_last_batch: bool = False) -> "IterableDataset":
+    def batch(self, batch_size: int, drop_last_batch: bool = False) -> IterableDataset:
         """Group examples: each new example is a dict of lists of `batch_size` values.
 
         >>> ds = IterableDataset.from_generator(lambda: ({"x": i} for i in range(3)))
@@ -652,7 +655,7 @@ class IterableDataset(_IterableDatasetBase):
         return self.map(_batch_fn, batched=True, batch_size=batch_size, drop_last_batch=drop_last_batch,
                         features=features)
 
-    def _resolve_features(self) -> "IterableDataset":
+    def _resolve_features(self) -> IterableDataset:
         """This dataset with known features (inferred from the first examples when needed)."""
         if self.features is not None:
             return self
@@ -669,13 +672,18 @@ class IterableDataset(_IterableDatasetBase):
         return self._new(self._ex_iterable, info=info)
 
 
-from snuggle.data.iterable_combine import (  # noqa: E402  (they build IterableDatasets)
+from snuggle.data.iterable_combine import (
     IterableDatasetDict,
     _concatenate_iterable_datasets,
     _interleave_iterable_datasets,
 )
 
 __all__ = [
-    "IterableDataset", "IterableDatasetDict", "IterableColumn", "DistributedConfig",
-    "dataset_to_iterable_dataset", "_concatenate_iterable_datasets", "_interleave_iterable_datasets",
+    "DistributedConfig",
+    "IterableColumn",
+    "IterableDataset",
+    "IterableDatasetDict",
+    "_concatenate_iterable_datasets",
+    "_interleave_iterable_datasets",
+    "dataset_to_iterable_dataset",
 ]

@@ -17,10 +17,10 @@ missing columns, encodes e.g. ClassLabel strings, casts Arrow tables) and the ou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from itertools import islice
-from typing import Callable
 
 from snuggle.data.examples_iterables import (
     RebatchedArrowExamplesIterable,

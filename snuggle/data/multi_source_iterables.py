@@ -10,7 +10,7 @@ prefetched example (`previous_states`).
 ...         yield i, {"x": start + i}
 >>> a, b = ExamplesIterable(numbers, {"start": 0, "n": 3}), ExamplesIterable(numbers, {"start": 10, "n": 2})
 >>> [e["x"] for _, e in CyclingMultiSourcesExamplesIterable([a, b])]
-[0, 10, 1, 11, 2]
+[0, 10, 1, 11]
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ import copy
 from collections import Counter
 from itertools import count, cycle, islice
 
-from snuggle.data.examples_iterables import BaseExamplesIterable, RebatchedArrowExamplesIterable
+from snuggle.data.examples_iterables import (
+    BaseExamplesIterable,
+    RebatchedArrowExamplesIterable,
+)
 from snuggle.errors import DataError
 
 STOPPING_STRATEGIES = ("first_exhausted", "all_exhausted", "all_exhausted_without_replacement")

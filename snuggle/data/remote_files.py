@@ -53,7 +53,7 @@ def open_data_file(path: str, mode: str = "rb", encoding: str | None = None, err
         raw = _http_filesystem().open(path, mode="rb", block_size=block_size)
     except FileNotFoundError:
         raise DataError(f"{path}: not found (HTTP 404)") from None
-    except Exception as e:  # aiohttp / fsspec raise many types; name the URL and the cause
+    except Exception as e:  # noqa: BLE001 - aiohttp / fsspec raise many types; name the URL and the cause
         raise DataError(f"{path}: cannot open ({type(e).__name__}: {e})") from None
     if mode == "rb":
         return raw

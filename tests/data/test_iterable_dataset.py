@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import threading
+from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -114,7 +115,7 @@ def test_formats():
     batch = next(iter(ds.with_format("numpy").iter(batch_size=2)))
     assert isinstance(batch["x"], np.ndarray) and batch["v"].shape == (2, 2)
     assert isinstance(next(iter(ds.with_format("arrow").iter(batch_size=2))), pa.Table)
-    assert list(ds.with_format("pandas").iter(batch_size=3))[0]["x"].tolist() == [1, 2, 3]
+    assert next(iter(ds.with_format("pandas").iter(batch_size=3)))["x"].tolist() == [1, 2, 3]
 
 
 def test_from_dict_shards_and_dict():
@@ -188,7 +189,7 @@ def test_torch_dataloader_splits_shards_between_workers():
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """Static files with Range support; records the Range header of every GET."""
 
-    ranges: list = []
+    ranges: ClassVar[list] = []
 
     def log_message(self, *args):
         pass
@@ -198,7 +199,8 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         if not os.path.isfile(path):
             self.send_error(404)
             return
-        data = open(path, "rb").read()
+        with open(path, "rb") as f:
+            data = f.read()
         header = self.headers.get("Range")
         type(self).ranges.append(header)
         if header:
@@ -220,7 +222,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture()
 def http_root(tmp_path):
     _RangeHandler.ranges = []
-    handler = lambda *a, **k: _RangeHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    handler = lambda *a, **k: _RangeHandler(*a, directory=str(tmp_path), **k)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -267,6 +269,5 @@ def test_stream_jsonl_over_http(http_root):
         __import__("snuggle.data.examples_iterables", fromlist=["x"]).ExamplesIterable(lines, {"urls": [f"{base}/d.jsonl"]})
     )
     assert [e["i"] for e in ds] == list(range(50))
-    with pytest.raises(DataError, match="404|not found|cannot open"):
-        with open_data_file(f"{base}/missing.jsonl", "r") as f:
-            f.read()
+    with pytest.raises(DataError, match="404|not found|cannot open"), open_data_file(f"{base}/missing.jsonl", "r") as f:
+        f.read()

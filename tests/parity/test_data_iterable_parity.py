@@ -133,7 +133,8 @@ def test_resume_from_state_dict_like_the_reference(pipeline, k):
 
 def test_streaming_csv_file_shuffle(datasets_dir):
     path = str(datasets_dir / "sst2" / "dev.tsv")
-    kwargs = dict(data_files={"validation": path}, delimiter="\t", quoting=3, streaming=True, split="validation")
+    kwargs = {"data_files": {"validation": path}, "delimiter": "\t", "quoting": 3, "streaming": True,
+              "split": "validation"}
     import snuggle.data.load as snuggle_load
 
     expected = datasets.load_dataset("csv", **kwargs)
