@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from snuggle.data.arrow_writer import ArrowWriter
 from snuggle.data.formatting import format_table, query_table
+from snuggle.data.mapped_pages import release_pages_before
 from snuggle.errors import DataError
 
 _getitem = operator.itemgetter
@@ -107,7 +108,10 @@ def _chunks(task: ShardTask, size: int, drop_last: bool = False):
         stop = task.start + (task.stop - task.start) // size * size
     for lo in range(task.start, stop, size):
         hi = min(lo + size, stop)
-        yield lo, hi, query_table(task.data, slice(lo, hi), indices=task.indices)
+        table = query_table(task.data, slice(lo, hi), indices=task.indices)
+        # a sequential scan: mapped pages before this chunk leave the RSS (see mapped_pages)
+        release_pages_before(table)
+        yield lo, hi, table
 
 
 def _bound_function(task: ShardTask) -> Callable:
@@ -169,7 +173,7 @@ def _row_arguments(task: ShardTask, table: pa.Table, lo: int, hi: int):
         if not _plain(task):
             rows = _formatted_rows(task, table)
         elif names:
-            rows = list(map(dict, map(zip, repeat(names), zip(*columns))))
+            rows = _row_builder(tuple(names))(columns)
         else:
             rows = [{} for _ in range(n)]
         args: list = [rows]
@@ -183,6 +187,22 @@ def _row_arguments(task: ShardTask, table: pa.Table, lo: int, hi: int):
     if task.with_rank:
         args.append(repeat(task.rank, n))
     return rows, columns, args
+
+
+@functools.lru_cache(maxsize=64)
+def _row_builder(names: tuple) -> Callable[[list], list]:
+    """A function columns -> list of row dicts, compiled for these column names.
+
+    A dict display `{n0: v0, n1: v1}` in a comprehension builds rows ~5x faster than
+    `dict(zip(names, values))`. The names are bound as variables, never pasted into the source.
+    """
+    width = len(names)
+    values = ", ".join(f"v{i}" for i in range(width))
+    display = ", ".join(f"n{i}: v{i}" for i in range(width))
+    source = f"def build(columns):\n    return [{{{display}}} for {values}{',' if width == 1 else ''} in zip(*columns)]\n"
+    namespace = {f"n{i}": name for i, name in enumerate(names)}
+    exec(compile(source, "<snuggle.data.map_kernels row builder>", "exec"), namespace)  # noqa: S102
+    return namespace["build"]
 
 
 def _immutable(arrow_type: pa.DataType) -> bool:
