@@ -69,27 +69,46 @@ class Encoding:
         self._sequence_ranges = sequence_ranges if sequence_ranges is not None else {}
 
     @classmethod
-    def from_packed(cls, ids: bytes, offsets: bytes, words: bytes, type_id: int, unpacker) -> "Encoding":
+    def from_packed(cls, ids: bytes, offsets: bytes, words: bytes, type_id: int, unpacker, specials=None) -> "Encoding":
         """An Encoding over native int32 arrays (ids; start, end pairs; word ids), unpacked
         into lists on first access by `unpacker.unpack(ids, offsets, words)`, which returns
-        (ids, tokens, offsets, words) lists (the C encoder's `unpack`)."""
+        (ids, tokens, offsets, words) lists (the C encoder's `unpack`). `specials`, a
+        SpecialTokensAround, adds a post-processor's special tokens around the sequence."""
         e = cls.__new__(cls)
-        e._packed = (ids, offsets, words, type_id, unpacker)
+        e._packed = (ids, offsets, words, type_id, unpacker, specials)
         return e
 
+    def with_specials(self, specials: "SpecialTokensAround") -> "Encoding":
+        """This (packed, single-sequence) encoding with special tokens around it, still packed."""
+        ids, offsets, words, _, unpacker, old = self._packed
+        if old is not None:
+            raise ValueError("special tokens were already added to this encoding")
+        return Encoding.from_packed(ids, offsets, words, specials.type_id, unpacker, specials)
+
     def _unpack(self) -> None:
-        ids_b, offs_b, words_b, type_id, unpacker = self._packed
+        ids_b, offs_b, words_b, type_id, unpacker, sp = self._packed
         ids, tokens, offsets, words = unpacker.unpack(ids_b, offs_b, words_b)
         n = len(ids)
-        self._ids = ids
-        self._tokens = tokens
-        self._offsets = offsets
-        self._words = words
-        self._type_ids = [type_id] * n
-        self._special_tokens_mask = [0] * n
-        self._attention_mask = [1] * n
+        if sp is None:
+            self._ids = ids
+            self._tokens = tokens
+            self._offsets = offsets
+            self._words = words
+            self._type_ids = [type_id] * n
+            self._special_tokens_mask = [0] * n
+            self._attention_mask = [1] * n
+            self._sequence_ranges = {}
+        else:
+            k = len(sp.before_ids)
+            self._ids = sp.before_ids + ids + sp.after_ids
+            self._tokens = sp.before_tokens + tokens + sp.after_tokens
+            self._offsets = sp.before_offsets + offsets + sp.after_offsets
+            self._words = sp.before_words + words + sp.after_words
+            self._type_ids = sp.before_types + [type_id] * n + sp.after_types
+            self._special_tokens_mask = sp.before_ones + [0] * n + sp.after_ones
+            self._attention_mask = [1] * (n + k + len(sp.after_ids))
+            self._sequence_ranges = {0: (k, k + n)}
         self._overflowing = []
-        self._sequence_ranges = {}
         self._packed = None
 
     @property
@@ -216,7 +235,8 @@ class Encoding:
     # ---- python API --------------------------------------------------------------------
     def __len__(self) -> int:
         if self._packed is not None:
-            return len(self._packed[0]) // 4
+            sp = self._packed[5]
+            return len(self._packed[0]) // 4 + (0 if sp is None else len(sp.before_ids) + len(sp.after_ids))
         return len(self._ids)
 
     def __repr__(self) -> str:
@@ -455,3 +475,29 @@ class Encoding:
             self.offsets = self.offsets + [(0, 0)] * n
         else:
             raise TokenizerError(f"padding direction must be 'left' or 'right', got {direction!r}")
+
+
+class SpecialTokensAround:
+    """The special tokens a post-processor puts before and after a single sequence, as
+    (id, token, type_id) triples, and the sequence's own type id; lets a packed Encoding
+    take them without unpacking (what Tokenizer.post_process uses for the common case)."""
+
+    __slots__ = (
+        "before_ids", "before_tokens", "before_types", "after_ids", "after_tokens", "after_types", "type_id",
+        "before_offsets", "after_offsets", "before_words", "after_words", "before_ones", "after_ones",
+    )
+
+    def __init__(self, before: list[tuple[int, str, int]], after: list[tuple[int, str, int]], type_id: int):
+        self.before_ids = [i for i, _, _ in before]
+        self.before_tokens = [t for _, t, _ in before]
+        self.before_types = [ty for _, _, ty in before]
+        self.after_ids = [i for i, _, _ in after]
+        self.after_tokens = [t for _, t, _ in after]
+        self.after_types = [ty for _, _, ty in after]
+        self.type_id = type_id
+        self.before_offsets = [(0, 0)] * len(before)
+        self.after_offsets = [(0, 0)] * len(after)
+        self.before_words = [None] * len(before)
+        self.after_words = [None] * len(after)
+        self.before_ones = [1] * len(before)
+        self.after_ones = [1] * len(after)

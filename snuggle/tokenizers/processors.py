@@ -170,6 +170,11 @@ class PostProcessor(Component):
     _family_module = "snuggle.tokenizers.processors"
     """Base class: subclasses implement `process_encodings`, `num_special_tokens_to_add`, `to_dict`."""
 
+    def single_specials(self):
+        """SpecialTokensAround for one sequence, when this processor only adds tokens around it
+        (lets packed encodings skip unpacking); None otherwise."""
+        return None
+
     def num_special_tokens_to_add(self, is_pair: bool) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -212,6 +217,12 @@ class BertProcessing(PostProcessor):
             raise TokenizerError(f"BertProcessing: unexpected arguments {sorted(kwargs)}")
         self.sep = _check_pair(sep, "sep", "BertProcessing")
         self.cls = _check_pair(cls, "cls", "BertProcessing")
+
+    def single_specials(self):
+        from snuggle.tokenizers.encoding import SpecialTokensAround
+
+        (cls_tok, cls_id), (sep_tok, sep_id) = self.cls, self.sep
+        return SpecialTokensAround([(cls_id, cls_tok, 0)], [(sep_id, sep_tok, 0)], 0)
 
     def num_special_tokens_to_add(self, is_pair: bool) -> int:
         return 3 if is_pair else 2

@@ -225,6 +225,23 @@ class TemplateProcessing(PostProcessor):
                 out.append(_special_encoding(tok.ids, tok.tokens, piece.type_id))
         return out
 
+    def single_specials(self):
+        """The single template as SpecialTokensAround (None when it is not `specials $A specials`)."""
+        from snuggle.tokenizers.encoding import SpecialTokensAround
+
+        seq = [i for i, p in enumerate(self.single) if p.kind == "Sequence"]
+        if len(seq) != 1 or self.single[seq[0]].id != "A":
+            return None
+        parts: list[list[tuple[int, str, int]]] = [[], []]
+        for i, p in enumerate(self.single):
+            if p.kind == "Sequence":
+                continue
+            tok = self.special_tokens.get(p.id)
+            if tok is None:
+                return None  # the generic path raises the clear error
+            parts[i > seq[0]].extend((tid, t, p.type_id) for tid, t in zip(tok.ids, tok.tokens))
+        return SpecialTokensAround(parts[0], parts[1], self.single[seq[0]].type_id)
+
     def to_dict(self) -> dict:
         return {
             "type": "TemplateProcessing",

@@ -62,6 +62,7 @@ class Tokenizer:
         self._fast = None
         self._fast_checked = False
         self._post_noop = True
+        self._single_specials = None
 
     # ---- components ------------------------------------------------------------------
     def _invalidate(self) -> None:
@@ -105,6 +106,8 @@ class Tokenizer:
     def post_processor(self, processor) -> None:
         self._post_processor = processor
         self._post_noop = _single_noop(processor)
+        single_specials = getattr(processor, "single_specials", None)
+        self._single_specials = single_specials() if single_specials is not None else None
 
     @property
     def decoder(self):
@@ -352,8 +355,15 @@ class Tokenizer:
 
     def post_process(self, encoding: Encoding, pair: Encoding | None = None, add_special_tokens: bool = True) -> Encoding:
         """Truncate, add special tokens (post-processor), then pad, as the reference does."""
-        if pair is None and self._post_noop and self._truncation is None and self._padding is None:
-            return encoding  # nothing would change: skip the copies
+        if pair is None and self._truncation is None and self._padding is None:
+            if self._post_noop:
+                return encoding  # nothing would change: skip the copies
+            specials = self._single_specials
+            if specials is not None and encoding._packed is not None and encoding._packed[5] is None:
+                if add_special_tokens:
+                    return encoding.with_specials(specials)
+                if specials.type_id == 0:
+                    return encoding
         if self._truncation is not None:
             trunc = dict(self._truncation)
             n_added = self.num_special_tokens_to_add(pair is not None) if add_special_tokens else 0
