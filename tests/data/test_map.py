@@ -492,3 +492,13 @@ def test_async_functions_and_tensor_values():
     assert small().filter(keep, batched=True)["text"] == ["bb", "dddd", "eeeee"]
     out = small().map(lambda ex: {"t": torch.tensor([ex["label"], 2]), "s": torch.tensor(1.5)})
     assert out["t"][1] == [1, 2] and out["s"][0] == 1.5
+
+
+def test_a_killed_worker_is_reported_by_rank():
+    def die(ex):
+        if ex["text"] == "eeeee":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"x": 1}
+
+    with pytest.raises(DataError, match=r"map worker 1 died with exit code -9"):
+        small().map(die, num_proc=2)
