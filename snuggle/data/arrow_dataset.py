@@ -176,9 +176,9 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
             new._indices_files = list(self._indices_files)
         else:
             new._indices_files = list(indices_files or [])
-        if features is not None:
-            new._info.features = Features({name: features[name] for name in new._data.column_names})
-        if data is not None:
+        if features is not None or data is not None:
+            source = features if features is not None else new._info.features
+            new._info.features = Features({name: source[name] for name in new._data.column_names})
             new._data = with_features_metadata(new._data, new._info.features)
         new._fingerprint = fingerprint or generate_random_fingerprint()
         new._format_type = self._format_type

@@ -209,7 +209,13 @@ class ColumnOpsMixin:
             values = query_table(self._data, column, indices=self._indices).column(0)
         else:
             values = self._data.column(column)  # same rows (maybe reordered): order of the data, as `datasets`
-        return values.unique().to_pylist()
+        try:
+            return values.unique().to_pylist()
+        except pa.ArrowNotImplementedError as error:
+            raise DataError(
+                f"unique: column {column!r} has type {self.features[column]}, which has no distinct-value kernel; "
+                "flatten() struct columns first or pick a column of scalars or lists"
+            ) from error
 
     def flatten(self, new_fingerprint: str | None = None, max_depth: int = 16) -> Dataset:
         """Struct columns become one column per field, named "<column>.<field>" (recursively)."""

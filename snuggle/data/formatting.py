@@ -197,6 +197,8 @@ class _Tensorizer:
             return value
         if self.kind == "numpy" and _is_torch_tensor(value):
             return self.convert(value.detach().cpu().numpy()[()])
+        if self.kind == "torch" and isinstance(value, np.generic):
+            value = np.asarray(value)  # numpy scalars (np.str_ too) go through a 0-d array, as `datasets`
         if isinstance(value, np.ndarray) and value.dtype == object or isinstance(value, (list, tuple)):
             return self.consolidate([self.convert(v) for v in value])
         return self.leaf(value)
