@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
             "interleave_datasets", "load_dataset", "load_from_disk", "split_dataset_by_node", "disable_caching",
             "enable_caching", "is_caching_enabled", "Features", "Value", "ClassLabel", "Sequence", "List",
             "LargeList", "Array2D", "Array3D", "Array4D", "Array5D", "Translation", "TranslationVariableLanguages",
-            "DatasetInfo",
+            "DatasetInfo", "load_dataset_builder", "ReadInstruction", "Split", "NamedSplit",
         )
     },
     # data collators (transformers names)

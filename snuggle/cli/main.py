@@ -17,6 +17,7 @@ import sys
 _COMMANDS = {
     "env": "snuggle.cli.env",
     "tokenizer": "snuggle.cli.tokenizer",
+    "datasets": "snuggle.cli.datasets",
     "demo": "snuggle.cli.demo",
 }
 

@@ -36,6 +36,10 @@ _NAMES = {
     "Translation": "snuggle.data.features",
     "TranslationVariableLanguages": "snuggle.data.features",
     "DatasetInfo": "snuggle.data.info",
+    "load_dataset_builder": "snuggle.data.load",
+    "ReadInstruction": "snuggle.data.splits",
+    "Split": "snuggle.data.splits",
+    "NamedSplit": "snuggle.data.splits",
 }
 
 __all__ = sorted(_NAMES)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from io import StringIO
 from typing import Any, Callable, Iterator
 
+from snuggle.data.remote_files import is_remote_url, open_data_file
 from snuggle.errors import DataError
 
 
@@ -298,7 +299,7 @@ def _open_or_fail(path, kind, fn):
     import pyarrow as pa
 
     try:
-        return fn(path)
+        return fn(open_data_file(path, "rb") if is_remote_url(path) else path)
     except (pa.ArrowInvalid, OSError) as e:
         raise DataError(f"{path}: not a readable {kind} file ({e})") from None
 
@@ -322,7 +323,8 @@ def _read_csv(path: str, config: CsvConfig):
             for name, feature in config.features.items()
         }
     try:
-        reader = pd.read_csv(path, iterator=True, dtype=dtype, **config.pandas_kwargs())
+        source = open_data_file(path, "rb") if is_remote_url(path) else path
+        reader = pd.read_csv(source, iterator=True, dtype=dtype, **config.pandas_kwargs())
         with reader:
             for df in reader:
                 yield pa.Table.from_pandas(df)
@@ -337,7 +339,7 @@ def _read_csv(path: str, config: CsvConfig):
 
 
 def _json_starts_with_array(path: str) -> bool:
-    with open(path, "rb") as f:
+    with open_data_file(path, "rb") as f:
         head = f.read(1024)
     if head.startswith(codecs.BOM_UTF8):
         head = head[len(codecs.BOM_UTF8):]
@@ -351,7 +353,7 @@ def _read_json(path: str, config: JsonConfig):
     if config.field is not None:
         yield _read_json_field(path, config)
         return
-    with open(path, "rb") as f:
+    with open_data_file(path, "rb") as f:
         first = True
         line_offset = 0  # lines of the file before the current chunk, for error messages
         while True:
@@ -404,7 +406,7 @@ def _try_whole_json_object(path: str, config: JsonConfig, line_offset: int):
     if line_offset:
         return None
     try:
-        with open(path, encoding=config.encoding, errors=config.encoding_errors) as f:
+        with open_data_file(path, "r", encoding=config.encoding, errors=config.encoding_errors) as f:
             obj = json.load(f)
     except ValueError:
         return None
@@ -448,7 +450,7 @@ def _read_json_field(path: str, config: JsonConfig):
     import pyarrow as pa
 
     try:
-        with open(path, encoding=config.encoding, errors=config.encoding_errors) as f:
+        with open_data_file(path, "r", encoding=config.encoding, errors=config.encoding_errors) as f:
             obj = json.load(f)
     except ValueError as e:
         raise DataError(f"{path}: invalid JSON ({e})") from None
@@ -479,7 +481,7 @@ def _text_table(rows: list[str], config: TextConfig):
 def _read_text(path: str, config: TextConfig):
     # Text mode: universal newlines ("\r\n", "\r" -> "\n"), as the reference.
     try:
-        with open(path, encoding=config.encoding, errors=config.encoding_errors) as f:
+        with open_data_file(path, "r", encoding=config.encoding, errors=config.encoding_errors) as f:
             if config.sample_by == "document":
                 yield _text_table([f.read()], config)
                 return

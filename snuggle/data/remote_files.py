@@ -33,7 +33,7 @@ def _http_filesystem():
     except ImportError as e:  # pragma: no cover - fsspec is a dependency of the data extra
         from snuggle.errors import MissingDependencyError
 
-        raise MissingDependencyError("streaming from http(s) URLs needs fsspec and aiohttp: pip install 'snuggle[data]'") from e
+        raise MissingDependencyError("streaming from http(s) URLs needs fsspec and aiohttp: pip install fsspec aiohttp") from e
     return fsspec.filesystem("http")
 
 
