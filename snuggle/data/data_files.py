@@ -178,8 +178,10 @@ def resolve_pattern(pattern: str, base_path: str, allowed_extensions: list[str] 
     ['train.csv']
     """
     pattern = os.fspath(pattern)
+    if pattern.startswith(("http://", "https://")):
+        return [pattern]  # read through fsspec (Range requests when streaming)
     if "://" in pattern:
-        raise DataError(f"data file {pattern!r} is a URL; remote data files need snuggle.hub or streaming=True")
+        raise DataError(f"data file {pattern!r}: only local paths and http(s) URLs are supported (Hub paths need snuggle.hub)")
     pattern = os.path.expanduser(pattern)
     full = pattern if os.path.isabs(pattern) else os.path.join(base_path or os.getcwd(), pattern)
     full = os.path.normpath(full)
@@ -342,6 +344,11 @@ def files_signature(data_files: dict[str, list[str]]) -> list:
     signature = []
     for split, files in data_files.items():
         for f in files:
+            if f.startswith(("http://", "https://")):
+                from snuggle.data.remote_files import data_file_info
+
+                signature.append((split, f, *data_file_info(f)))
+                continue
             st = os.stat(f)
             signature.append((split, os.path.abspath(f), st.st_size, st.st_mtime_ns))
     return signature

@@ -166,7 +166,9 @@ class DatasetBuilder:
             splits[split] = {"name": split, "num_bytes": num_bytes, "num_examples": num_rows,
                              "dataset_name": self.dataset_name}
         dataset_size = sum(s["num_bytes"] for s in splits.values())
-        download_size = sum(os.path.getsize(f) for files in self.data_files.values() for f in files)
+        from snuggle.data.remote_files import data_file_size
+
+        download_size = sum(data_file_size(f) or 0 for files in self.data_files.values() for f in files)
         info = DatasetInfo(
             builder_name=self.builder_name,
             dataset_name=self.dataset_name,

@@ -67,3 +67,9 @@ def data_file_size(path: str) -> int | None:
 
         return os.path.getsize(path)
     return _http_filesystem().info(path).get("size")
+
+
+def data_file_info(url: str) -> tuple:
+    """(size, ETag or Last-Modified) of a remote file: what a cache key of its content can use."""
+    info = _http_filesystem().info(url)
+    return (info.get("size"), info.get("ETag") or info.get("etag") or info.get("Last-Modified") or info.get("last_modified"))
