@@ -29,7 +29,8 @@ import copy
 import json
 import os
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -43,8 +44,14 @@ from snuggle.data.fingerprint import (
     is_caching_enabled,
     update_fingerprint,
 )
-from snuggle.data.formatting import canonical_format_type, format_table, iter_python_rows, query_table
+from snuggle.data.formatting import (
+    canonical_format_type,
+    format_table,
+    iter_python_rows,
+    query_table,
+)
 from snuggle.data.indices import RowSelectionMixin
+from snuggle.data.rows_to_arrow import column_to_arrow, generate_tables
 from snuggle.errors import DataError, MissingDependencyError
 
 _KEEP = object()  # "same as the source dataset" in Dataset._derive
@@ -137,11 +144,10 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
                         f"The features don't match the Arrow data: got {declared} but the table has types "
                         f"{inferred} ({error})"
                     ) from error
-        if self._indices is not None:
-            if self._indices.num_columns != 1 or not pa.types.is_unsigned_integer(self._indices.column(0).type):
-                raise DataError(
-                    f"indices_table must have one unsigned integer column, got schema {self._indices.schema}"
-                )
+        if self._indices is not None and (
+            self._indices.num_columns != 1 or not pa.types.is_unsigned_integer(self._indices.column(0).type)
+        ):
+            raise DataError(f"indices_table must have one unsigned integer column, got schema {self._indices.schema}")
         self._data = with_features_metadata(self._data, info.features)
         if self._fingerprint is None:
             self._fingerprint = self._initial_fingerprint()
@@ -227,7 +233,7 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
         lengths = {}
         arrays = {}
         for name, column in mapping.items():
-            arrays[name] = _column_to_arrow(name, column, features)
+            arrays[name] = column_to_arrow(name, column, features)
             lengths[name] = len(arrays[name])
         if len(set(lengths.values())) > 1:
             raise DataError(f"from_dict: columns have different lengths {lengths}; every column needs one value per row")
@@ -289,7 +295,7 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
         gen_kwargs = gen_kwargs or {}
         features = Features(features) if features is not None else None
         if keep_in_memory:
-            tables = list(_generate_tables(generator, gen_kwargs, features))
+            tables = list(generate_tables(generator, gen_kwargs, features))
             table = pa.concat_tables(tables) if tables else pa.table({})
             return Dataset(table, info=_new_info(features), split=split)
         from snuggle.data.fingerprint import get_datasets_cache_dir
@@ -301,7 +307,7 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
         path = os.path.join(folder, f"generator-{split}.arrow")
         if not (os.path.exists(path) and is_caching_enabled()):
             schema = features.arrow_schema if features is not None else None
-            write_arrow_file(path, _generate_tables(generator, gen_kwargs, features), schema=schema)
+            write_arrow_file(path, generate_tables(generator, gen_kwargs, features), schema=schema)
         ds = Dataset.from_file(path, info=_new_info(features), split=split)
         ds._fingerprint = fingerprint
         return ds
@@ -650,62 +656,3 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
             return os.path.join(folder, f"cache-{fingerprint}.arrow")
         return os.path.join(get_temporary_cache_files_directory(), f"cache-{generate_random_fingerprint()}.arrow")
 
-
-def _column_to_arrow(name: str, column, features: Features | None) -> pa.Array:
-    """One from_dict column -> Arrow array, typed by `features` when given; errors name the column."""
-    try:
-        if isinstance(column, (pa.Array, pa.ChunkedArray)):
-            if features is not None:
-                target = features.arrow_schema.field(name).type
-                if column.type != target:
-                    column = column.cast(target)
-            return column
-        if features is not None:
-            values = features.encode_column(column, name)
-            return pa.array(values, type=features.arrow_schema.field(name).type)
-        from snuggle.data.features import cast_to_python_objects
-
-        if hasattr(column, "__array__") and getattr(column, "ndim", 1) == 1:
-            return pa.array(column)
-        return pa.array(cast_to_python_objects(list(column)))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, OverflowError) as error:
-        expected = f" as {features[name]}" if features is not None else ""
-        raise DataError(f"from_dict: column {name!r} could not be converted{expected}: {error}") from error
-
-
-def _generate_tables(generator: Callable, gen_kwargs: dict, features: Features | None, batch_size: int = 1000):
-    """Tables of up to `batch_size` rows from a generator of row dicts; every table has the first one's schema."""
-    schema = features.arrow_schema if features is not None else None
-    rows: list[dict] = []
-
-    def flush():
-        nonlocal schema
-        keys = list(features) if features is not None else (schema.names if schema is not None else list(rows[0]))
-        extra = set().union(*rows) - set(keys)
-        if extra:
-            raise DataError(
-                f"from_generator: rows have columns {sorted(extra)} that are not in {keys}; "
-                "yield the same keys in every row (or list them in features=)"
-            )
-        columns = {key: [row.get(key) for row in rows] for key in keys}
-        if features is not None:
-            columns = features.encode_batch(columns)
-        try:
-            table = pa.Table.from_pydict(columns, schema=schema)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-            raise DataError(
-                f"from_generator: rows could not be stored with schema {schema}: {error}; pass features= to fix the types"
-            ) from error
-        if schema is None:
-            schema = table.schema
-        return table
-
-    for row in generator(**gen_kwargs):
-        if not isinstance(row, dict):
-            raise DataError(f"from_generator: the generator must yield dicts (one per row), got {type(row).__name__}")
-        rows.append(row)
-        if len(rows) >= batch_size:
-            yield flush()
-            rows = []
-    if rows:
-        yield flush()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from snuggle.errors import DataError
 
@@ -40,7 +40,7 @@ class DatasetDict(dict):
         if isinstance(key, str) or len(self) == 0:
             return super().__getitem__(key)
         preferred = [s for s in ("train", "test", "validation") if s in self]
-        example = preferred[0] if preferred else list(self)[0]
+        example = preferred[0] if preferred else next(iter(self))
         raise KeyError(
             f"Invalid key: {key}. Please first select a split. For example: `my_dataset_dictionary['{example}'][{key}]`. "
             f"Available splits: {sorted(self)}"
@@ -54,7 +54,7 @@ class DatasetDict(dict):
 
     def __repr__(self) -> str:
         body = "\n".join(f"{split}: {dataset}" for split, dataset in self.items())
-        body = re.sub("^", " " * 4, body, flags=re.M)
+        body = re.sub("^", " " * 4, body, flags=re.MULTILINE)
         return f"DatasetDict({{\n{body}\n}})"
 
     # ------------------------------------------------------------------ properties

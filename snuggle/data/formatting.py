@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numbers
 import operator
-from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import Any
 
 import pyarrow as pa
 

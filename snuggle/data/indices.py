@@ -239,7 +239,7 @@ class RowSelectionMixin:
 
     # ------------------------------------------------------------------ splits
 
-    def train_test_split(self, test_size: float | int | None = None, train_size: float | int | None = None,
+    def train_test_split(self, test_size: float | None = None, train_size: float | None = None,
                          shuffle: bool = True, stratify_by_column: str | None = None, seed: int | None = None,
                          generator=None, keep_in_memory: bool = False, load_from_cache_file: bool | None = None,
                          train_indices_cache_file_name: str | None = None,

@@ -205,4 +205,4 @@ def test_info_attributes_are_read_through():
     ds = Dataset.from_dict({"a": [1]})
     assert ds.description == ds.info.description
     with pytest.raises(AttributeError):
-        ds.no_such_attribute
+        _ = ds.no_such_attribute

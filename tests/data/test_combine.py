@@ -6,7 +6,11 @@ import pytest
 
 from snuggle.data.arrow_dataset import Dataset
 from snuggle.data.arrow_files import write_arrow_file
-from snuggle.data.combine import concatenate_datasets, interleave_datasets, interleaved_rows
+from snuggle.data.combine import (
+    concatenate_datasets,
+    interleave_datasets,
+    interleaved_rows,
+)
 from snuggle.data.features import Features, Value
 from snuggle.errors import DataError
 

@@ -58,4 +58,4 @@ def test_formats(dd):
     upper = dd.with_transform(lambda b: {"text": [t.upper() for t in b["text"]]}, columns=["text"])
     assert upper["train"][0] == {"text": "A"}
     with pytest.raises(DataError, match="must be Dataset objects"):
-        DatasetDict({"train": [1, 2]}).num_rows
+        _ = DatasetDict({"train": [1, 2]}).num_rows

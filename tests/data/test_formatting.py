@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from snuggle.data.arrow_dataset import Dataset
-from snuggle.data.formatting import canonical_format_type, format_table, key_kind, query_table
+from snuggle.data.formatting import (
+    canonical_format_type,
+    format_table,
+    key_kind,
+    query_table,
+)
 from snuggle.errors import DataError
 
 
