@@ -459,7 +459,11 @@ class BertPreTrainingHeads(nn.Module):
 class _BertWithMLMHead(BertPreTrainedModel):
     """Shared output-embedding accessors of the heads that end in `cls.predictions`."""
 
-    _tied_weights_keys = ["cls.predictions.decoder.weight", "cls.predictions.decoder.bias"]
+    # {tied parameter: the parameter it shares}, the transformers 5 form
+    _tied_weights_keys = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder

@@ -278,7 +278,7 @@ def _run_distilbert(model, input_ids, attention_mask, inputs_embeds, position_id
 class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     """vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the word embeddings)."""
 
-    _tied_weights_keys = ["vocab_projector.weight"]
+    _tied_weights_keys = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)

@@ -163,7 +163,10 @@ def _run_roberta(model, input_ids, attention_mask, token_type_ids, position_ids,
 class RobertaForMaskedLM(RobertaPreTrainedModel):
     """RoBERTa + `lm_head`; `labels` (batch, seq) with -100 ignored."""
 
-    _tied_weights_keys = ["lm_head.decoder.weight", "lm_head.decoder.bias"]
+    _tied_weights_keys = {
+        "lm_head.decoder.weight": "roberta.embeddings.word_embeddings.weight",
+        "lm_head.decoder.bias": "lm_head.bias",
+    }
 
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
