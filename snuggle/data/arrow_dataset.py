@@ -536,7 +536,8 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
     def to_pandas(self, batch_size: int | None = None, batched: bool = False):
         """All rows as a pandas DataFrame, or (batched) an iterator of DataFrames."""
         if not batched:
-            return query_table(self._data, slice(0, len(self)), self._indices).to_pandas()
+            table = self._data if self._indices is None else query_table(self._data, slice(0, len(self)), self._indices)
+            return table.to_pandas()
         batch_size = batch_size or 1000
         return (t.to_pandas() for t in self._iter_tables(batch_size))
 
