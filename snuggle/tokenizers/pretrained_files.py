@@ -52,6 +52,7 @@ FILE_KEYS = (
     "files_loaded",
     "device_map",
     "slow_tokenizer_class",
+    "gguf_file",
 )
 
 
@@ -70,6 +71,8 @@ def resolve_tokenizer_files(name_or_path: str | os.PathLike, **kwargs: Any) -> d
     """
     path = os.fspath(name_or_path)
     subfolder = kwargs.get("subfolder") or ""
+    if kwargs.get("gguf_file"):
+        return _resolve_gguf_file(os.path.join(path, subfolder) if subfolder else path, kwargs["gguf_file"])
     files: dict[str, Any] = {
         "tokenizer_file": None,
         "tokenizer_config_file": None,
@@ -135,6 +138,33 @@ def resolve_tokenizer_files(name_or_path: str | os.PathLike, **kwargs: Any) -> d
     return files
 
 
+def _resolve_gguf_file(folder: str, gguf_file: str | os.PathLike) -> dict[str, Any]:
+    """`gguf_file=` given: the tokenizer comes from that GGUF file's metadata only (as in transformers)."""
+    gguf_file = os.fspath(gguf_file)
+    path = os.path.join(folder, gguf_file)
+    if not os.path.isfile(path) and os.path.isfile(gguf_file):
+        path = gguf_file
+    if not os.path.isfile(path):
+        raise TokenizerFileError(f"GGUF file {gguf_file!r} not found in the folder", path=folder)
+    return {"gguf_file": path, "is_local": True, "chat_template_files": {}}
+
+
+def read_gguf_tokenizer_config(path: str) -> dict[str, Any]:
+    """The tokenizer_config.json settings a GGUF file carries: chat template and special tokens."""
+    from snuggle.tokenizers.gguf_vocab import read_gguf_tokenizer_metadata
+
+    meta = read_gguf_tokenizer_metadata(path)
+    tokens = meta.get("tokenizer.ggml.tokens") or []
+    config: dict[str, Any] = {}
+    if "tokenizer.chat_template" in meta:
+        config["chat_template"] = meta["tokenizer.chat_template"]
+    for name, key in (("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding")):
+        token_id = meta.get(f"tokenizer.ggml.{key}_token_id")
+        if token_id is not None and 0 <= token_id < len(tokens):
+            config[name] = tokens[token_id]
+    return config
+
+
 def read_json(path: str) -> Any:
     """Parse a JSON file; a broken file raises TokenizerFileError naming it."""
     try:
@@ -153,6 +183,8 @@ def read_text(path: str) -> str:
 
 def read_tokenizer_config(files: dict[str, Any]) -> dict[str, Any]:
     """tokenizer_config.json as a dict ({} when absent), with chat templates from .jinja files merged in."""
+    if files.get("gguf_file"):
+        return read_gguf_tokenizer_config(files["gguf_file"])
     config: dict[str, Any] = {}
     if files.get("tokenizer_config_file"):
         config = read_json(files["tokenizer_config_file"])
@@ -179,6 +211,8 @@ def build_backend(files: dict[str, Any], config: dict[str, Any]):
 
     if files.get("tokenizer_file"):
         return Tokenizer.from_file(files["tokenizer_file"])
+    if files.get("gguf_file"):
+        return Tokenizer.from_str(json.dumps(converters.from_gguf(files["gguf_file"])))
     if files.get("vocab_json_file") and files.get("merges_file"):
         specials = [str(_content(config[k])) for k in ("bos_token", "eos_token", "unk_token") if config.get(k)]
         d = converters.from_vocab_merges(
