@@ -51,7 +51,8 @@ _NAMES: dict[str, str] = {
         for name in (
             "AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification",
             "AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMaskedLM",
-            "AutoModelForSeq2SeqLM",
+            "AutoModelForSeq2SeqLM", "AutoModelForMultipleChoice", "AutoModelForPreTraining",
+            "AutoModelForNextSentencePrediction",
         )
     },
     **{name: module for module, names in _ARCHITECTURES.items() for name in names},

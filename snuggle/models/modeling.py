@@ -133,11 +133,12 @@ class PreTrainedModel(nn.Module):
         if not getattr(self.config, "tie_word_embeddings", False) or not self._tied_weights_keys:
             return {}
         tied = self._tied_weights_keys
+        untied = getattr(self, "_untied_weights", ())  # set by loading when a checkpoint holds both, different
         if isinstance(tied, dict):
-            return dict(tied)
+            return {t: s for t, s in tied.items() if t not in untied}
         # Older list form: every listed parameter shares the input embedding matrix.
         source = self._input_embeddings_param_name()
-        return {name: source for name in tied if name != source} if source else {}
+        return {name: source for name in tied if name != source and name not in untied} if source else {}
 
     def _input_embeddings_param_name(self) -> str | None:
         try:
