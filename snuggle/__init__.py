@@ -11,7 +11,7 @@ pyarrow or any other heavy dependency.
 
 from __future__ import annotations
 
-import importlib
+from snuggle.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -54,18 +54,4 @@ _SUBPACKAGES = {"tokenizers", "data", "training", "utils", "errors", "cli"}
 __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 
 
-def __getattr__(name: str):
-    if name in _SUBPACKAGES:
-        mod = importlib.import_module(f"snuggle.{name}")
-        globals()[name] = mod
-        return mod
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'snuggle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(target), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports("snuggle", _EXPORTS, globals(), _SUBPACKAGES)

@@ -8,7 +8,7 @@ Names resolve lazily, so `import snuggle.data` does not import pyarrow until use
 
 from __future__ import annotations
 
-import importlib
+from snuggle.utils.lazy import lazy_exports
 
 _NAMES = {
     "Dataset": "snuggle.data.arrow_dataset",
@@ -45,14 +45,4 @@ _NAMES = {
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str):
-    target = _NAMES.get(name)
-    if target is None:
-        raise AttributeError(f"module 'snuggle.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(target), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports("snuggle.data", _NAMES, globals())

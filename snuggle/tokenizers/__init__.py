@@ -8,7 +8,7 @@ Names resolve lazily, so `import snuggle.tokenizers` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from snuggle.utils.lazy import lazy_exports
 
 _SUBMODULES = {
     "models",
@@ -40,18 +40,4 @@ _NAMES = {
 __all__ = sorted(_SUBMODULES | set(_NAMES))
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        mod = importlib.import_module(f"snuggle.tokenizers.{name}")
-        globals()[name] = mod
-        return mod
-    target = _NAMES.get(name)
-    if target is None:
-        raise AttributeError(f"module 'snuggle.tokenizers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(target), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports("snuggle.tokenizers", _NAMES, globals(), _SUBMODULES)

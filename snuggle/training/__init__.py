@@ -5,7 +5,7 @@ Names are loaded on first access (PEP 562), e.g. `from snuggle.training import D
 
 from __future__ import annotations
 
-import importlib
+from snuggle.utils.lazy import lazy_exports
 
 _LAZY = {
     "DataCollatorWithPadding": "snuggle.training.collators",
@@ -19,14 +19,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'snuggle.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports("snuggle.training", _LAZY, globals())
