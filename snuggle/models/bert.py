@@ -38,6 +38,7 @@ from snuggle.models.outputs import (
     MaskedLMOutput,
     ModelOutput,
     MultipleChoiceModelOutput,
+    NextSentencePredictorOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
@@ -304,6 +305,8 @@ class BertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "bert"
     supports_gradient_checkpointing = True
     _no_split_modules = ["BertEmbeddings", "BertLayer"]
+    # checkpoints written before transformers 4.31 saved this buffer; it is rebuilt, not loaded
+    _keys_to_ignore_on_load_unexpected = [r"embeddings\.position_ids$"]
 
     def _init_weights(self, module):
         init_encoder_weights(module, self.config.initializer_range)
@@ -571,6 +574,49 @@ class BertForPreTraining(_BertWithMLMHead):
         return finish(output, return_dict)
 
 
+class BertOnlyNSPHead(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.seq_relationship = nn.Linear(config.hidden_size, 2)
+
+    def forward(self, pooled_output):
+        return self.seq_relationship(pooled_output)
+
+
+class BertForNextSentencePrediction(BertPreTrainedModel):
+    """Pooled [CLS] -> 2 logits: 0 = sentence B follows A, 1 = B is random."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        self.bert = BertModel(config)
+        self.cls = BertOnlyNSPHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        _, _, return_dict = resolve_output_flags(self.config, output_attentions, output_hidden_states, return_dict)
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            output_attentions, output_hidden_states, return_dict=True,
+        )
+        logits = self.cls(outputs.pooler_output)
+        loss = None if labels is None else F.cross_entropy(logits.view(-1, 2), labels.to(logits.device).view(-1))
+        output = NextSentencePredictorOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return finish(output, return_dict)
+
+
 def classifier_dropout_of(config) -> float:
     """`classifier_dropout` when set, else `hidden_dropout_prob` (the reference's rule)."""
     dropout = getattr(config, "classifier_dropout", None)
@@ -760,6 +806,7 @@ def _register() -> None:
         masked_lm=BertForMaskedLM,
         pretraining=BertForPreTraining,
         multiple_choice=BertForMultipleChoice,
+        next_sentence_prediction=BertForNextSentencePrediction,
     )
 
 

@@ -228,6 +228,8 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "distilbert"
     supports_gradient_checkpointing = True
     _no_split_modules = ["Embeddings", "TransformerBlock"]
+    # checkpoints written before transformers 4.31 saved this buffer; it is rebuilt, not loaded
+    _keys_to_ignore_on_load_unexpected = [r"embeddings\.position_ids$"]
 
     def _init_weights(self, module):
         init_encoder_weights(module, self.config.initializer_range)
