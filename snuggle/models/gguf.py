@@ -194,11 +194,8 @@ def dequantize_q8_0(blocks: torch.Tensor) -> torch.Tensor:
 
 def _nibbles_times_scale(packed: torch.Tensor, scale: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
     """offset + scale * q for a block's 4-bit values (low nibbles first, then high nibbles)."""
-    n, width = packed.shape
-    out = torch.empty(n, 2, width)
-    torch.addcmul(offset, packed & 0x0F, scale, out=out[:, 0])
-    torch.addcmul(offset, packed >> 4, scale, out=out[:, 1])
-    return out.reshape(n, 2 * width)
+    # one uint8 temporary and one float pass: measured faster than writing halves through out=
+    return torch.addcmul(offset, torch.cat((packed & 0x0F, packed >> 4), dim=1), scale)
 
 
 def dequantize_q4_0(blocks: torch.Tensor) -> torch.Tensor:
@@ -391,6 +388,11 @@ def load_gguf_checkpoint(
     with open(path, "rb") as handle:
         # a private copy-on-write map: torch wants a writable buffer, and the file is never written
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_COPY)
+    # Unpacking ~1 MB tensors is memory-bound: intra-op threads gain little on an idle machine and
+    # cost 4-5x when the cores are busy (measured: 2.7 s with one thread vs 12-15 s with two on a
+    # loaded 2-core box), so dequantize on one thread and restore the caller's setting.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         for info in header.tensors:
             name = transformers_tensor_name(info.name)
@@ -404,6 +406,7 @@ def load_gguf_checkpoint(
                 tensor = reverse_permute(tensor, permuted_heads[kind])
             state_dict[name] = tensor if tensor.dtype == dtype else tensor.to(dtype)
     finally:
+        torch.set_num_threads(threads)
         try:
             data.close()
         except BufferError:  # a view is still alive somewhere; the map closes when it is collected
