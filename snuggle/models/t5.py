@@ -797,6 +797,11 @@ class T5ClassificationHead(nn.Module):
 class T5ForSequenceClassification(T5PreTrainedModel):
     """Classifies from the decoder state at the last <eos> of the input (decoder fed the shifted input)."""
 
+    _tied_weights_keys = {
+        "transformer.encoder.embed_tokens.weight": "transformer.shared.weight",
+        "transformer.decoder.embed_tokens.weight": "transformer.shared.weight",
+    }
+
     def __init__(self, config):
         super().__init__(config)
         self.transformer = T5Model(config)
@@ -847,6 +852,8 @@ class T5ForSequenceClassification(T5PreTrainedModel):
 
 class T5ForTokenClassification(T5PreTrainedModel):
     """A linear classifier over every encoder position."""
+
+    _tied_weights_keys = {"transformer.encoder.embed_tokens.weight": "transformer.shared.weight"}
 
     def __init__(self, config):
         super().__init__(config)
