@@ -83,7 +83,8 @@ GENERATION_PARAMS = (
     "return_dict_in_generate", "forced_bos_token_id", "forced_eos_token_id", "remove_invalid_values",
     "exponential_decay_length_penalty", "suppress_tokens", "begin_suppress_tokens", "epsilon_cutoff",
     "eta_cutoff", "encoder_repetition_penalty", "num_assistant_tokens", "num_assistant_tokens_schedule",
-    "assistant_confidence_threshold", "diversity_penalty", "num_beam_groups",
+    "assistant_confidence_threshold", "assistant_lookbehind", "target_lookbehind", "diversity_penalty",
+    "num_beam_groups",
 )
 
 _BASE_FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -210,7 +211,8 @@ class PretrainedConfig:
                     num_labels, len(id2label),
                 )
             self.id2label = {_label_id(key): value for key, value in id2label.items()}
-            self.label2id = dict(label2id) if label2id is not None else {v: k for k, v in self.id2label.items()}
+            # As the reference: label2id is only what the file or caller gave (it is not derived here).
+            self.label2id = dict(label2id) if label2id is not None else None
 
         if self.problem_type == "single_label_classification" and self.num_labels == 1:
             raise ModelError(

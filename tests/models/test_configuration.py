@@ -36,7 +36,9 @@ def test_defaults_and_labels():
 def test_id2label_keys_become_ints():
     c = TinyConfig(id2label={"0": "neg", "1": "pos", "2": "neutral"})
     assert c.id2label == {0: "neg", 1: "pos", 2: "neutral"}
-    assert c.num_labels == 3 and c.label2id == {"neg": 0, "pos": 1, "neutral": 2}
+    assert c.num_labels == 3 and c.label2id is None  # not derived, as in the reference
+    c = TinyConfig(id2label={"0": "neg", "1": "pos"}, label2id={"neg": 0, "pos": 1})
+    assert c.label2id == {"neg": 0, "pos": 1}
 
 
 def test_attribute_map_alias_reads_and_writes():
