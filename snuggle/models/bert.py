@@ -18,6 +18,7 @@ torch.Size([1, 3, 32])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -30,7 +31,10 @@ from snuggle.models.encoder_attention import (
     additive_padding_mask,
     encoder_self_attention,
 )
-from snuggle.models.encoder_losses import question_answering_loss, sequence_classification_loss
+from snuggle.models.encoder_losses import (
+    question_answering_loss,
+    sequence_classification_loss,
+)
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -304,9 +308,9 @@ class BertPreTrainedModel(PreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["BertEmbeddings", "BertLayer"]
+    _no_split_modules: ClassVar = ["BertEmbeddings", "BertLayer"]
     # checkpoints written before transformers 4.31 saved this buffer; it is rebuilt, not loaded
-    _keys_to_ignore_on_load_unexpected = [r"embeddings\.position_ids$"]
+    _keys_to_ignore_on_load_unexpected: ClassVar = [r"embeddings\.position_ids$"]
 
     def _init_weights(self, module):
         init_encoder_weights(module, self.config.initializer_range)
@@ -463,7 +467,7 @@ class _BertWithMLMHead(BertPreTrainedModel):
     """Shared output-embedding accessors of the heads that end in `cls.predictions`."""
 
     # {tied parameter: the parameter it shares}, the transformers 5 form
-    _tied_weights_keys = {
+    _tied_weights_keys: ClassVar = {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
     }

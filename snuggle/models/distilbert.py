@@ -14,6 +14,7 @@ torch.Size([1, 2, 32])
 
 from __future__ import annotations
 
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -35,7 +36,10 @@ from snuggle.models.encoder_attention import (
     additive_padding_mask,
     encoder_self_attention,
 )
-from snuggle.models.encoder_losses import question_answering_loss, sequence_classification_loss
+from snuggle.models.encoder_losses import (
+    question_answering_loss,
+    sequence_classification_loss,
+)
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -55,7 +59,7 @@ class DistilBertConfig(PretrainedConfig):
     """
 
     model_type = "distilbert"
-    attribute_map = {"hidden_size": "dim", "num_attention_heads": "n_heads", "num_hidden_layers": "n_layers"}
+    attribute_map: ClassVar = {"hidden_size": "dim", "num_attention_heads": "n_heads", "num_hidden_layers": "n_layers"}
 
     def __init__(
         self,
@@ -227,9 +231,9 @@ class DistilBertPreTrainedModel(PreTrainedModel):
     config_class = DistilBertConfig
     base_model_prefix = "distilbert"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["Embeddings", "TransformerBlock"]
+    _no_split_modules: ClassVar = ["Embeddings", "TransformerBlock"]
     # checkpoints written before transformers 4.31 saved this buffer; it is rebuilt, not loaded
-    _keys_to_ignore_on_load_unexpected = [r"embeddings\.position_ids$"]
+    _keys_to_ignore_on_load_unexpected: ClassVar = [r"embeddings\.position_ids$"]
 
     def _init_weights(self, module):
         init_encoder_weights(module, self.config.initializer_range)
@@ -280,7 +284,7 @@ def _run_distilbert(model, input_ids, attention_mask, inputs_embeds, position_id
 class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     """vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the word embeddings)."""
 
-    _tied_weights_keys = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
+    _tied_weights_keys: ClassVar = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)

@@ -14,6 +14,8 @@ What differs from BERT (snuggle/models/bert.py supplies the encoder layers and p
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -28,7 +30,10 @@ from snuggle.models.bert import (
     resolve_output_flags,
     split_start_end,
 )
-from snuggle.models.encoder_losses import question_answering_loss, sequence_classification_loss
+from snuggle.models.encoder_losses import (
+    question_answering_loss,
+    sequence_classification_loss,
+)
 from snuggle.models.outputs import (
     MaskedLMOutput,
     MultipleChoiceModelOutput,
@@ -131,7 +136,7 @@ class RobertaClassificationHead(nn.Module):
 class RobertaPreTrainedModel(BertPreTrainedModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
-    _no_split_modules = ["RobertaEmbeddings", "BertLayer"]
+    _no_split_modules: ClassVar = ["RobertaEmbeddings", "BertLayer"]
 
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -163,7 +168,7 @@ def _run_roberta(model, input_ids, attention_mask, token_type_ids, position_ids,
 class RobertaForMaskedLM(RobertaPreTrainedModel):
     """RoBERTa + `lm_head`; `labels` (batch, seq) with -100 ignored."""
 
-    _tied_weights_keys = {
+    _tied_weights_keys: ClassVar = {
         "lm_head.decoder.weight": "roberta.embeddings.word_embeddings.weight",
         "lm_head.decoder.bias": "lm_head.bias",
     }

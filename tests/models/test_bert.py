@@ -19,8 +19,8 @@ from snuggle.models.bert import (
 
 
 def tiny_config(**overrides):
-    settings = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                    intermediate_size=37, max_position_embeddings=64)
+    settings = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                    "intermediate_size": 37, "max_position_embeddings": 64}
     settings.update(overrides)
     return BertConfig(**settings)
 
@@ -179,8 +179,8 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     torch.manual_seed(0)
     config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=3)
     model = BertForSequenceClassification(config).train()
-    inputs = dict(input_ids=torch.tensor([[2, 3, 4, 0]]), attention_mask=torch.tensor([[1, 1, 1, 0]]),
-                  labels=torch.tensor([1]))
+    inputs = {"input_ids": torch.tensor([[2, 3, 4, 0]]), "attention_mask": torch.tensor([[1, 1, 1, 0]]),
+                  "labels": torch.tensor([1])}
     model(**inputs).loss.backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
@@ -188,4 +188,4 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     assert model.bert.encoder.gradient_checkpointing
     model(**inputs).loss.backward()
     for name, param in model.named_parameters():
-        torch.testing.assert_close(param.grad, expected[name], msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(param.grad, expected[name], msg=lambda m, name=name: f"{name}: {m}")

@@ -19,7 +19,7 @@ from snuggle.models.distilbert import (
 
 
 def tiny_config(**overrides):
-    settings = dict(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64)
+    settings = {"vocab_size": 99, "dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 37, "max_position_embeddings": 64}
     settings.update(overrides)
     return DistilBertConfig(**settings)
 

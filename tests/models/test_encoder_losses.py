@@ -9,7 +9,11 @@ import torch
 import torch.nn.functional as F
 
 from snuggle.errors import ModelError
-from snuggle.models.encoder_attention import activation_from_name, additive_padding_mask, encoder_self_attention
+from snuggle.models.encoder_attention import (
+    activation_from_name,
+    additive_padding_mask,
+    encoder_self_attention,
+)
 from snuggle.models.encoder_losses import (
     infer_problem_type,
     question_answering_loss,

@@ -14,8 +14,8 @@ from snuggle.models.roberta import (
 
 
 def tiny_config(**overrides):
-    settings = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                    intermediate_size=37, max_position_embeddings=64, type_vocab_size=1)
+    settings = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                    "intermediate_size": 37, "max_position_embeddings": 64, "type_vocab_size": 1}
     settings.update(overrides)
     return RobertaConfig(**settings)
 

@@ -26,15 +26,15 @@ VOCAB = 99
 
 # (family, transformers config kwargs)
 CONFIGS = {
-    "bert": dict(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=64, type_vocab_size=2,
-    ),
-    "roberta": dict(
-        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        max_position_embeddings=64, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-    ),
-    "distilbert": dict(vocab_size=VOCAB, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64),
+    "bert": {
+        "vocab_size": VOCAB, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37,
+        "max_position_embeddings": 64, "type_vocab_size": 2,
+    },
+    "roberta": {
+        "vocab_size": VOCAB, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37,
+        "max_position_embeddings": 64, "type_vocab_size": 1, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2,
+    },
+    "distilbert": {"vocab_size": VOCAB, "dim": 32, "n_layers": 2, "n_heads": 4, "hidden_dim": 37, "max_position_embeddings": 64},
 }
 CONFIG_CLASSES = {"bert": "BertConfig", "roberta": "RobertaConfig", "distilbert": "DistilBertConfig"}
 PREFIX = {"bert": "Bert", "roberta": "Roberta", "distilbert": "DistilBert"}
@@ -113,7 +113,7 @@ def make_inputs(family, head, pad_id, num_labels=2, label_kind="int"):
 def output_tensors(output):
     """Every tensor of an output keyed by name (hidden_states.0, attentions.1, ...)."""
     tensors = {}
-    for key in output.keys():
+    for key in output:
         value = output[key]
         if isinstance(value, torch.Tensor):
             tensors[key] = value
@@ -143,7 +143,7 @@ def assert_close_outputs(ours, ref, check_keys=None):
     keys = check_keys if check_keys is not None else ref_t.keys()
     assert set(keys) <= set(ours_t), f"missing outputs: {set(keys) - set(ours_t)}"
     for key in keys:
-        torch.testing.assert_close(ours_t[key], ref_t[key], atol=ATOL, rtol=1e-4, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(ours_t[key], ref_t[key], atol=ATOL, rtol=1e-4, msg=lambda m, key=key: f"{key}: {m}")
 
 
 @pytest.mark.parametrize("family,head", CASES)
@@ -152,7 +152,7 @@ def test_head_matches_reference_outputs_loss_and_gradients(family, head, tmp_pat
     ref = getattr(transformers, PREFIX[family] + head).from_pretrained(folder, attn_implementation="eager").eval()
     ours = getattr(ours_module(family), PREFIX[family] + head).from_pretrained(folder).eval()
     inputs = make_inputs(family, head, pad_id)
-    flags = dict(output_hidden_states=True, output_attentions=True)
+    flags = {"output_hidden_states": True, "output_attentions": True}
 
     ref_out = ref(**inputs, **flags)
     ours_out = ours(**inputs, **flags)
@@ -165,7 +165,7 @@ def test_head_matches_reference_outputs_loss_and_gradients(family, head, tmp_pat
     ref_grads, ours_grads = gradients(ref), gradients(ours)
     assert set(ours_grads) == set(ref_grads)
     for name, grad in ref_grads.items():
-        torch.testing.assert_close(ours_grads[name], grad, atol=ATOL, rtol=1e-4, msg=lambda m: f"grad {name}: {m}")
+        torch.testing.assert_close(ours_grads[name], grad, atol=ATOL, rtol=1e-4, msg=lambda m, name=name: f"grad {name}: {m}")
 
     # the other direction: the reference loads our save_pretrained output to the same weights
     ours.save_pretrained(tmp_path / "ours")
@@ -173,7 +173,7 @@ def test_head_matches_reference_outputs_loss_and_gradients(family, head, tmp_pat
     back = getattr(transformers, PREFIX[family] + head).from_pretrained(tmp_path / "ours")
     back_state = back.state_dict()
     for key, value in ref.state_dict().items():
-        torch.testing.assert_close(back_state[key], value, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(back_state[key], value, msg=lambda m, key=key: f"{key}: {m}")
 
 
 @pytest.mark.parametrize("family,head", [(f, "Model") for f in HEADS] + [("bert", "ForSequenceClassification")])
