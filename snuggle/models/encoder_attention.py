@@ -23,7 +23,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from snuggle.errors import ModelError
-from snuggle.models.attention import attention_implementation, boolean_to_additive_mask, eager_attention
+from snuggle.models.attention import (
+    attention_implementation,
+    boolean_to_additive_mask,
+    eager_attention,
+)
+
 
 def additive_padding_mask(attention_mask, dtype, input_shape):
     """(batch, seq) 1 = keep / 0 = pad -> (batch, 1, 1, seq) additive mask; None when nothing is padded.
