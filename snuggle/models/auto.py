@@ -54,7 +54,7 @@ _HUB_KWARGS = ("revision", "local_files_only", "subfolder", "cache_dir", "token"
 def register(model_type: str, config_class: type[PretrainedConfig], exist_ok: bool = True, **heads: type) -> None:
     """Register a config class and its model classes by head name ('base', 'causal_lm', ...).
 
-    >>> # register("bert", BertConfig, base=BertModel, masked_lm=BertForMaskedLM)   # doctest: +SKIP
+    >>> # register("bert", BertConfig, base=BertModel, masked_lm=BertForMaskedLM)
     """
     AutoConfig.register(model_type, config_class, exist_ok=exist_ok)
     for head, model_class in heads.items():
@@ -121,7 +121,7 @@ class AutoConfig:
     def from_pretrained(pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
         """Read config.json and build its model_type's config; kwargs override fields.
 
-        >>> # AutoConfig.from_pretrained("./minilm", num_labels=3)   # doctest: +SKIP
+        >>> # AutoConfig.from_pretrained("./minilm", num_labels=3)
         """
         config_dict, kwargs = PretrainedConfig.get_config_dict(pretrained_model_name_or_path, **kwargs)
         where = os.path.join(os.fspath(pretrained_model_name_or_path), "config.json")
@@ -185,7 +185,7 @@ class _AutoModel:
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
         """Read config.json, pick the class for its model_type, and load the weights with it.
 
-        >>> # AutoModelForSequenceClassification.from_pretrained("./minilm", num_labels=2)   # doctest: +SKIP
+        >>> # AutoModelForSequenceClassification.from_pretrained("./minilm", num_labels=2)
         """
         hub_kwargs = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
         loading_kwargs = {k: kwargs.pop(k) for k in _LOADING_KWARGS if k in kwargs}

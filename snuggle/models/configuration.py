@@ -153,7 +153,7 @@ class PretrainedConfig:
 
     >>> c = PretrainedConfig(id2label={"0": "neg", "1": "pos"})
     >>> c.id2label, c.label2id, c.num_labels
-    ({0: 'neg', 1: 'pos'}, {'neg': 0, 'pos': 1}, 2)
+    ({0: 'neg', 1: 'pos'}, None, 2)
     """
 
     model_type: ClassVar[str] = ""
@@ -351,7 +351,7 @@ class PretrainedConfig:
     def __contains__(self, key: str) -> bool:
         return key in self.__dict__
 
-    def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> "PretrainedConfig":
+    def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> PretrainedConfig:
         """The config of the text model (for a composite config, its text sub-config)."""
         for key in ("text_config", "decoder", "text_encoder"):
             sub = self.__dict__.get(key)

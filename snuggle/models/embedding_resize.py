@@ -5,7 +5,7 @@ old rows' mean and 1e-9 x their covariance (so new tokens start at the average e
 model's next-token distribution barely moves), or set to the mean when the covariance is not
 positive definite. With mean_resizing=False they get the model's usual `_init_weights`.
 
->>> # model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)   # doctest: +SKIP
+>>> # model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=64)
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ checkpoint tensor is read (from an mmap'd safetensors shard), cast once and beco
 Only parameters the checkpoint lacks are allocated and initialised (`_init_weights`); one concise
 warning lists them and the checkpoint weights that were not used.
 
->>> # model = BertForSequenceClassification.from_pretrained("./minilm", num_labels=3)   # doctest: +SKIP
+>>> # model = BertForSequenceClassification.from_pretrained("./minilm", num_labels=3)
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import copy
 import json
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -260,7 +261,7 @@ def _map_checkpoint_keys(model: nn.Module, checkpoint_keys: list[str], expected:
         return {k: (dotted + v if dotted + v in expected else v) for k, v in renamed.items()}
     if not model_has_prefix and checkpoint_has_prefix:
         # A model-with-head checkpoint loaded into the base model: drop the prefix, the head is unused.
-        return {k: (v[len(dotted):] if v.startswith(dotted) else v) for k, v in renamed.items()}
+        return {k: (v.removeprefix(dotted)) for k, v in renamed.items()}
     return renamed
 
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -220,7 +221,7 @@ class PreTrainedModel(nn.Module):
         New rows are sampled from a normal distribution with the old rows' mean and a tiny (1e-9 x) covariance
         when `mean_resizing` (the reference's recipe), else initialised like fresh weights.
 
-        >>> # model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)   # doctest: +SKIP
+        >>> # model.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=8)
         """
         from snuggle.models.embedding_resize import resize_model_token_embeddings
 
@@ -254,7 +255,7 @@ class PreTrainedModel(nn.Module):
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """Number of parameters (tied ones counted once).
 
-        >>> # model.num_parameters(only_trainable=True)   # doctest: +SKIP
+        >>> # model.num_parameters(only_trainable=True)
         """
         skip: set[int] = set()
         if exclude_embeddings:
@@ -313,7 +314,7 @@ class PreTrainedModel(nn.Module):
 
     # ----------------------------------------------------------------- loading and saving
     @classmethod
-    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> "PreTrainedModel":
+    def from_config(cls, config: PretrainedConfig, **kwargs: Any) -> PreTrainedModel:
         """Build a randomly initialised model from a config (AutoModel.from_config uses this)."""
         dtype = kwargs.pop("dtype", kwargs.pop("torch_dtype", None))
         attn = kwargs.pop("attn_implementation", None)
@@ -330,7 +331,7 @@ class PreTrainedModel(nn.Module):
             torch.set_default_dtype(previous)
 
     @classmethod
-    def _from_config(cls, config: PretrainedConfig, **kwargs: Any) -> "PreTrainedModel":
+    def _from_config(cls, config: PretrainedConfig, **kwargs: Any) -> PreTrainedModel:
         return cls.from_config(config, **kwargs)
 
     @classmethod
@@ -342,7 +343,7 @@ class PreTrainedModel(nn.Module):
         local_files_only, revision, use_safetensors, gguf_file, output_loading_info; any other keyword
         overrides a config field (e.g. num_labels=3).
 
-        >>> # model = BertForSequenceClassification.from_pretrained("./minilm", num_labels=3)   # doctest: +SKIP
+        >>> # model = BertForSequenceClassification.from_pretrained("./minilm", num_labels=3)
         """
         from snuggle.models.loading import load_pretrained_model
 
@@ -363,7 +364,7 @@ class PreTrainedModel(nn.Module):
         Weights go to model.safetensors, or model-0000i-of-0000N.safetensors + model.safetensors.index.json
         when larger than `max_shard_size` (bytes or '200MB'-style strings); tied weights are stored once.
 
-        >>> # model.save_pretrained("out", max_shard_size="200MB")   # doctest: +SKIP
+        >>> # model.save_pretrained("out", max_shard_size="200MB")
         """
         from snuggle.models.saving import save_model
 

@@ -3,7 +3,7 @@
 Tied weights are stored once (the source, e.g. the input embedding; the tied lm_head is dropped as the
 reference does). Every file is written under a temporary name and renamed when complete.
 
->>> # model.save_pretrained("out", max_shard_size="200MB")   # doctest: +SKIP
+>>> # model.save_pretrained("out", max_shard_size="200MB")
 """
 
 from __future__ import annotations

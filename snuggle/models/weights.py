@@ -19,7 +19,8 @@ import contextlib
 import json
 import os
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -57,7 +58,7 @@ def parse_size(size: int | str) -> int:
 def _with_variant(name: str, variant: str | None) -> str:
     if not variant:
         return name
-    stem, dot, ext = name.partition(".")
+    stem, _, ext = name.partition(".")
     return f"{stem}.{variant}.{ext}"
 
 
@@ -82,7 +83,7 @@ class CheckpointFiles:
         use_safetensors: bool | None = None,
         variant: str | None = None,
         **hub_kwargs: Any,
-    ) -> "CheckpointFiles":
+    ) -> CheckpointFiles:
         candidates = []
         if use_safetensors is not False:
             candidates += [(SAFE_WEIGHTS_NAME, "safetensors", False), (SAFE_WEIGHTS_INDEX_NAME, "safetensors", True)]
@@ -99,7 +100,7 @@ class CheckpointFiles:
         raise ModelError(f"{name_or_path}: no model weights found; expected one of {wanted}")
 
     @classmethod
-    def from_single_file(cls, path: str) -> "CheckpointFiles":
+    def from_single_file(cls, path: str) -> CheckpointFiles:
         if path.endswith(".safetensors"):
             keys = safetensors_keys(path)
             return cls([path], {k: path for k in keys}, "safetensors", _safetensors_metadata(path))
@@ -107,7 +108,7 @@ class CheckpointFiles:
         return cls([path], {k: path for k in state}, "bin")
 
     @classmethod
-    def from_index(cls, index_path: str, fmt: str, name_or_path: Any = None, **hub_kwargs: Any) -> "CheckpointFiles":
+    def from_index(cls, index_path: str, fmt: str, name_or_path: Any = None, **hub_kwargs: Any) -> CheckpointFiles:
         try:
             with open(index_path, encoding="utf-8") as f:
                 index = json.load(f)

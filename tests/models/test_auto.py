@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from snuggle.errors import ModelError
-from snuggle.models.auto import AutoConfig, AutoModel, AutoModelForSequenceClassification, supported_model_types
+from snuggle.models.auto import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    supported_model_types,
+)
 from snuggle.models.configuration import PretrainedConfig
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import SequenceClassifierOutput

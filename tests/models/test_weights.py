@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from snuggle.errors import ModelError
-from snuggle.models.weights import CheckpointFiles, load_bin, parse_size, save_state_dict, shard_state_dict
+from snuggle.models.weights import (
+    CheckpointFiles,
+    load_bin,
+    parse_size,
+    save_state_dict,
+    shard_state_dict,
+)
 
 
 def _state(n=4):

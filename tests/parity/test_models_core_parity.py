@@ -8,7 +8,12 @@ import torch
 import transformers
 from safetensors.torch import load_file
 
-from snuggle.models.auto import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
+from snuggle.models.auto import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+)
 from snuggle.models.weights import save_state_dict
 
 TINY = {
