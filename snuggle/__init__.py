@@ -15,6 +15,13 @@ from snuggle.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
+def _model_names() -> list[str]:
+    """snuggle.models' public names, without importing torch (that module's table is plain data)."""
+    from snuggle.models import _NAMES
+
+    return [n for n in _NAMES if not n.startswith("_")]
+
+
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # tokenizers layer (transformers names)
@@ -45,11 +52,13 @@ _EXPORTS: dict[str, str] = {
             "DataCollatorForTokenClassification", "DefaultDataCollator", "default_data_collator",
         )
     },
+    # models (transformers names): configs, PreTrainedModel, Auto classes, architectures
+    **{name: "snuggle.models" for name in _model_names()},
     # errors
     "SnuggleError": "snuggle.errors",
 }
 
-_SUBPACKAGES = {"tokenizers", "data", "training", "utils", "errors", "cli"}
+_SUBPACKAGES = {"tokenizers", "data", "models", "training", "utils", "errors", "cli"}
 
 __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 

@@ -9,12 +9,12 @@ module is imported only when one of its names is used.
 
 from __future__ import annotations
 
-import importlib
+from snuggle.utils.lazy import lazy_exports
 
 _ARCHITECTURES = {
     "snuggle.models.bert": (
         "BertConfig", "BertModel", "BertForMaskedLM", "BertForSequenceClassification",
-        "BertForTokenClassification", "BertForQuestionAnswering", "BertForPreTraining", "BertLMHeadModel",
+        "BertForTokenClassification", "BertForQuestionAnswering", "BertForPreTraining",
         "BertForMultipleChoice", "BertForNextSentencePrediction", "BertPreTrainedModel",
     ),
     "snuggle.models.distilbert": (
@@ -24,7 +24,7 @@ _ARCHITECTURES = {
     ),
     "snuggle.models.roberta": (
         "RobertaConfig", "RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification",
-        "RobertaForTokenClassification", "RobertaForQuestionAnswering", "RobertaForCausalLM",
+        "RobertaForTokenClassification", "RobertaForQuestionAnswering",
         "RobertaForMultipleChoice", "RobertaPreTrainedModel",
     ),
     "snuggle.models.gpt2": (
@@ -32,10 +32,16 @@ _ARCHITECTURES = {
         "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2PreTrainedModel",
     ),
     "snuggle.models.llama": (
-        "LlamaConfig", "LlamaModel", "LlamaForCausalLM", "LlamaForSequenceClassification",
-        "LlamaForTokenClassification", "LlamaForQuestionAnswering", "LlamaPreTrainedModel",
-        "MistralConfig", "Qwen2Config", "Qwen3Config",
+        "LlamaModel", "LlamaForCausalLM", "LlamaForSequenceClassification",
+        "LlamaForTokenClassification", "LlamaForQuestionAnswering", "LlamaPreTrainedModel", "causal_lm_loss",
+        *(
+            f"{family}{head}"
+            for family in ("Mistral", "Qwen2", "Qwen3")
+            for head in ("Model", "ForCausalLM", "ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering")
+        ),
     ),
+    "snuggle.models.llama_configs": ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config"),
+    "snuggle.models.cache": ("DynamicCache", "Cache"),
     "snuggle.models.t5": (
         "T5Config", "T5Model", "T5ForConditionalGeneration", "T5EncoderModel", "T5PreTrainedModel",
     ),
@@ -61,14 +67,4 @@ _NAMES: dict[str, str] = {
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str):
-    target = _NAMES.get(name)
-    if target is None:
-        raise AttributeError(f"module 'snuggle.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(target), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports("snuggle.models", _NAMES, globals())
