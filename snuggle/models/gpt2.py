@@ -14,6 +14,7 @@ torch.Size([1, 3, 10])
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -28,10 +29,13 @@ from snuggle.models.attention import (
     scaled_dot_product_attention,
 )
 from snuggle.models.auto import register
-from snuggle.models.cache import Cache, DynamicCache, EncoderDecoderCache, as_cache
+from snuggle.models.cache import DynamicCache, EncoderDecoderCache, as_cache
 from snuggle.models.configuration import PretrainedConfig
 from snuggle.models.encoder_attention import activation_from_name
-from snuggle.models.encoder_losses import question_answering_loss, sequence_classification_loss
+from snuggle.models.encoder_losses import (
+    question_answering_loss,
+    sequence_classification_loss,
+)
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
@@ -55,13 +59,13 @@ class GPT2Config(PretrainedConfig):
     """
 
     model_type = "gpt2"
-    attribute_map = {
+    attribute_map: ClassVar = {
         "hidden_size": "n_embd",
         "max_position_embeddings": "n_positions",
         "num_attention_heads": "n_head",
         "num_hidden_layers": "n_layer",
     }
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference: ClassVar = ["past_key_values"]
 
     def __init__(
         self,
@@ -170,8 +174,8 @@ def shifted_causal_lm_loss(logits, labels, vocab_size, num_items_in_batch=None, 
 
     With `num_items_in_batch` the summed loss is divided by it (correct under gradient accumulation).
 
-    >>> float(shifted_causal_lm_loss(torch.zeros(1, 2, 4), torch.tensor([[0, 3]]), 4)) == math.log(4)
-    True
+    >>> round(float(shifted_causal_lm_loss(torch.zeros(1, 2, 4), torch.tensor([[0, 3]]), 4)), 4)  # log(4)
+    1.3863
     """
     logits = logits.float()
     labels = labels.to(logits.device)
@@ -354,9 +358,9 @@ class GPT2PreTrainedModel(PreTrainedModel):
     config_class = GPT2Config
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["GPT2Block"]
+    _no_split_modules: ClassVar = ["GPT2Block"]
     # old checkpoints stored the causal mask as a buffer; we build masks on the fly
-    _keys_to_ignore_on_load_unexpected = [r"attn\.bias$", r"crossattention\.bias$", r"attn\.masked_bias$"]
+    _keys_to_ignore_on_load_unexpected: ClassVar = [r"attn\.bias$", r"crossattention\.bias$", r"attn\.masked_bias$"]
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -520,7 +524,7 @@ class GPT2LMHeadModel(GPT2PreTrainedModel):
     (torch.Size([]), True)
     """
 
-    _tied_weights_keys = ["lm_head.weight"]
+    _tied_weights_keys: ClassVar = ["lm_head.weight"]
 
     def __init__(self, config):
         super().__init__(config)

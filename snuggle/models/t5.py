@@ -18,6 +18,7 @@ torch.Size([1, 2, 20])
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -29,7 +30,10 @@ from snuggle.models.auto import register
 from snuggle.models.cache import Cache, DynamicCache, EncoderDecoderCache
 from snuggle.models.configuration import PretrainedConfig
 from snuggle.models.encoder_attention import activation_from_name
-from snuggle.models.encoder_losses import question_answering_loss, sequence_classification_loss
+from snuggle.models.encoder_losses import (
+    question_answering_loss,
+    sequence_classification_loss,
+)
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -58,13 +62,13 @@ class T5Config(PretrainedConfig):
     """
 
     model_type = "t5"
-    attribute_map = {
+    attribute_map: ClassVar = {
         "hidden_size": "d_model",
         "num_attention_heads": "num_heads",
         "num_hidden_layers": "num_layers",
         "head_dim": "d_kv",
     }
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference: ClassVar = ["past_key_values"]
 
     def __init__(
         self,
@@ -491,10 +495,10 @@ class T5PreTrainedModel(PreTrainedModel):
     config_class = T5Config
     base_model_prefix = "transformer"
     supports_gradient_checkpointing = True
-    _no_split_modules = ["T5Block"]
-    _keep_in_fp32_modules = ["wo"]
+    _no_split_modules: ClassVar = ["T5Block"]
+    _keep_in_fp32_modules: ClassVar = ["wo"]
     # the decoder's cross-attention never had a relative bias; some old checkpoints carry an unused one
-    _keys_to_ignore_on_load_unexpected = [r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"]
+    _keys_to_ignore_on_load_unexpected: ClassVar = [r"decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias"]
 
     def get_expanded_tied_weights_keys(self) -> dict[str, str]:
         # encoder/decoder embeddings are always the shared table; the LM head only when the config ties it
@@ -598,7 +602,7 @@ def _as_seq2seq_cache(past_key_values, kwargs):
 class _T5EncoderDecoder(T5PreTrainedModel):
     """Shared embeddings + encoder + decoder, and the encode-then-decode forward the seq2seq heads reuse."""
 
-    _tied_weights_keys = {
+    _tied_weights_keys: ClassVar = {
         "encoder.embed_tokens.weight": "shared.weight",
         "decoder.embed_tokens.weight": "shared.weight",
     }
@@ -650,15 +654,15 @@ class _T5EncoderDecoder(T5PreTrainedModel):
 
     @staticmethod
     def _seq2seq_fields(encoder_outputs, decoder_outputs):
-        return dict(
-            past_key_values=decoder_outputs.past_key_values,
-            decoder_hidden_states=decoder_outputs.hidden_states,
-            decoder_attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
-        )
+        return {
+            "past_key_values": decoder_outputs.past_key_values,
+            "decoder_hidden_states": decoder_outputs.hidden_states,
+            "decoder_attentions": decoder_outputs.attentions,
+            "cross_attentions": decoder_outputs.cross_attentions,
+            "encoder_last_hidden_state": encoder_outputs.last_hidden_state,
+            "encoder_hidden_states": encoder_outputs.hidden_states,
+            "encoder_attentions": encoder_outputs.attentions,
+        }
 
 
 class T5Model(_T5EncoderDecoder):
@@ -699,7 +703,7 @@ class T5ForConditionalGeneration(_T5EncoderDecoder):
     (torch.Size([1, 2, 10]), torch.Size([]))
     """
 
-    _tied_weights_keys = {
+    _tied_weights_keys: ClassVar = {
         "encoder.embed_tokens.weight": "shared.weight",
         "decoder.embed_tokens.weight": "shared.weight",
         "lm_head.weight": "shared.weight",
@@ -746,8 +750,8 @@ class T5ForConditionalGeneration(_T5EncoderDecoder):
 class T5EncoderModel(T5PreTrainedModel):
     """Only the encoder (sentence embeddings, classification on top of encoder states)."""
 
-    _tied_weights_keys = {"encoder.embed_tokens.weight": "shared.weight"}
-    _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^lm_head\."]
+    _tied_weights_keys: ClassVar = {"encoder.embed_tokens.weight": "shared.weight"}
+    _keys_to_ignore_on_load_unexpected: ClassVar = [r"^decoder\.", r"^lm_head\."]
 
     def __init__(self, config):
         super().__init__(config)
@@ -797,7 +801,7 @@ class T5ClassificationHead(nn.Module):
 class T5ForSequenceClassification(T5PreTrainedModel):
     """Classifies from the decoder state at the last <eos> of the input (decoder fed the shifted input)."""
 
-    _tied_weights_keys = {
+    _tied_weights_keys: ClassVar = {
         "transformer.encoder.embed_tokens.weight": "transformer.shared.weight",
         "transformer.decoder.embed_tokens.weight": "transformer.shared.weight",
     }
@@ -853,7 +857,7 @@ class T5ForSequenceClassification(T5PreTrainedModel):
 class T5ForTokenClassification(T5PreTrainedModel):
     """A linear classifier over every encoder position."""
 
-    _tied_weights_keys = {"transformer.encoder.embed_tokens.weight": "transformer.shared.weight"}
+    _tied_weights_keys: ClassVar = {"transformer.encoder.embed_tokens.weight": "transformer.shared.weight"}
 
     def __init__(self, config):
         super().__init__(config)

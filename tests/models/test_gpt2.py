@@ -21,7 +21,7 @@ from snuggle.models.gpt2 import (
 
 
 def tiny_config(**overrides):
-    values = dict(vocab_size=40, n_embd=16, n_layer=2, n_head=2, n_positions=32, bos_token_id=1, eos_token_id=2)
+    values = {"vocab_size": 40, "n_embd": 16, "n_layer": 2, "n_head": 2, "n_positions": 32, "bos_token_id": 1, "eos_token_id": 2}
     values.update(overrides)
     return GPT2Config(**values)
 

@@ -19,8 +19,8 @@ from snuggle.models.t5 import (
 
 
 def tiny_config(**overrides):
-    values = dict(vocab_size=40, d_model=16, d_kv=4, d_ff=24, num_layers=2, num_decoder_layers=3, num_heads=4,
-                  relative_attention_num_buckets=8, relative_attention_max_distance=16)
+    values = {"vocab_size": 40, "d_model": 16, "d_kv": 4, "d_ff": 24, "num_layers": 2, "num_decoder_layers": 3, "num_heads": 4,
+                  "relative_attention_num_buckets": 8, "relative_attention_max_distance": 16}
     values.update(overrides)
     return T5Config(**values)
 
@@ -135,7 +135,7 @@ def test_sequence_classification_needs_eos():
 def test_gradient_checkpointing_gives_the_same_gradients():
     torch.manual_seed(0)
     model = T5ForConditionalGeneration(tiny_config(dropout_rate=0.0)).train()
-    inputs = dict(input_ids=torch.tensor([[5, 6, 1]]), labels=torch.tensor([[7, 8, 1]]))
+    inputs = {"input_ids": torch.tensor([[5, 6, 1]]), "labels": torch.tensor([[7, 8, 1]])}
     model(**inputs).loss.backward()
     plain = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()

@@ -20,13 +20,13 @@ from snuggle.models import t5 as snuggle_t5
 
 ATOL = 1e-4
 
-GPT2_CONFIG = dict(
-    vocab_size=61, n_embd=32, n_layer=2, n_head=4, n_positions=64, bos_token_id=1, eos_token_id=2, pad_token_id=0,
-)
-T5_CONFIG = dict(
-    vocab_size=61, d_model=32, d_kv=8, d_ff=48, num_layers=2, num_decoder_layers=3, num_heads=4,
-    relative_attention_num_buckets=8, relative_attention_max_distance=20, decoder_start_token_id=0,
-)
+GPT2_CONFIG = {
+    "vocab_size": 61, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
+}
+T5_CONFIG = {
+    "vocab_size": 61, "d_model": 32, "d_kv": 8, "d_ff": 48, "num_layers": 2, "num_decoder_layers": 3, "num_heads": 4,
+    "relative_attention_num_buckets": 8, "relative_attention_max_distance": 20, "decoder_start_token_id": 0,
+}
 T5_V1_1 = dict(T5_CONFIG, feed_forward_proj="gated-gelu", scale_decoder_outputs=False)
 
 # right padding in the second row (0 is the pad id of both configs)
@@ -200,7 +200,7 @@ def test_t5_incremental_decoding_matches_reference(tmp_path):
         our_encoder = ours.get_encoder()(input_ids=INPUT_IDS, attention_mask=ATTENTION_MASK)
         ref_cache = our_cache = None
         for step in range(decoder_ids.shape[1]):
-            kwargs = dict(attention_mask=ATTENTION_MASK, decoder_input_ids=decoder_ids[:, step:step + 1], use_cache=True)
+            kwargs = {"attention_mask": ATTENTION_MASK, "decoder_input_ids": decoder_ids[:, step:step + 1], "use_cache": True}
             ref_out = reference(encoder_outputs=ref_encoder, past_key_values=ref_cache, **kwargs)
             our_out = ours(encoder_outputs=our_encoder, past_key_values=our_cache, **kwargs)
             ref_cache, our_cache = ref_out.past_key_values, our_out.past_key_values
