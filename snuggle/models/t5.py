@@ -505,6 +505,9 @@ class T5PreTrainedModel(PreTrainedModel):
         tied = dict(self._tied_weights_keys or {})
         if not getattr(self.config, "tie_word_embeddings", True):
             tied.pop("lm_head.weight", None)
+        # loading found different values for a tied pair in the checkpoint: those stay separate
+        for target in getattr(self, "_untied_weights", ()):
+            tied.pop(target, None)
         return tied
 
     def _init_weights(self, module):

@@ -251,3 +251,21 @@ def test_t5_checkpoint_with_separate_lm_head_loads_untied(tmp_path):
     inputs = t5_inputs("T5ForConditionalGeneration")
     with torch.no_grad():
         assert_outputs_equal(ours(**inputs), reference(**inputs))
+
+
+def test_t5_reference_save_of_an_untied_model_keeps_its_lm_head(tmp_path):
+    """The reference writes tie_word_embeddings: true even for an untied FLAN model, plus its own lm_head."""
+    torch.manual_seed(0)
+    config = transformers.T5Config(**T5_V1_1)
+    reference = transformers.T5ForConditionalGeneration(config)
+    reference.save_pretrained(tmp_path / "tied")
+    state = {k: v.clone().contiguous() for k, v in reference.state_dict().items()
+             if not k.endswith("embed_tokens.weight") and k != "lm_head.weight"}
+    state["lm_head.weight"] = torch.randn_like(state["shared.weight"])
+    save_file(state, str(tmp_path / "tied" / "model.safetensors"), metadata={"format": "pt"})
+    reference = transformers.T5ForConditionalGeneration.from_pretrained(tmp_path / "tied").eval()
+    ours = snuggle_t5.T5ForConditionalGeneration.from_pretrained(tmp_path / "tied").eval()
+    assert ours.lm_head.weight is not ours.shared.weight
+    inputs = t5_inputs("T5ForConditionalGeneration")
+    with torch.no_grad():
+        assert_outputs_equal(ours(**inputs), reference(**inputs))
