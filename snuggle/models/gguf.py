@@ -382,7 +382,9 @@ def load_gguf_checkpoint(
     config = gguf_config_dict(header, path)
     dtype = dtype or torch.float32
     permuted_heads = {}
-    if config["model_type"] in ("llama", "mistral"):  # qwen files are converted without the permutation
+    # llama.cpp permutes q/k only for files it writes as "llama" (Mistral 7B included); transformers
+    # un-permutes exactly those, and qwen2/qwen3 (and "mistral") files are left alone.
+    if config["model_type"] == "llama":
         permuted_heads = {"attn_q": config["num_attention_heads"], "attn_k": config["num_key_value_heads"]}
     state_dict: dict[str, torch.Tensor] = {}
     with open(path, "rb") as handle:

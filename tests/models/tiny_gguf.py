@@ -105,6 +105,9 @@ def write_tiny_llama_gguf(
         add(prefix + "attn_k.weight", "attn_k", (KV_HEADS * head_dim, HIDDEN))
         add(prefix + "attn_v.weight", "attn_v", (KV_HEADS * head_dim, HIDDEN))
         add(prefix + "attn_output.weight", "attn_output", (HIDDEN, HIDDEN))
+        if architecture == "qwen2":  # Qwen2 has q/k/v biases
+            for kind, rows in (("attn_q", HIDDEN), ("attn_k", KV_HEADS * head_dim), ("attn_v", KV_HEADS * head_dim)):
+                writer.add_tensor(f"{prefix}{kind}.bias", rng.normal(0.0, 0.05, size=(rows,)).astype(np.float32))
         add(prefix + "ffn_norm.weight", "ffn_norm", (HIDDEN,))
         add(prefix + "ffn_gate.weight", "ffn_gate", (INTERMEDIATE, HIDDEN))
         add(prefix + "ffn_up.weight", "ffn_up", (INTERMEDIATE, HIDDEN))

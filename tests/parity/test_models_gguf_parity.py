@@ -42,6 +42,7 @@ def tiny_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_gguf")
     write_tiny_llama_gguf(folder / "tied.gguf", tied=True, seed=1)
     write_tiny_llama_gguf(folder / "untied.gguf", tied=False, seed=2)
+    write_tiny_llama_gguf(folder / "qwen2.gguf", tied=False, seed=3, architecture="qwen2")
     return str(folder)
 
 
@@ -50,13 +51,14 @@ def _reference_model(folder: str, name: str):
     return model.eval()
 
 
-@pytest.mark.parametrize("name", ["tied.gguf", "untied.gguf"])
+@pytest.mark.parametrize("name", ["tied.gguf", "untied.gguf", "qwen2.gguf"])
 def test_tiny_gguf_weights_and_logits_equal_reference(tiny_folder, name):
     ours = AutoModelForCausalLM.from_pretrained(tiny_folder, gguf_file=name).eval()
     reference = _reference_model(tiny_folder, name)
     reference_state = reference.state_dict()
     for key, value in ours.state_dict().items():
         torch.testing.assert_close(value, reference_state[key], rtol=0, atol=0, msg=key)
+    assert set(ours.state_dict()) == set(reference_state)
     assert ours.config.tie_word_embeddings == reference.config.tie_word_embeddings == (name == "tied.gguf")
     ids = torch.tensor([[1, 5, 17, 40, 3, 90, 2, 64]])
     with torch.no_grad():
