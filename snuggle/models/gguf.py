@@ -33,7 +33,7 @@ from typing import NamedTuple
 import torch
 
 from snuggle.errors import ModelError
-from snuggle.tokenizers.gguf_vocab import _GGUFMetadataReader
+from snuggle.tokenizers.gguf_vocab import _ARRAY, _STRING, _GGUFMetadataReader
 
 # ggml type id -> (name, values per block, bytes per block). Names and sizes of types we cannot
 # dequantize are listed too, so an error can name them.
@@ -109,12 +109,34 @@ class GGUFHeader(NamedTuple):
     tensors: list[TensorInfo]
 
 
+class SkippedStrings(NamedTuple):
+    """Stands for a metadata array of strings that was not decoded (its length is kept)."""
+
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+
 class _GGUFHeaderReader(_GGUFMetadataReader):
     """The tokenizer side's metadata reader, continued through the tensor infos; errors are ModelErrors."""
 
     def fail(self, message: str, offset: int | None = None) -> ModelError:
         where = self.pos if offset is None else offset
         return ModelError(f"{self.path}: {message} (at byte offset {where}); expected a complete GGUF file")
+
+    def value(self, value_type: int):
+        # String arrays (the vocabulary and merges, ~100k strings) are skipped, not decoded: the model
+        # needs only their length. The tokenizer reads them with its own reader.
+        if value_type == _ARRAY and struct.unpack_from("<I", self.data, self.pos)[0] == _STRING:
+            self.pos += 4
+            count = self.unpack("Q")
+            for _ in range(count):
+                self.pos += 8 + struct.unpack_from("<Q", self.data, self.pos)[0]
+            if self.pos > len(self.data):
+                raise self.fail(f"array of {count} strings runs past the end of the file")
+            return SkippedStrings(count)
+        return super().value(value_type)
 
     def read_header(self, file_size: int) -> GGUFHeader:
         metadata = self.read()
@@ -365,6 +387,36 @@ def resolve_gguf_path(path_or_folder: str | os.PathLike, gguf_file: str | os.Pat
     return path
 
 
+def _release_pages(data: mmap.mmap, offset: int, nbytes: int) -> None:
+    """Drop the file pages of a tensor already read from this process's RSS (peak memory = one copy)."""
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    start = offset - offset % mmap.PAGESIZE
+    data.madvise(mmap.MADV_DONTNEED, start, offset + nbytes - start)
+
+
+def _load_malloc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim() if os.name == "posix" else None
+
+
+def _trim_heap() -> None:
+    """Give the freed unpacking temporaries back to the OS.
+
+    glibc keeps freed mid-sized blocks in the heap, between the tensors we keep; measured on
+    SmolLM2 Q4_1, that held ~200 MB more than the 513 MB of weights at the end of the load.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 def load_gguf_checkpoint(
     path_or_folder: str | os.PathLike, gguf_file: str | os.PathLike | None = None, dtype: torch.dtype | None = None
 ) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -403,6 +455,8 @@ def load_gguf_checkpoint(
             raw = torch.frombuffer(data, dtype=torch.uint8, count=info.nbytes, offset=info.offset)
             tensor = dequantize(raw, info.ggml_type, info.shape)
             del raw
+            _release_pages(data, info.offset, info.nbytes)
+            _trim_heap()
             kind = info.name.split(".")[-2]
             if kind in permuted_heads:
                 tensor = reverse_permute(tensor, permuted_heads[kind])
