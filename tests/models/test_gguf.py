@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -183,3 +185,16 @@ def test_unsupported_architecture(tmp_path):
     path = write_tiny_llama_gguf(tmp_path / "gpt2.gguf", architecture="gpt2")
     with pytest.raises(ModelError, match="'gpt2' is not supported; supported: llama"):
         G.load_gguf_checkpoint(path)
+
+
+def test_auto_tokenizer_from_gguf_metadata(tiny_file):
+    from snuggle.errors import TokenizerFileError
+    from snuggle.tokenizers import AutoTokenizer
+
+    folder, name = os.path.split(tiny_file)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    assert (tokenizer.bos_token, tokenizer.eos_token) == ("<|im_start|>", "<|im_end|>")
+    assert (tokenizer.bos_token_id, tokenizer.eos_token_id) == (1, 2)
+    assert tokenizer("AB<|im_end|>")["input_ids"] == [3 + ord("A") - ord("!"), 3 + ord("B") - ord("!"), 2]
+    with pytest.raises(TokenizerFileError, match="absent.gguf"):
+        AutoTokenizer.from_pretrained(folder, gguf_file="absent.gguf")

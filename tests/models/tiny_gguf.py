@@ -83,11 +83,13 @@ def write_tiny_llama_gguf(
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_rope_dimension_count(HIDDEN // HEADS)
     writer.add_vocab_size(VOCAB)
-    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + [chr(ord("!") + i) for i in range(VOCAB - 3)]
+    # special tokens, single characters "!".."{", and two merged tokens
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + [chr(ord("!") + i) for i in range(VOCAB - 5)]
+    tokens += ["He", "ll"]
     writer.add_tokenizer_model("gpt2")
     writer.add_token_list(tokens)
     writer.add_token_types([3, 3, 3] + [1] * (VOCAB - 3))
-    writer.add_token_merges([])
+    writer.add_token_merges(["H e", "l l"])
     writer.add_bos_token_id(1)
     writer.add_eos_token_id(2)
 

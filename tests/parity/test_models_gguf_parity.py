@@ -172,3 +172,14 @@ def test_gguf_checkpoint_dtype_cast(tiny_folder):
     assert model.dtype == torch.float16
     for key, value in state.items():
         assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_tiny_gguf_tokenizer_equals_reference(tiny_folder):
+    ours = AutoTokenizer.from_pretrained(tiny_folder, gguf_file="untied.gguf")
+    reference = transformers.AutoTokenizer.from_pretrained(tiny_folder, gguf_file="untied.gguf")
+    assert len(ours) == len(reference)
+    for attribute in ("bos_token", "eos_token", "unk_token", "pad_token", "bos_token_id", "eos_token_id"):
+        assert getattr(ours, attribute) == getattr(reference, attribute), attribute
+    for text in ["Hello<|im_start|>World{}<|im_end|>", "a1b2==c3<|endoftext|>", "Hi there"]:
+        assert ours(text)["input_ids"] == reference(text)["input_ids"], text
+        assert ours.decode(ours(text)["input_ids"]) == reference.decode(reference(text)["input_ids"])
