@@ -105,8 +105,8 @@ def bench_loads(repeat: int, folder: str) -> None:
     for case in ("minilm", "smollm2_gguf", "smollm2_safetensors"):
         results = {"snuggle": [], "transformers": []}
         for _ in range(repeat):  # alternate so both libraries see the same machine load
-            for lib in results:
-                results[lib].append(run_child("load", lib, case, folder))
+            for lib, runs in results.items():
+                runs.append(run_child("load", lib, case, folder))
         ours = min(r["seconds"] for r in results["snuggle"])
         theirs = min(r["seconds"] for r in results["transformers"])
         ours_rss = min(r["rss_mb"] for r in results["snuggle"])

@@ -289,7 +289,7 @@ def dequantize(raw: torch.Tensor, ggml_type: int, shape: tuple[int, ...]) -> tor
     >>> dequantize(block, 2, (32,))[:2].tolist(), dequantize(block, 2, (32,))[16:18].tolist()
     ([-7.0, -7.0], [-6.0, -6.0])
     """
-    type_name, block_values, block_bytes = GGML_TYPES.get(ggml_type, (f"id {ggml_type}", 1, 1))
+    type_name, _block_values, block_bytes = GGML_TYPES.get(ggml_type, (f"id {ggml_type}", 1, 1))
     if type_name in _FLOAT_TYPES:
         return raw.view(_FLOAT_TYPES[type_name]).reshape(shape).clone()
     if type_name not in _DEQUANTIZERS:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import gguf
 import numpy as np
 import pytest
 import torch
-
-import gguf
 from gguf import GGMLQuantizationType as Q
 from gguf import quants
 
 from snuggle.errors import ModelError
 from snuggle.models import gguf as G
-from tests.models.tiny_gguf import HEADS, HIDDEN, KV_HEADS, LAYERS, VOCAB, random_blocks, write_tiny_llama_gguf
+from tests.models.tiny_gguf import (
+    HEADS,
+    HIDDEN,
+    KV_HEADS,
+    LAYERS,
+    VOCAB,
+    random_blocks,
+    write_tiny_llama_gguf,
+)
 
 
 def _random_raw(rng: np.random.Generator, qtype: Q, n_blocks: int) -> np.ndarray:
@@ -125,7 +133,7 @@ def test_header_and_config(tiny_file):
 
 
 def test_state_dict_is_dequantized_and_unpermuted(tiny_file):
-    config, state_dict = G.load_gguf_checkpoint(tiny_file)
+    _config, state_dict = G.load_gguf_checkpoint(tiny_file)
     reader = gguf.GGUFReader(tiny_file)  # the slow reference reader: fine on a tiny file
     assert len(state_dict) == len(reader.tensors)
     for tensor in reader.tensors:
@@ -157,7 +165,7 @@ def test_tied_file_has_no_lm_head(tmp_path):
 
 
 def test_truncated_file_names_the_file(tiny_file, tmp_path):
-    data = open(tiny_file, "rb").read()
+    data = Path(tiny_file).read_bytes()
     for cut in (len(data) - 100, 40, 2000):
         broken = tmp_path / f"cut{cut}.gguf"
         broken.write_bytes(data[:cut])

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 import gguf
+import numpy as np
 from gguf import GGMLQuantizationType as Q
 from gguf import quants
 

@@ -13,7 +13,6 @@ import os
 
 import pytest
 import torch
-
 import transformers
 
 from snuggle.models import AutoModelForCausalLM
@@ -167,7 +166,7 @@ def test_smollm2_save_pretrained_loads_in_reference(smollm2_folder, smollm2_mode
 
 
 def test_gguf_checkpoint_dtype_cast(tiny_folder):
-    config, state = load_gguf_checkpoint(tiny_folder, "tied.gguf", dtype=torch.float16)
+    _config, state = load_gguf_checkpoint(tiny_folder, "tied.gguf", dtype=torch.float16)
     model = AutoModelForCausalLM.from_pretrained(tiny_folder, gguf_file="tied.gguf", dtype=torch.float16)
     assert model.dtype == torch.float16
     for key, value in state.items():
