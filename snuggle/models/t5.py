@@ -129,7 +129,8 @@ class T5Config(PretrainedConfig):
             tie_word_embeddings is not False if scale_decoder_outputs is None else bool(scale_decoder_outputs)
         )
         # T5 starts decoding from the pad token
-        self.decoder_start_token_id = pad_token_id if decoder_start_token_id is None else decoder_start_token_id
+        if decoder_start_token_id is not None:  # stored only when given, so config.json round-trips as the reference's
+            self.decoder_start_token_id = decoder_start_token_id
         super().__init__(
             pad_token_id=pad_token_id,
             eos_token_id=eos_token_id,
@@ -552,7 +553,10 @@ class T5PreTrainedModel(PreTrainedModel):
         >>> model._shift_right(torch.tensor([[5, 6, -100]])).tolist()
         [[0, 5, 6]]
         """
-        start = self.config.decoder_start_token_id
+        # T5 starts decoding from the pad id when the config does not name a start token
+        start = getattr(self.config, "decoder_start_token_id", None)
+        if start is None:
+            start = self.config.pad_token_id
         pad = self.config.pad_token_id
         if start is None:
             raise ModelError("config.decoder_start_token_id is not set; for T5 it is usually the pad id (0)")

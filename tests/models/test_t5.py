@@ -35,7 +35,8 @@ def test_config_derived_fields_and_aliases(tmp_path):
     config = tiny_config(feed_forward_proj="gated-silu", tie_word_embeddings=False)
     assert (config.is_gated_act, config.dense_act_fn, config.scale_decoder_outputs) == (True, "silu", False)
     assert (config.hidden_size, config.num_attention_heads, config.num_hidden_layers, config.head_dim) == (16, 4, 2, 4)
-    assert config.decoder_start_token_id == config.pad_token_id == 0
+    # like the reference's T5Config, no decoder_start_token_id is stored; decoding starts from the pad id
+    assert getattr(config, "decoder_start_token_id", None) is None and config.pad_token_id == 0
     config.save_pretrained(tmp_path)
     loaded = T5Config.from_pretrained(tmp_path)
     assert (loaded.scale_decoder_outputs, loaded.num_decoder_layers, loaded.is_gated_act) == (False, 3, True)
@@ -65,7 +66,10 @@ def test_layer_norm_is_rms_without_bias():
 def test_shift_right_and_errors(model):
     assert model._shift_right(torch.tensor([[4, 5, -100]])).tolist() == [[0, 4, 5]]
     config = tiny_config()
-    config.decoder_start_token_id = None
+    config.decoder_start_token_id = 7  # an explicit start token wins over the pad id
+    assert T5Model(config)._shift_right(torch.tensor([[4, 5]])).tolist() == [[7, 4]]
+    config = tiny_config()
+    config.pad_token_id = None  # neither a start token nor a pad id: a clear error
     with pytest.raises(ModelError, match="decoder_start_token_id"):
         T5Model(config)._shift_right(torch.tensor([[1]]))
 
