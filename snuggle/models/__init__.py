@@ -29,7 +29,7 @@ _ARCHITECTURES = {
     ),
     "snuggle.models.gpt2": (
         "GPT2Config", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",
-        "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2PreTrainedModel",
+        "GPT2ForTokenClassification", "GPT2ForQuestionAnswering", "GPT2PreTrainedModel", "Conv1D",
     ),
     "snuggle.models.llama": (
         "LlamaModel", "LlamaForCausalLM", "LlamaForSequenceClassification",
@@ -41,9 +41,10 @@ _ARCHITECTURES = {
         ),
     ),
     "snuggle.models.llama_configs": ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config"),
-    "snuggle.models.cache": ("DynamicCache", "Cache"),
+    "snuggle.models.cache": ("DynamicCache", "Cache", "EncoderDecoderCache"),
     "snuggle.models.t5": (
         "T5Config", "T5Model", "T5ForConditionalGeneration", "T5EncoderModel", "T5PreTrainedModel",
+        "T5ForSequenceClassification", "T5ForTokenClassification", "T5ForQuestionAnswering",
     ),
 }
 
