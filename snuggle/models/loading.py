@@ -78,11 +78,29 @@ def init_empty_weights() -> Iterator[None]:
         if param is not None and param.device.type != "meta":
             module._parameters[name] = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
 
+    # The layers' own reset_parameters() would initialise the (meta) tensors: pointless work that
+    # also pulls in torch's meta-kernel machinery (~2 s on the first load). Skip it, as the
+    # checkpoint (or _init_weights for missing weights) sets every value anyway.
+    skipped = {name: getattr(nn.init, name) for name in _INIT_FUNCTIONS if hasattr(nn.init, name)}
+    for name in skipped:
+        setattr(nn.init, name, _no_init)
     nn.Module.register_parameter = register_meta_parameter
     try:
         yield
     finally:
         nn.Module.register_parameter = original
+        for name, fn in skipped.items():
+            setattr(nn.init, name, fn)
+
+
+_INIT_FUNCTIONS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
+)
+
+
+def _no_init(tensor, *args, **kwargs):
+    return tensor
 
 
 @contextlib.contextmanager
