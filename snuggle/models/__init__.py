@@ -15,7 +15,7 @@ _ARCHITECTURES = {
     "snuggle.models.bert": (
         "BertConfig", "BertModel", "BertForMaskedLM", "BertForSequenceClassification",
         "BertForTokenClassification", "BertForQuestionAnswering", "BertForPreTraining",
-        "BertForMultipleChoice", "BertForNextSentencePrediction", "BertPreTrainedModel",
+        "BertForMultipleChoice", "BertForNextSentencePrediction", "BertPreTrainedModel", "BertLMHeadModel",
     ),
     "snuggle.models.distilbert": (
         "DistilBertConfig", "DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
@@ -25,7 +25,7 @@ _ARCHITECTURES = {
     "snuggle.models.roberta": (
         "RobertaConfig", "RobertaModel", "RobertaForMaskedLM", "RobertaForSequenceClassification",
         "RobertaForTokenClassification", "RobertaForQuestionAnswering",
-        "RobertaForMultipleChoice", "RobertaPreTrainedModel",
+        "RobertaForMultipleChoice", "RobertaPreTrainedModel", "RobertaForCausalLM",
     ),
     "snuggle.models.gpt2": (
         "GPT2Config", "GPT2Model", "GPT2LMHeadModel", "GPT2ForSequenceClassification",

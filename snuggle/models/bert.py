@@ -17,6 +17,7 @@ torch.Size([1, 3, 32])
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,6 +26,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from snuggle.errors import ModelError
+from snuggle.models.attention import (
+    attention_implementation,
+    boolean_to_additive_mask,
+    causal_attention_mask,
+    scaled_dot_product_attention,
+)
+from snuggle.models.cache import DynamicCache, as_cache
 from snuggle.models.configuration import PretrainedConfig
 from snuggle.models.encoder_attention import (
     activation_from_name,
@@ -35,10 +43,13 @@ from snuggle.models.encoder_losses import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from snuggle.models.llama import causal_lm_loss
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    CausalLMOutputWithCrossAttentions,
     MaskedLMOutput,
     ModelOutput,
     MultipleChoiceModelOutput,
@@ -119,12 +130,14 @@ def check_heads_divide_hidden(hidden_size: int, num_heads: int, config_name: str
     return hidden_size // num_heads
 
 
-def check_encoder_only(config: PretrainedConfig, config_name: str) -> None:
-    """snuggle's encoders are bidirectional only; say so instead of silently ignoring decoder flags."""
-    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+def check_no_cross_attention(config: PretrainedConfig, config_name: str) -> None:
+    """`is_decoder` (causal self-attention) is supported; cross-attention to an encoder is not, so say so
+    instead of silently ignoring the flag."""
+    if getattr(config, "add_cross_attention", False):
         raise ModelError(
-            f"{config_name}: is_decoder / add_cross_attention are not supported by snuggle's encoder models "
-            "(use a decoder architecture such as GPT-2 or Llama for causal language modeling)"
+            f"{config_name}: add_cross_attention=True is not supported by snuggle's BERT-family models "
+            "(is_decoder=True alone, a causal decoder without cross-attention, is); set add_cross_attention=False "
+            "in config.json, or use an encoder-decoder architecture such as T5"
         )
 
 
@@ -146,12 +159,13 @@ class BertEmbeddings(nn.Module):
             "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
         )
 
-    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None, past_length=0):
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         batch_size, seq_length = inputs_embeds.shape[:2]
         if position_ids is None:
-            position_ids = self.position_ids[:, :seq_length]
+            # tokens already in a decoder's cache come first
+            position_ids = self.position_ids[:, past_length : past_length + seq_length]
         if token_type_ids is None:
             token_type_ids = torch.zeros((batch_size, seq_length), dtype=torch.long, device=inputs_embeds.device)
         embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids)
@@ -165,9 +179,11 @@ class BertEmbeddings(nn.Module):
 class BertSelfAttention(nn.Module):
     """Multi-head self-attention projections; the attention itself goes through the eager/SDPA switch."""
 
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, layer_idx: int | None = None):
         super().__init__()
         self.config = config
+        self.is_decoder = bool(getattr(config, "is_decoder", False))
+        self.layer_idx = layer_idx
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = check_heads_divide_hidden(
             config.hidden_size, config.num_attention_heads, type(config).__name__
@@ -178,13 +194,15 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, self.all_head_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False):
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
         batch_size, seq_length = hidden_states.shape[:2]
         head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
         # (batch, heads, seq, head_dim)
         query = self.query(hidden_states).view(head_shape).transpose(1, 2)
         key = self.key(hidden_states).view(head_shape).transpose(1, 2)
         value = self.value(hidden_states).view(head_shape).transpose(1, 2)
+        if self.is_decoder:
+            return self._causal_attention(query, key, value, attention_mask, output_attentions, cache)
         context, weights = encoder_self_attention(
             query,
             key,
@@ -197,6 +215,25 @@ class BertSelfAttention(nn.Module):
         # (batch, heads, seq, head_dim) -> (batch, seq, hidden)
         context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
         return context, weights
+
+    def _causal_attention(self, query, key, value, attention_mask, output_attentions, cache):
+        """Decoder self-attention: the new keys/values join the cache, the mask comes from `causal_decoder_mask`."""
+        batch_size, _, seq_length, _ = query.shape
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)
+        context, weights = scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attention_mask,
+            implementation=attention_implementation(self.config, output_attentions),
+            scaling=self.attention_head_size**-0.5,
+            dropout=self.dropout.p,
+            training=self.training,
+        )
+        # (batch, seq, heads, head_dim) -> (batch, seq, hidden)
+        context = context.reshape(batch_size, seq_length, self.all_head_size)
+        return context, (weights if output_attentions else None)
 
 
 class BertSelfOutput(nn.Module):
@@ -213,13 +250,13 @@ class BertSelfOutput(nn.Module):
 
 
 class BertAttention(nn.Module):
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, layer_idx: int | None = None):
         super().__init__()
-        self.self = BertSelfAttention(config)
+        self.self = BertSelfAttention(config, layer_idx)
         self.output = BertSelfOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False):
-        context, weights = self.self(hidden_states, attention_mask, output_attentions)
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
+        context, weights = self.self(hidden_states, attention_mask, output_attentions, cache)
         return self.output(context, hidden_states), weights
 
 
@@ -247,14 +284,14 @@ class BertOutput(nn.Module):
 
 
 class BertLayer(nn.Module):
-    def __init__(self, config: BertConfig):
+    def __init__(self, config: BertConfig, layer_idx: int | None = None):
         super().__init__()
-        self.attention = BertAttention(config)
+        self.attention = BertAttention(config, layer_idx)
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False):
-        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions)
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
+        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions, cache)
         layer_output = self.output(self.intermediate(attention_output), attention_output)
         return layer_output, weights
 
@@ -265,19 +302,21 @@ class BertEncoder(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.config = config
-        self.layer = nn.ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
+        self.layer = nn.ModuleList([BertLayer(config, layer_idx) for layer_idx in range(config.num_hidden_layers)])
         self.gradient_checkpointing = False
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False):
+    def forward(
+        self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False, cache=None
+    ):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(
-                    layer.__call__, hidden_states, attention_mask, output_attentions
+                    layer.__call__, hidden_states, attention_mask, output_attentions, cache
                 )
             else:
-                hidden_states, weights = layer(hidden_states, attention_mask, output_attentions)
+                hidden_states, weights = layer(hidden_states, attention_mask, output_attentions, cache)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
@@ -370,7 +409,7 @@ class BertModel(BertPreTrainedModel):
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         super().__init__(config)
-        check_encoder_only(config, type(config).__name__)
+        check_no_cross_attention(config, type(config).__name__)
         self.embeddings = self.embeddings_class(config)
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
@@ -392,24 +431,74 @@ class BertModel(BertPreTrainedModel):
         output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
+        past_key_values=None,
+        use_cache=None,
+        cache=None,
     ):
         output_attentions, output_hidden_states, return_dict = resolve_output_flags(
             self.config, output_attentions, output_hidden_states, return_dict
         )
         check_one_input(input_ids, inputs_embeds)
-        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
-        # (batch, seq) 1/0 -> (batch, 1, 1, seq) additive, or None when nothing is padded
-        mask = additive_padding_mask(attention_mask, embedding_output.dtype, embedding_output.shape[:2])
-        encoded = self.encoder(embedding_output, mask, output_attentions, output_hidden_states)
+        if not self.config.is_decoder:
+            embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+            # (batch, seq) 1/0 -> (batch, 1, 1, seq) additive, or None when nothing is padded
+            mask = additive_padding_mask(attention_mask, embedding_output.dtype, embedding_output.shape[:2])
+            encoded = self.encoder(embedding_output, mask, output_attentions, output_hidden_states)
+            sequence_output = encoded.last_hidden_state
+            pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
+            output = BaseModelOutputWithPooling(
+                last_hidden_state=sequence_output,
+                pooler_output=pooled_output,
+                hidden_states=encoded.hidden_states,
+                attentions=encoded.attentions,
+            )
+            return finish(output, return_dict)
+
+        # decoder (is_decoder=True): causal self-attention, optionally over cached keys/values
+        # (`cache=` is transformers 5's newer name for `past_key_values=`; both are accepted)
+        use_cache = getattr(self.config, "use_cache", True) if use_cache is None else use_cache
+        if self.gradient_checkpointing and self.training:
+            use_cache = False  # recomputing layers would append to the cache twice
+        cache = as_cache(past_key_values if past_key_values is not None else cache)
+        if use_cache and cache is None:
+            cache = DynamicCache()
+        past_length = cache.get_seq_length() if cache is not None else 0
+        embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds, past_length)
+        mask = causal_decoder_mask(self.config, attention_mask, embedding_output, past_length, output_attentions)
+        encoded = self.encoder(embedding_output, mask, output_attentions, output_hidden_states, cache)
         sequence_output = encoded.last_hidden_state
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
-        output = BaseModelOutputWithPooling(
+        output = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence_output,
             pooler_output=pooled_output,
             hidden_states=encoded.hidden_states,
+            past_key_values=cache if use_cache else None,
             attentions=encoded.attentions,
         )
         return finish(output, return_dict)
+
+
+def causal_decoder_mask(config, attention_mask, embedding_output, past_length, output_attentions):
+    """Causal mask combined with the (batch, past + seq) padding mask, in the form the attention backend wants.
+
+    A 4D mask given by the caller is used as given (boolean True = attend, or additive float).
+    """
+    implementation = attention_implementation(config, output_attentions)
+    batch_size, query_length = embedding_output.shape[:2]
+    if attention_mask is not None and attention_mask.dim() == 4:
+        if implementation == "eager" and attention_mask.dtype == torch.bool:
+            return boolean_to_additive_mask(attention_mask, embedding_output.dtype)
+        return attention_mask
+    return causal_attention_mask(
+        implementation=implementation,
+        batch_size=batch_size,
+        query_length=query_length,
+        key_length=past_length + query_length,
+        query_offset=past_length,
+        padding_mask=attention_mask,
+        dtype=embedding_output.dtype,
+        device=embedding_output.device,
+    )
 
 
 # ----------------------------------------------------------------------------- heads
@@ -522,6 +611,80 @@ class BertForMaskedLM(_BertWithMLMHead):
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
         return finish(output, return_dict)
+
+
+class BertLMHeadModel(_BertWithMLMHead):
+    """BERT as a causal (left-to-right) language model: `config.is_decoder=True`, keys `bert.*` + `cls.predictions.*`.
+
+    `labels` (batch, seq) give the next-token loss (shifted inside, -100 ignored); with `use_cache` the
+    returned `past_key_values` (a DynamicCache) lets the next call feed only the new tokens.
+
+    >>> import torch
+    >>> config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+    ...                     intermediate_size=37, is_decoder=True)
+    >>> model = BertLMHeadModel(config).eval()
+    >>> out = model(torch.tensor([[2, 3, 4]]))
+    >>> out.logits.shape, out.past_key_values.get_seq_length()
+    (torch.Size([1, 3, 99]), 3)
+    """
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        warn_if_not_decoder(config, type(self).__name__)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        past_key_values=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        logits_to_keep=0,
+        cache=None,
+        num_items_in_batch=None,
+    ):
+        _, _, return_dict = resolve_output_flags(self.config, output_attentions, output_hidden_states, return_dict)
+        if labels is not None:
+            use_cache = False  # training: nothing will continue from this call, as in the reference
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            output_attentions, output_hidden_states, return_dict=True,
+            past_key_values=past_key_values, use_cache=use_cache, cache=cache,
+        )
+        logits = self.cls(keep_last_positions(outputs.last_hidden_state, logits_to_keep))
+        loss = None
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
+        output = CausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=logits,
+            past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+        return finish(output, return_dict)
+
+
+def warn_if_not_decoder(config, model_name: str) -> None:
+    """A causal-LM head on a bidirectional encoder trains nonsense (each token sees its answer); warn as the reference."""
+    if not getattr(config, "is_decoder", False):
+        warnings.warn(f"{model_name}: set is_decoder=True in the config to use it as a causal language model", stacklevel=3)
+
+
+def keep_last_positions(hidden_states, logits_to_keep):
+    """`logits_to_keep`: 0 keeps every position, an int n the last n, a 1D tensor those sequence indices."""
+    if isinstance(logits_to_keep, int):
+        return hidden_states if logits_to_keep == 0 else hidden_states[:, -logits_to_keep:, :]
+    return hidden_states[:, logits_to_keep, :]
 
 
 @dataclass
@@ -808,6 +971,7 @@ def _register() -> None:
         token_classification=BertForTokenClassification,
         question_answering=BertForQuestionAnswering,
         masked_lm=BertForMaskedLM,
+        causal_lm=BertLMHeadModel,
         pretraining=BertForPreTraining,
         multiple_choice=BertForMultipleChoice,
         next_sentence_prediction=BertForNextSentencePrediction,

@@ -27,14 +27,18 @@ from snuggle.models.bert import (
     classifier_dropout_of,
     finish,
     flatten_choices,
+    keep_last_positions,
     resolve_output_flags,
     split_start_end,
+    warn_if_not_decoder,
 )
 from snuggle.models.encoder_losses import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from snuggle.models.llama import causal_lm_loss
 from snuggle.models.outputs import (
+    CausalLMOutputWithCrossAttentions,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
@@ -74,10 +78,14 @@ class RobertaEmbeddings(nn.Module):
         )
 
     @staticmethod
-    def position_ids_from_input_ids(input_ids, padding_idx):
-        """Real tokens get padding_idx+1, padding_idx+2, ... in order; padding tokens get padding_idx."""
+    def position_ids_from_input_ids(input_ids, padding_idx, past_length=0):
+        """Real tokens get padding_idx+1, padding_idx+2, ... in order; padding tokens get padding_idx.
+
+        A decoder continuing after `past_length` cached tokens counts on from there (as the reference,
+        which assumes the cached tokens were all real).
+        """
         is_token = input_ids.ne(padding_idx).int()
-        return (torch.cumsum(is_token, dim=1).type_as(is_token) * is_token).long() + padding_idx
+        return ((torch.cumsum(is_token, dim=1).type_as(is_token) + past_length) * is_token).long() + padding_idx
 
     @staticmethod
     def position_ids_from_inputs_embeds(inputs_embeds, padding_idx):
@@ -86,10 +94,10 @@ class RobertaEmbeddings(nn.Module):
         positions = torch.arange(padding_idx + 1, seq_length + padding_idx + 1, device=inputs_embeds.device)
         return positions.unsqueeze(0).expand(batch_size, seq_length)
 
-    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None, past_length=0):
         if position_ids is None:
             if input_ids is not None:
-                position_ids = self.position_ids_from_input_ids(input_ids, self.padding_idx)
+                position_ids = self.position_ids_from_input_ids(input_ids, self.padding_idx, past_length)
             else:
                 position_ids = self.position_ids_from_inputs_embeds(inputs_embeds, self.padding_idx)
         if inputs_embeds is None:
@@ -198,6 +206,53 @@ class RobertaForMaskedLM(RobertaPreTrainedModel):
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), labels.to(logits.device).view(-1))
         output = MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return finish(output, return_dict)
+
+
+class RobertaForCausalLM(RobertaPreTrainedModel):
+    """RoBERTa as a causal language model (`config.is_decoder=True`): keys `roberta.*` + `lm_head.*`.
+
+    `labels` (batch, seq) give the next-token loss (shifted inside, -100 ignored); with `use_cache` the
+    returned `past_key_values` lets the next call feed only the new tokens.
+
+    >>> import torch
+    >>> config = RobertaConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+    ...                        intermediate_size=37, is_decoder=True)
+    >>> RobertaForCausalLM(config).eval()(torch.tensor([[0, 5, 6]])).logits.shape
+    torch.Size([1, 3, 99])
+    """
+
+    _tied_weights_keys: ClassVar = RobertaForMaskedLM._tied_weights_keys
+
+    def __init__(self, config: RobertaConfig):
+        super().__init__(config)
+        warn_if_not_decoder(config, type(self).__name__)
+        self.roberta = RobertaModel(config, add_pooling_layer=False)
+        self.lm_head = RobertaLMHead(config)
+        self.post_init()
+
+    get_output_embeddings = RobertaForMaskedLM.get_output_embeddings
+    set_output_embeddings = RobertaForMaskedLM.set_output_embeddings
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, past_key_values=None, use_cache=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, logits_to_keep=0, cache=None, num_items_in_batch=None):
+        _, _, return_dict = resolve_output_flags(self.config, output_attentions, output_hidden_states, return_dict)
+        if labels is not None:
+            use_cache = False  # training: nothing will continue from this call, as in the reference
+        outputs = self.roberta(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            output_attentions, output_hidden_states, return_dict=True,
+            past_key_values=past_key_values, use_cache=use_cache, cache=cache,
+        )
+        logits = self.lm_head(keep_last_positions(outputs.last_hidden_state, logits_to_keep))
+        loss = None
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels, num_items_in_batch=num_items_in_batch)
+        output = CausalLMOutputWithCrossAttentions(
+            loss=loss, logits=logits, past_key_values=outputs.past_key_values,
+            hidden_states=outputs.hidden_states, attentions=outputs.attentions,
         )
         return finish(output, return_dict)
 
@@ -312,6 +367,7 @@ def _register() -> None:
         token_classification=RobertaForTokenClassification,
         question_answering=RobertaForQuestionAnswering,
         masked_lm=RobertaForMaskedLM,
+        causal_lm=RobertaForCausalLM,
         multiple_choice=RobertaForMultipleChoice,
     )
 

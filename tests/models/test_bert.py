@@ -163,9 +163,9 @@ def test_unknown_activation_is_named():
         BertModel(tiny_config(hidden_act="swishy"))
 
 
-def test_decoder_flags_are_refused():
-    with pytest.raises(ModelError, match="is_decoder"):
-        BertModel(tiny_config(is_decoder=True))
+def test_cross_attention_is_refused():
+    with pytest.raises(ModelError, match="add_cross_attention"):
+        BertModel(tiny_config(is_decoder=True, add_cross_attention=True))
 
 
 def test_bad_inputs_are_reported(model):
