@@ -48,7 +48,7 @@ def build_reference(family, tmp_path, attn_implementation="sdpa"):
 
 
 def padded_batch(pad_id):
-    """Right-padded rows of lengths 7, 5, 3 (no token id equals the pad id inside a row)."""
+    """Right-padded rows of lengths 7, 5, 3 (no token id equals the pad id inside a row); flip for left padding."""
     generator = torch.Generator().manual_seed(1)
     input_ids = torch.randint(3, VOCAB, (BATCH, SEQ), generator=generator)
     attention_mask = torch.ones(BATCH, SEQ, dtype=torch.long)
@@ -138,3 +138,17 @@ def test_cross_attention_is_refused_clearly():
 
     with pytest.raises(ModelError, match="add_cross_attention"):
         BertLMHeadModel(BertConfig(**COMMON, add_cross_attention=True))
+
+
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_left_padding_matches_including_fully_masked_rows(attn_implementation, tmp_path):
+    # a left-padded row's first queries see no real key at all; both libraries must agree there too
+    folder, reference = build_reference("bert", tmp_path, attn_implementation)
+    ours = BertLMHeadModel.from_pretrained(folder, attn_implementation=attn_implementation).eval()
+    input_ids, attention_mask, _ = padded_batch(0)
+    input_ids, attention_mask = input_ids.flip(-1), attention_mask.flip(-1)
+    with torch.no_grad():
+        expected = reference(input_ids=input_ids, attention_mask=attention_mask).logits
+        got = ours(input_ids=input_ids, attention_mask=attention_mask).logits
+    assert not torch.isnan(got).any()
+    torch.testing.assert_close(got, expected, atol=ATOL, rtol=0)
