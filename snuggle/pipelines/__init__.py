@@ -1,0 +1,162 @@
+"""snuggle.pipelines: `pipeline(task, model=...)` as in transformers, and a registry for user tasks.
+
+Importing this package is light: task modules (and torch) load when a pipeline is built.
+
+>>> from snuggle.pipelines import pipeline                                  # doctest: +SKIP
+>>> clf = pipeline("sentiment-analysis", model="./minilm-clf")             # doctest: +SKIP
+>>> clf(["good", "bad"], batch_size=2)                                      # doctest: +SKIP
+
+User tasks: subclass `Pipeline` and register it.
+
+>>> PIPELINE_REGISTRY.register_pipeline("shout", pipeline_class=Shout,   # doctest: +SKIP
+...                                     pt_model="AutoModelForSequenceClassification")
+>>> pipeline("shout", model="./minilm-clf")                              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+
+from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError
+
+__all__ = ["pipeline", "Pipeline", "PipelineError", "KeyDataset", "PIPELINE_REGISTRY", "PipelineRegistry",
+           "register_pipeline", "TextClassificationPipeline", "FeatureExtractionPipeline", "FillMaskPipeline"]
+
+# task -> (module.ClassName, Auto model class names tried in order)
+_BUILTIN_TASKS = {
+    "text-classification": ("snuggle.pipelines.text_classification.TextClassificationPipeline",
+                            ("AutoModelForSequenceClassification",)),
+    "feature-extraction": ("snuggle.pipelines.feature_extraction.FeatureExtractionPipeline", ("AutoModel",)),
+    "fill-mask": ("snuggle.pipelines.fill_mask.FillMaskPipeline", ("AutoModelForMaskedLM",)),
+}
+TASK_ALIASES = {"sentiment-analysis": "text-classification"}
+
+_LAZY_CLASSES = {
+    "TextClassificationPipeline": "snuggle.pipelines.text_classification",
+    "FeatureExtractionPipeline": "snuggle.pipelines.feature_extraction",
+    "FillMaskPipeline": "snuggle.pipelines.fill_mask",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY_CLASSES:
+        return getattr(importlib.import_module(_LAZY_CLASSES[name]), name)
+    raise AttributeError(f"module 'snuggle.pipelines' has no attribute {name!r}")
+
+
+def _import_dotted(path: str):
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class PipelineRegistry:
+    """Task name -> (pipeline class, model classes, default kwargs). Holds the built-in and user tasks."""
+
+    def __init__(self, tasks: dict, aliases: dict):
+        self.tasks = {name: {"impl": impl, "pt": tuple(models), "default": None, "type": "text"}
+                      for name, (impl, models) in tasks.items()}
+        self.aliases = dict(aliases)
+
+    def get_supported_tasks(self) -> list[str]:
+        return sorted(set(self.tasks) | set(self.aliases))
+
+    def check_task(self, task: str) -> tuple[str, dict]:
+        """Resolve an alias and return (task name, its entry); unknown -> PipelineError listing the tasks."""
+        name = self.aliases.get(task, task)
+        if name in self.tasks:
+            return name, self.tasks[name]
+        raise PipelineError(f"Unknown task {task!r}, available tasks are {self.get_supported_tasks()}")
+
+    def register_pipeline(self, task: str, pipeline_class: type, pt_model=None, default=None, type: str = "text",
+                          **_unused) -> None:
+        """Register `pipeline_class` under `task`; pt_model is an Auto class (or its name, or a tuple of them)
+        used to load a model given as a folder."""
+        if not (isinstance(pipeline_class, builtins.type) and issubclass(pipeline_class, Pipeline)):
+            raise PipelineError(f"register_pipeline({task!r}): pipeline_class must subclass "
+                                f"snuggle.pipelines.Pipeline, got {pipeline_class!r}")
+        if pt_model is None:
+            models = ()
+        elif isinstance(pt_model, (tuple, list)):
+            models = tuple(pt_model)
+        else:
+            models = (pt_model,)
+        self.tasks[task] = {"impl": pipeline_class, "pt": models, "default": default, "type": type}
+
+    def to_dict(self) -> dict:
+        return dict(self.tasks)
+
+
+PIPELINE_REGISTRY = PipelineRegistry(_BUILTIN_TASKS, TASK_ALIASES)
+
+
+def register_pipeline(task: str, pipeline_class: type, pt_model=None, default=None, type: str = "text", **kwargs):
+    """Shortcut for `PIPELINE_REGISTRY.register_pipeline` (see there)."""
+    PIPELINE_REGISTRY.register_pipeline(task, pipeline_class, pt_model=pt_model, default=default, type=type, **kwargs)
+
+
+def _model_class(entry):
+    import snuggle.models
+
+    return getattr(snuggle.models, entry) if isinstance(entry, str) else entry
+
+
+def _load_model(task: str, model_classes: tuple, folder: str, dtype, model_kwargs: dict):
+    from snuggle.errors import ModelError
+
+    if not model_classes:
+        raise PipelineError(f"task {task!r} was registered without pt_model, so a model folder cannot be "
+                            f"loaded for it: pass model=<a model object>")
+    failures = []
+    for entry in model_classes:
+        cls = _model_class(entry)
+        kwargs = dict(model_kwargs)
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        try:
+            return cls.from_pretrained(folder, **kwargs)
+        except (ModelError, ValueError, KeyError) as err:
+            failures.append(f"{getattr(cls, '__name__', cls)}: {err}")
+    raise PipelineError(f"the model in {folder!r} cannot be used for task {task!r}: " + "; ".join(failures))
+
+
+def pipeline(task: str | None = None, model=None, tokenizer=None, device=None, dtype=None, batch_size=None,
+             torch_dtype=None, model_kwargs: dict | None = None, pipeline_class=None, **kwargs) -> Pipeline:
+    """Build the pipeline for `task` on `model` (a folder or a model object).
+
+    The tokenizer defaults to the model folder's (or `model.name_or_path`'s); `device` (int, str or
+    torch.device) and `dtype` move the model; other keywords are the task's own (e.g. top_k).
+
+    >>> pipeline("no-such-task")                                     # doctest: +SKIP
+    PipelineError: Unknown task 'no-such-task', available tasks are [...]
+    """
+    if task is None:
+        raise PipelineError(f"pipeline() needs a task; available tasks are {PIPELINE_REGISTRY.get_supported_tasks()}")
+    if model is None:
+        raise PipelineError(f"pipeline({task!r}) needs model=<folder or model object>: no default model is "
+                            f"downloaded offline")
+    name, entry = PIPELINE_REGISTRY.check_task(task)
+    dtype = dtype if dtype is not None else torch_dtype
+    if isinstance(model, (str, os.PathLike)):
+        model_path = os.fspath(model)
+        if not os.path.isdir(model_path):
+            raise PipelineError(f"pipeline({task!r}): model folder {model_path!r} does not exist")
+        model = _load_model(name, entry["pt"], model_path, dtype, model_kwargs or {})
+        dtype = None
+    else:
+        model_path = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None),
+                                                                     "_name_or_path", None)
+    if tokenizer is None and model_path:
+        from snuggle.tokenizers.pretrained import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    elif isinstance(tokenizer, (str, os.PathLike)):
+        from snuggle.tokenizers.pretrained import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(os.fspath(tokenizer))
+    impl = pipeline_class or entry["impl"]
+    if isinstance(impl, str):
+        impl = _import_dotted(impl)
+    return impl(model=model, tokenizer=tokenizer, device=device, dtype=dtype, batch_size=batch_size, task=name,
+                **kwargs)
