@@ -1,0 +1,31 @@
+"""snuggle.generation: GenerationConfig, logits processors, stopping criteria and `generate`.
+
+Names resolve lazily, so `import snuggle.generation` does not import torch.
+
+>>> from snuggle.generation import GenerationConfig
+>>> GenerationConfig(max_new_tokens=4).max_new_tokens
+4
+"""
+
+from __future__ import annotations
+
+from snuggle.utils.lazy import lazy_exports
+
+_MODULES = {
+    "snuggle.generation.configuration": ("GenerationConfig", "GENERATION_CONFIG_NAME"),
+    "snuggle.generation.logits_process": (
+        "LogitsProcessor", "LogitsWarper", "LogitsProcessorList", "TemperatureLogitsWarper", "TopKLogitsWarper",
+        "TopPLogitsWarper", "MinPLogitsWarper", "TypicalLogitsWarper", "RepetitionPenaltyLogitsProcessor",
+        "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor", "MinNewTokensLengthLogitsProcessor",
+        "MinLengthLogitsProcessor",
+    ),
+    "snuggle.generation.stopping_criteria": (
+        "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria", "EosTokenCriteria",
+    ),
+    "snuggle.generation.utils": ("generate", "GenerateDecoderOnlyOutput", "build_logits_processor"),
+}
+
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: module for module, names in _MODULES.items() for name in names}, globals()
+)
+__all__ = sorted(name for names in _MODULES.values() for name in names)
