@@ -200,7 +200,8 @@ class Pipeline:
         pre, fwd, post = self._sanitize_parameters(**kwargs)
         params = ({**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
                   {**self._postprocess_params, **post})
-        batch_size = batch_size or self._batch_size or 1
+        if batch_size is None:
+            batch_size = self._batch_size if self._batch_size is not None else 1
         if not isinstance(batch_size, int) or batch_size < 1:
             raise PipelineError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(inputs, (list, tuple)):
