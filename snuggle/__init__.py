@@ -54,11 +54,23 @@ _EXPORTS: dict[str, str] = {
     },
     # models (transformers names): configs, PreTrainedModel, Auto classes, architectures
     **{name: "snuggle.models" for name in _model_names()},
+    # generation and pipelines (transformers names)
+    **{
+        name: "snuggle.generation"
+        for name in (
+            "GenerationConfig", "LogitsProcessor", "LogitsProcessorList", "TemperatureLogitsWarper", "TopKLogitsWarper",
+            "TopPLogitsWarper", "MinPLogitsWarper", "TypicalLogitsWarper", "RepetitionPenaltyLogitsProcessor",
+            "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor", "MinNewTokensLengthLogitsProcessor",
+            "MinLengthLogitsProcessor", "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria",
+            "EosTokenCriteria",
+        )
+    },
+    **{name: "snuggle.pipelines" for name in ("pipeline", "Pipeline", "KeyDataset", "PipelineError")},
     # errors
     "SnuggleError": "snuggle.errors",
 }
 
-_SUBPACKAGES = {"tokenizers", "data", "models", "training", "utils", "errors", "cli"}
+_SUBPACKAGES = {"tokenizers", "data", "models", "generation", "pipelines", "training", "utils", "errors", "cli"}
 
 __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 
