@@ -17,12 +17,12 @@ _MODULES = {
         "LogitsProcessor", "LogitsWarper", "LogitsProcessorList", "TemperatureLogitsWarper", "TopKLogitsWarper",
         "TopPLogitsWarper", "MinPLogitsWarper", "TypicalLogitsWarper", "RepetitionPenaltyLogitsProcessor",
         "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor", "MinNewTokensLengthLogitsProcessor",
-        "MinLengthLogitsProcessor",
+        "MinLengthLogitsProcessor", "build_logits_processor",
     ),
     "snuggle.generation.stopping_criteria": (
         "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria", "EosTokenCriteria",
     ),
-    "snuggle.generation.utils": ("generate", "GenerateDecoderOnlyOutput", "build_logits_processor"),
+    "snuggle.generation.utils": ("generate", "GenerateDecoderOnlyOutput"),
 }
 
 __getattr__, __dir__ = lazy_exports(

@@ -13,10 +13,14 @@ tensor([[-inf, 3., 2.]])
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import torch
 
 from snuggle.errors import ConfigError
+
+if TYPE_CHECKING:
+    from snuggle.generation.configuration import GenerationConfig
 
 NEG_INF = -float("inf")
 
@@ -226,3 +230,31 @@ class MinLengthLogitsProcessor(MinNewTokensLengthLogitsProcessor):
 
     def __init__(self, min_length: int, eos_token_id) -> None:
         super().__init__(0, min_length, eos_token_id)
+
+
+def build_logits_processor(config: GenerationConfig, prompt_length: int, eos: list[int] | None) -> LogitsProcessorList:
+    """The processors (then, when sampling, the warpers) in the reference's order."""
+    processors = LogitsProcessorList()
+    if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(penalty=float(config.repetition_penalty)))
+    if config.no_repeat_ngram_size:
+        processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
+    if config.bad_words_ids is not None:
+        processors.append(NoBadWordsLogitsProcessor(config.bad_words_ids, eos))
+    if eos and config.min_length and config.min_length > 0:
+        processors.append(MinLengthLogitsProcessor(config.min_length, eos))
+    if eos and config.min_new_tokens and config.min_new_tokens > 0:
+        processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, config.min_new_tokens, eos))
+    if config.do_sample:
+        keep = 2 if config.num_beams > 1 else 1
+        if config.temperature is not None and config.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(config.temperature))
+        if config.top_k is not None and config.top_k != 0:
+            processors.append(TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=keep))
+        if config.top_p is not None and config.top_p < 1.0:
+            processors.append(TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=keep))
+        if config.min_p is not None:
+            processors.append(MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=keep))
+        if config.typical_p is not None and config.typical_p < 1.0:
+            processors.append(TypicalLogitsWarper(mass=config.typical_p, min_tokens_to_keep=keep))
+    return processors

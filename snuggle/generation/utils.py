@@ -17,11 +17,7 @@ import torch
 
 from snuggle.errors import ConfigError
 from snuggle.generation.configuration import GenerationConfig
-from snuggle.generation.logits_process import (
-    LogitsProcessorList, MinLengthLogitsProcessor, MinNewTokensLengthLogitsProcessor, MinPLogitsWarper,
-    NoBadWordsLogitsProcessor, NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor,
-    TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, TypicalLogitsWarper,
-)
+from snuggle.generation.logits_process import LogitsProcessorList, build_logits_processor
 from snuggle.generation.stopping_criteria import EosTokenCriteria, MaxLengthCriteria, StoppingCriteriaList
 
 logger = logging.getLogger(__name__)
@@ -60,34 +56,6 @@ def _as_list(token_ids) -> list[int] | None:
     if isinstance(token_ids, torch.Tensor):
         return token_ids.flatten().tolist()
     return [token_ids] if isinstance(token_ids, int) else list(token_ids)
-
-
-def build_logits_processor(config: GenerationConfig, prompt_length: int, eos: list[int] | None) -> LogitsProcessorList:
-    """The processors (then, when sampling, the warpers) in the reference's order."""
-    processors = LogitsProcessorList()
-    if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(penalty=float(config.repetition_penalty)))
-    if config.no_repeat_ngram_size:
-        processors.append(NoRepeatNGramLogitsProcessor(config.no_repeat_ngram_size))
-    if config.bad_words_ids is not None:
-        processors.append(NoBadWordsLogitsProcessor(config.bad_words_ids, eos))
-    if eos and config.min_length and config.min_length > 0:
-        processors.append(MinLengthLogitsProcessor(config.min_length, eos))
-    if eos and config.min_new_tokens and config.min_new_tokens > 0:
-        processors.append(MinNewTokensLengthLogitsProcessor(prompt_length, config.min_new_tokens, eos))
-    if config.do_sample:
-        keep = 2 if config.num_beams > 1 else 1
-        if config.temperature is not None and config.temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(config.temperature))
-        if config.top_k is not None and config.top_k != 0:
-            processors.append(TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=keep))
-        if config.top_p is not None and config.top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=keep))
-        if config.min_p is not None:
-            processors.append(MinPLogitsWarper(min_p=config.min_p, min_tokens_to_keep=keep))
-        if config.typical_p is not None and config.typical_p < 1.0:
-            processors.append(TypicalLogitsWarper(mass=config.typical_p, min_tokens_to_keep=keep))
-    return processors
 
 
 @torch.no_grad()

@@ -22,7 +22,9 @@ import os
 from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError
 
 __all__ = ["pipeline", "Pipeline", "PipelineError", "KeyDataset", "PIPELINE_REGISTRY", "PipelineRegistry",
-           "register_pipeline", "TextClassificationPipeline", "FeatureExtractionPipeline", "FillMaskPipeline"]
+           "register_pipeline", "TextClassificationPipeline", "FeatureExtractionPipeline", "FillMaskPipeline",
+           "TokenClassificationPipeline", "NerPipeline", "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline",
+           "TextGenerationPipeline", "Text2TextGenerationPipeline", "SummarizationPipeline", "TranslationPipeline"]
 
 # task -> (module.ClassName, Auto model class names tried in order)
 _BUILTIN_TASKS = {
@@ -30,13 +32,32 @@ _BUILTIN_TASKS = {
                             ("AutoModelForSequenceClassification",)),
     "feature-extraction": ("snuggle.pipelines.feature_extraction.FeatureExtractionPipeline", ("AutoModel",)),
     "fill-mask": ("snuggle.pipelines.fill_mask.FillMaskPipeline", ("AutoModelForMaskedLM",)),
+    "token-classification": ("snuggle.pipelines.token_classification.TokenClassificationPipeline",
+                             ("AutoModelForTokenClassification",)),
+    "question-answering": ("snuggle.pipelines.question_answering.QuestionAnsweringPipeline",
+                           ("AutoModelForQuestionAnswering",)),
+    "zero-shot-classification": ("snuggle.pipelines.zero_shot_classification.ZeroShotClassificationPipeline",
+                                 ("AutoModelForSequenceClassification",)),
+    "text-generation": ("snuggle.pipelines.text_generation.TextGenerationPipeline", ("AutoModelForCausalLM",)),
+    "text2text-generation": ("snuggle.pipelines.text2text_generation.Text2TextGenerationPipeline",
+                             ("AutoModelForSeq2SeqLM",)),
+    "summarization": ("snuggle.pipelines.text2text_generation.SummarizationPipeline", ("AutoModelForSeq2SeqLM",)),
+    "translation": ("snuggle.pipelines.text2text_generation.TranslationPipeline", ("AutoModelForSeq2SeqLM",)),
 }
-TASK_ALIASES = {"sentiment-analysis": "text-classification"}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
 _LAZY_CLASSES = {
     "TextClassificationPipeline": "snuggle.pipelines.text_classification",
     "FeatureExtractionPipeline": "snuggle.pipelines.feature_extraction",
     "FillMaskPipeline": "snuggle.pipelines.fill_mask",
+    "TokenClassificationPipeline": "snuggle.pipelines.token_classification",
+    "NerPipeline": "snuggle.pipelines.token_classification",
+    "QuestionAnsweringPipeline": "snuggle.pipelines.question_answering",
+    "ZeroShotClassificationPipeline": "snuggle.pipelines.zero_shot_classification",
+    "TextGenerationPipeline": "snuggle.pipelines.text_generation",
+    "Text2TextGenerationPipeline": "snuggle.pipelines.text2text_generation",
+    "SummarizationPipeline": "snuggle.pipelines.text2text_generation",
+    "TranslationPipeline": "snuggle.pipelines.text2text_generation",
 }
 
 
@@ -63,10 +84,19 @@ class PipelineRegistry:
         return sorted(set(self.tasks) | set(self.aliases))
 
     def check_task(self, task: str) -> tuple[str, dict]:
-        """Resolve an alias and return (task name, its entry); unknown -> PipelineError listing the tasks."""
+        """Resolve an alias and return (task name, its entry); unknown -> PipelineError listing the tasks.
+
+        `translation_xx_to_yy` resolves to "translation" (the pipeline reads the languages from the name).
+        """
         name = self.aliases.get(task, task)
         if name in self.tasks:
             return name, self.tasks[name]
+        if task.startswith("translation_") and "translation" in self.tasks:
+            parts = task.split("_")
+            if len(parts) == 4 and parts[2] == "to" and parts[1] and parts[3]:
+                return "translation", self.tasks["translation"]
+            raise PipelineError(f"Invalid translation task {task!r}, use 'translation_XX_to_YY' "
+                                f"(e.g. 'translation_en_to_fr')")
         raise PipelineError(f"Unknown task {task!r}, available tasks are {self.get_supported_tasks()}")
 
     def register_pipeline(self, task: str, pipeline_class: type, pt_model=None, default=None, type: str = "text",
@@ -158,5 +188,5 @@ def pipeline(task: str | None = None, model=None, tokenizer=None, device=None, d
     impl = pipeline_class or entry["impl"]
     if isinstance(impl, str):
         impl = _import_dotted(impl)
-    return impl(model=model, tokenizer=tokenizer, device=device, dtype=dtype, batch_size=batch_size, task=name,
-                **kwargs)
+    return impl(model=model, tokenizer=tokenizer, device=device, dtype=dtype, batch_size=batch_size,
+                task=task if name == "translation" else name, **kwargs)
