@@ -18,11 +18,21 @@ _MODULES = {
         "TopPLogitsWarper", "MinPLogitsWarper", "TypicalLogitsWarper", "RepetitionPenaltyLogitsProcessor",
         "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor", "MinNewTokensLengthLogitsProcessor",
         "MinLengthLogitsProcessor", "build_logits_processor",
+        # issue 6, processors part
+        "EpsilonLogitsWarper", "EtaLogitsWarper", "SuppressTokensLogitsProcessor",
+        "SuppressTokensAtBeginLogitsProcessor", "ForcedBOSTokenLogitsProcessor", "ForcedEOSTokenLogitsProcessor",
+        "SequenceBiasLogitsProcessor", "ExponentialDecayLengthPenalty", "EncoderRepetitionPenaltyLogitsProcessor",
+        "EncoderNoRepeatNGramLogitsProcessor", "InfNanRemoveLogitsProcessor", "LogitNormalization",
     ),
+    "snuggle.generation.streamers": ("BaseStreamer", "TextStreamer", "TextIteratorStreamer"),
     "snuggle.generation.stopping_criteria": (
         "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria", "EosTokenCriteria",
+        "StopStringCriteria", "MaxTimeCriteria",
     ),
-    "snuggle.generation.utils": ("generate", "GenerateDecoderOnlyOutput"),
+    "snuggle.generation.utils": (
+        "generate", "GenerateDecoderOnlyOutput", "GenerateEncoderDecoderOutput", "GenerateBeamDecoderOnlyOutput",
+        "GenerateBeamEncoderDecoderOutput", "GenerationMixin",
+    ),
 }
 
 __getattr__, __dir__ = lazy_exports(

@@ -41,7 +41,7 @@ _ARCHITECTURES = {
         ),
     ),
     "snuggle.models.llama_configs": ("LlamaConfig", "MistralConfig", "Qwen2Config", "Qwen3Config"),
-    "snuggle.models.cache": ("DynamicCache", "Cache", "EncoderDecoderCache"),
+    "snuggle.models.cache": ("DynamicCache", "Cache", "EncoderDecoderCache", "StaticCache"),
     "snuggle.models.t5": (
         "T5Config", "T5Model", "T5ForConditionalGeneration", "T5EncoderModel", "T5PreTrainedModel",
         "T5ForSequenceClassification", "T5ForTokenClassification", "T5ForQuestionAnswering",
