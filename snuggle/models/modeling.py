@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from snuggle.errors import ModelError
+from snuggle.generation.mixin import GenerationMixin
 from snuggle.models.configuration import PretrainedConfig
 from snuggle.utils.logging import get_logger
 
@@ -45,7 +46,7 @@ logger = get_logger("snuggle.models.modeling")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa")
 
 
-class PreTrainedModel(nn.Module):
+class PreTrainedModel(nn.Module, GenerationMixin):
     """Base class of all models: config handling, weight init/tying, loading and saving.
 
     Class attributes a subclass may set:
@@ -248,9 +249,9 @@ class PreTrainedModel(nn.Module):
     @classmethod
     def can_generate(cls) -> bool:
         """True for models that have a `generate()` method or an LM head for next-token prediction."""
-        return callable(getattr(cls, "generate", None)) or cls.__name__.endswith(
-            ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
-        )
+        # `generate` itself comes from GenerationMixin for every model; only a class's own override counts.
+        own_generate = any("generate" in vars(klass) for klass in cls.__mro__ if klass is not GenerationMixin)
+        return own_generate or cls.__name__.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration"))
 
     def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
         """Number of parameters (tied ones counted once).
