@@ -8,16 +8,28 @@
 from __future__ import annotations
 
 from snuggle.pipelines.base import Pipeline, PipelineError
+from snuggle.pipelines.text_inputs import check_length, check_text, check_tokenizer_kwargs, with_truncation_limit
 
 
 class FillMaskPipeline(Pipeline):
     """Predict masked tokens with an `AutoModelForMaskedLM` model."""
 
+    # one text's predictions do not depend on its batch mates (padding is masked): batch by length
+    batch_by_length = True
+
     def _sanitize_parameters(self, top_k=None, targets=None, tokenizer_kwargs=None):
         if getattr(self.tokenizer, "mask_token_id", None) is None:
             raise PipelineError("fill-mask needs a tokenizer with a mask_token; this tokenizer defines none")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise PipelineError(f"fill-mask: top_k must be a positive int, got {top_k!r}")
+        if targets is not None and not (isinstance(targets, str) or (
+                isinstance(targets, (list, tuple)) and all(isinstance(t, str) for t in targets))):
+            raise PipelineError(f"fill-mask: targets must be a str or a list of str, got {targets!r}")
         preprocess, postprocess = {}, {}
         if tokenizer_kwargs is not None:
+            if not isinstance(tokenizer_kwargs, dict):
+                raise PipelineError(f"fill-mask: tokenizer_kwargs must be a dict, got {type(tokenizer_kwargs).__name__}")
+            check_tokenizer_kwargs("fill-mask", self.tokenizer, tokenizer_kwargs)
             preprocess["tokenizer_kwargs"] = tokenizer_kwargs
         if targets is not None:
             postprocess["target_ids"] = self._target_ids(targets)
@@ -51,7 +63,10 @@ class FillMaskPipeline(Pipeline):
         return outputs
 
     def preprocess(self, inputs, tokenizer_kwargs=None):
-        model_inputs = self.tokenizer(inputs, return_tensors="pt", **(tokenizer_kwargs or {}))
+        text = check_text("fill-mask", inputs)
+        tokenizer_kwargs = with_truncation_limit(self.tokenizer, self.model, tokenizer_kwargs or {})
+        model_inputs = self.tokenizer(text, return_tensors="pt", **tokenizer_kwargs)
+        check_length("fill-mask", self.model, model_inputs["input_ids"].shape[-1], text)
         if not (model_inputs["input_ids"] == self.tokenizer.mask_token_id).any():
             raise PipelineError(f"fill-mask: no mask_token ({self.tokenizer.mask_token}) found in the input {inputs!r}")
         return model_inputs

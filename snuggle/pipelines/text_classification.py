@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 
 from snuggle.pipelines.base import Pipeline, PipelineError
+from snuggle.pipelines.text_inputs import check_length, check_tokenizer_kwargs, tokenize_texts, with_truncation_limit
 
 FUNCTIONS = ("sigmoid", "softmax", "none")
 
@@ -29,7 +30,14 @@ def _apply(function: str, logits):
 class TextClassificationPipeline(Pipeline):
     """Classify texts with an `AutoModelForSequenceClassification` model."""
 
+    # a text's logits do not depend on its batch mates (padding is masked): batch texts of similar length
+    batch_by_length = True
+
     def _sanitize_parameters(self, function_to_apply=None, top_k="", **tokenizer_kwargs):
+        check_tokenizer_kwargs("text-classification", self.tokenizer, tokenizer_kwargs)
+        if not (top_k == "" or top_k is None or (isinstance(top_k, int) and not isinstance(top_k, bool)
+                                                  and top_k >= 1)):
+            raise PipelineError(f"top_k must be a positive int or None (all labels), got {top_k!r}")
         postprocess = {}
         # top_k left unset keeps the legacy single-best answer; an int or None asks for a sorted list
         if isinstance(top_k, int) or top_k is None:
@@ -48,17 +56,37 @@ class TextClassificationPipeline(Pipeline):
             return [result]
         return result
 
+    def preprocess_batch(self, inputs: list, **tokenizer_kwargs) -> list:
+        # plain texts (the common case) are tokenized in one call; pairs go one by one
+        if len(inputs) > 1 and all(isinstance(x, str) for x in inputs):
+            return tokenize_texts("text-classification", self.tokenizer, self.model, inputs, tokenizer_kwargs)
+        return [self.preprocess(x, **tokenizer_kwargs) for x in inputs]
+
     def preprocess(self, inputs, **tokenizer_kwargs):
+        tokenizer_kwargs = with_truncation_limit(self.tokenizer, self.model, tokenizer_kwargs)
         if isinstance(inputs, dict):
-            return self.tokenizer(**inputs, return_tensors="pt", **tokenizer_kwargs)
-        if isinstance(inputs, list) and len(inputs) == 1 and isinstance(inputs[0], list) and len(inputs[0]) == 2:
-            return self.tokenizer(text=inputs[0][0], text_pair=inputs[0][1], return_tensors="pt", **tokenizer_kwargs)
-        if isinstance(inputs, list):
+            unknown = sorted(set(inputs) - {"text", "text_pair"})
+            if "text" not in inputs or unknown:
+                raise PipelineError(f'text-classification: a text-pair input is {{"text": ..., "text_pair": ...}}; '
+                                    f"got the keys {sorted(inputs)}")
+            for key, value in inputs.items():
+                if not isinstance(value, str):
+                    raise PipelineError(f"text-classification: inputs[{key!r}] must be a str, got "
+                                        f"{type(value).__name__}")
+            encoded = self.tokenizer(**inputs, return_tensors="pt", **tokenizer_kwargs)
+        elif isinstance(inputs, list) and len(inputs) == 1 and isinstance(inputs[0], list) and len(inputs[0]) == 2:
+            encoded = self.tokenizer(text=inputs[0][0], text_pair=inputs[0][1], return_tensors="pt",
+                                     **tokenizer_kwargs)
+        elif isinstance(inputs, list):
             raise PipelineError('text-classification got a list as one input; send a text pair as '
                                 '{"text": "My text", "text_pair": "My pair"}')
-        if not isinstance(inputs, str):
-            raise PipelineError(f"text-classification expects a str (or text-pair dict), got {type(inputs).__name__}")
-        return self.tokenizer(inputs, return_tensors="pt", **tokenizer_kwargs)
+        elif not isinstance(inputs, str):
+            raise PipelineError(f"text-classification: inputs must be a str, a text-pair dict or a list of them; "
+                                f"got {type(inputs).__name__}")
+        else:
+            encoded = self.tokenizer(inputs, return_tensors="pt", **tokenizer_kwargs)
+        check_length("text-classification", self.model, encoded["input_ids"].shape[-1])
+        return encoded
 
     def _forward(self, model_inputs):
         if "use_cache" in inspect.signature(self.model.forward).parameters:
