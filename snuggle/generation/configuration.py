@@ -227,6 +227,7 @@ def _check_values(config: GenerationConfig) -> None:
         ("top_k", lambda v: _is_int(v) and v >= 0, "a non-negative integer (0 disables top-k)"),
         ("top_p", lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a float in [0, 1]"),
         ("min_p", lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a float in [0, 1]"),
+        ("top_h", lambda v: _is_number(v) and 0.0 < v <= 1.0, "a float in (0, 1]"),
         ("typical_p", lambda v: _is_number(v) and 0.0 < v <= 1.0, "a float in (0, 1]"),
         ("epsilon_cutoff", lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a float in [0, 1] (0 disables it)"),
         ("eta_cutoff", lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a float in [0, 1] (0 disables it)"),

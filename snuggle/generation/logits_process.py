@@ -121,6 +121,31 @@ class TopKLogitsWarper(LogitsProcessor):
         return scores.masked_fill(scores < kth_best, self.filter_value)
 
 
+class TopHLogitsWarper(LogitsProcessor):
+    """Top-H: among the 100 best tokens, keep the most likely ones until their cumulative entropy
+    contribution exceeds `top_h` times the entropy of that top-100 distribution (the best one always stays)."""
+
+    top_n = 100  # the candidates considered (a cap for speed and numerical stability, as in the reference)
+
+    def __init__(self, top_h: float, filter_value: float = NEG_INF) -> None:
+        ok = isinstance(top_h, (int, float)) and not isinstance(top_h, bool) and 0 < top_h <= 1
+        _check(ok, "top_h", "a float in (0, 1]", top_h)
+        self.top_h, self.filter_value = top_h, filter_value
+
+    def __call__(self, input_ids, scores):
+        top_logits, top_indices = torch.topk(scores, min(self.top_n, scores.shape[-1]), dim=-1, sorted=True)
+        # Entropy the way torch.distributions.Categorical computes it (normalised logits clamped to the dtype min).
+        log_norm = top_logits - top_logits.logsumexp(dim=-1, keepdim=True)
+        probs = log_norm.softmax(dim=-1)
+        entropy = -(log_norm.clamp(min=torch.finfo(log_norm.dtype).min) * probs).sum(-1)
+        threshold = (entropy * self.top_h).unsqueeze(-1)
+        cumulative = torch.cumsum(-probs * torch.log(probs), dim=-1)  # (batch, top_n), best first
+        selected = cumulative <= threshold
+        selected[:, 0] = True
+        keep = torch.zeros_like(scores, dtype=torch.bool).scatter_(1, top_indices, selected)
+        return scores.masked_fill(~keep, self.filter_value)
+
+
 def _remove_sorted(scores: torch.Tensor, sorted_indices: torch.Tensor, sorted_remove: torch.Tensor, filter_value: float):
     """Map a removal mask over sorted positions back to vocabulary order and apply it."""
     remove = sorted_remove.scatter(-1, sorted_indices, sorted_remove)

@@ -27,7 +27,7 @@ from snuggle.generation.logits_process import (
     InfNanRemoveLogitsProcessor, LogitNormalization, LogitsProcessorList, MinLengthLogitsProcessor,
     MinNewTokensLengthLogitsProcessor, MinPLogitsWarper, NoBadWordsLogitsProcessor, NoRepeatNGramLogitsProcessor,
     RepetitionPenaltyLogitsProcessor, SequenceBiasLogitsProcessor, SuppressTokensAtBeginLogitsProcessor,
-    SuppressTokensLogitsProcessor, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, TypicalLogitsWarper,
+    SuppressTokensLogitsProcessor, TemperatureLogitsWarper, TopHLogitsWarper, TopKLogitsWarper, TopPLogitsWarper, TypicalLogitsWarper,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 # Reference features we do not implement: refusing beats silently generating something else.
 _UNSUPPORTED = {
-    "top_h": lambda v: v is not None,
     "guidance_scale": lambda v: v is not None and v != 1,
     "watermarking_config": lambda v: v is not None,
 }
@@ -162,6 +161,8 @@ def build_logits_processor(
             keep = 1
         if config.temperature is not None and config.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(config.temperature))
+        if getattr(config, "top_h", None) is not None:
+            processors.append(TopHLogitsWarper(top_h=config.top_h))
         if config.top_k is not None and config.top_k != 0:
             processors.append(TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=keep))
         if config.top_p is not None and config.top_p < 1.0:

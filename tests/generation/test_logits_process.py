@@ -18,6 +18,7 @@ ENC = torch.tensor([[1, 2, 3]])
 BAD = [
     (lambda: lp.TemperatureLogitsWarper(0.0), "temperature"),
     (lambda: lp.TopKLogitsWarper(0), "top_k"),
+    (lambda: lp.TopHLogitsWarper(0.0), "top_h"),
     (lambda: lp.TopPLogitsWarper(1.2), "top_p"),
     (lambda: lp.TopPLogitsWarper(0.5, min_tokens_to_keep=0), "min_tokens_to_keep"),
     (lambda: lp.MinPLogitsWarper(-0.1), "min_p"),
@@ -135,7 +136,7 @@ def test_padding_is_not_penalised():
     assert scores[1].tolist() == [0.5, 0.5, 1, 0.5, 1]
 
 
-@pytest.mark.parametrize("kwargs,name", [(dict(top_h=0.5), "top_h"), (dict(guidance_scale=1.5), "guidance_scale")])
+@pytest.mark.parametrize("kwargs,name", [(dict(guidance_scale=1.5), "guidance_scale")])
 def test_unsupported_features_are_refused_not_ignored(kwargs, name):
     config = GenerationConfig(do_sample=True, **kwargs).resolved()
     with pytest.raises(ConfigError, match=name):

@@ -66,6 +66,8 @@ def _cases(batch, vocab, seq, seed):
         ("MinLengthLogitsProcessor", dict(min_length=seq, eos_token_id=eos[0])),
         ("MinNewTokensLengthLogitsProcessor", dict(prompt_length_to_skip=0, min_new_tokens=seq, eos_token_id=eos)),
         # the new ones
+        ("TopHLogitsWarper", dict(top_h=0.4)),
+        ("TopHLogitsWarper", dict(top_h=1.0)),
         ("EpsilonLogitsWarper", dict(epsilon=0.01)),
         ("EpsilonLogitsWarper", dict(epsilon=0.3, min_tokens_to_keep=3)),
         ("EtaLogitsWarper", dict(epsilon=0.001)),
@@ -162,6 +164,7 @@ CONFIGS = [
     dict(do_sample=True, temperature=0.6, top_k=10, top_p=0.8, min_p=0.05, typical_p=0.9,
          epsilon_cutoff=0.001, eta_cutoff=0.002),
     dict(do_sample=True, num_beams=3, top_k=4, top_p=0.5, renormalize_logits=True),
+    dict(do_sample=True, temperature=0.8, top_h=0.6, top_k=30),
     dict(do_sample=True, temperature=1.0, top_k=0, epsilon_cutoff=0.0, eta_cutoff=1.0),
     dict(repetition_penalty=1.3, no_repeat_ngram_size=2, bad_words_ids=[[3], [4, 5], [2]]),
     dict(min_length=30, min_new_tokens=3, max_new_tokens=10),
