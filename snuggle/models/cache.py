@@ -7,7 +7,7 @@ to know where the new tokens start (their positions and the causal-mask offset).
 
 `DynamicCache` grows by concatenation (the transformers default). It always keeps every token, also
 for sliding-window layers: the attention mask hides what falls outside the window, so outputs equal a
-full forward pass. The generation issue adds static (preallocated) caches as `Cache` subclasses.
+full forward pass. `StaticCache` preallocates fixed-size buffers and copies new tokens in place.
 
 Legacy format: a tuple with one `(key, value)` pair per layer, as transformers 4 returned it.
 """
@@ -150,6 +150,180 @@ class DynamicCache(Cache):
 
     def __repr__(self) -> str:
         return f"DynamicCache(layers={len(self)}, seq_length={self.get_seq_length()})"
+
+
+class StaticCache(Cache):
+    """A preallocated cache: per layer, keys and values live in fixed (max_batch_size, kv_heads, max_cache_len,
+    head_dim) tensors and new tokens are copied in place, so decoding allocates nothing per step.
+
+    `update` writes the new tokens at the next free positions (or at `cache_kwargs["cache_position"]`) and
+    returns views of the filled part, so attention never sees the empty tail and needs no extra mask.
+    Sliding-window layers keep every token too (the attention mask hides what falls outside the window).
+    The buffers are allocated on the first update of each layer, in `dtype` / on `device` when given, else
+    in the dtype and on the device of the first keys (as the transformers 5 cache does).
+
+    >>> class Config: num_hidden_layers = 1; num_attention_heads = 2; num_key_value_heads = 2; hidden_size = 8
+    >>> cache = StaticCache(config=Config(), max_batch_size=1, max_cache_len=6)
+    >>> k = v = torch.ones(1, 2, 4, 4)                    # (batch, kv_heads, seq, head_dim)
+    >>> keys, values = cache.update(k, v, layer_idx=0)
+    >>> keys.shape, cache.get_seq_length(), cache.get_max_cache_shape()
+    (torch.Size([1, 2, 4, 4]), 4, 6)
+    """
+
+    is_compileable = True
+
+    def __init__(
+        self,
+        config=None,
+        max_batch_size: int | None = None,
+        max_cache_len: int | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        layer_device_map: dict[int, torch.device | str] | None = None,
+        **kwargs,
+    ) -> None:
+        if config is None:
+            raise ModelError("StaticCache: `config` (the model config) is required to size the cache")
+        if max_batch_size is None:
+            max_batch_size = kwargs.pop("batch_size", None)
+        max_batch_size = 1 if max_batch_size is None else int(max_batch_size)
+        if max_cache_len is None:
+            max_cache_len = getattr(config, "max_position_embeddings", None)
+        if max_cache_len is None or int(max_cache_len) < 1 or max_batch_size < 1:
+            raise ModelError(
+                f"StaticCache: expected positive max_batch_size and max_cache_len, found {max_batch_size} and "
+                f"{max_cache_len}"
+            )
+        text_config = getattr(config, "get_text_config", None)
+        config = text_config(decoder=True) if callable(text_config) else config
+        self.max_batch_size = max_batch_size
+        self.max_cache_len = int(max_cache_len)
+        self.num_layers = int(config.num_hidden_layers)
+        heads = config.num_attention_heads
+        self.num_key_value_heads = getattr(config, "num_key_value_heads", None) or heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+        self.device = torch.device(device) if device is not None else None
+        self.dtype = dtype
+        self.layer_device_map = layer_device_map
+        self.key_cache: list[torch.Tensor | None] = [None] * self.num_layers
+        self.value_cache: list[torch.Tensor | None] = [None] * self.num_layers
+        # tokens written per layer (the filled prefix of each buffer)
+        self._lengths = [0] * self.num_layers
+        if device is not None and dtype is not None:
+            for layer_idx in range(self.num_layers):
+                self._allocate(layer_idx, dtype, self._layer_device(layer_idx))
+
+    def _layer_device(self, layer_idx: int, fallback=None):
+        if self.layer_device_map is not None and layer_idx in self.layer_device_map:
+            return torch.device(self.layer_device_map[layer_idx])
+        return self.device if self.device is not None else fallback
+
+    def _allocate(self, layer_idx: int, dtype: torch.dtype, device) -> None:
+        shape = (self.max_batch_size, self.num_key_value_heads, self.max_cache_len, self.head_dim)
+        self.key_cache[layer_idx] = torch.zeros(shape, dtype=dtype, device=device)
+        self.value_cache[layer_idx] = torch.zeros(shape, dtype=dtype, device=device)
+
+    # ---- core -------------------------------------------------------------------------------------------------
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, cache_kwargs: dict | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Copy the new keys/values (batch, kv_heads, new_seq, head_dim) in place; return the filled prefix."""
+        if layer_idx >= self.num_layers:
+            raise ModelError(f"StaticCache: layer {layer_idx} does not exist (the cache has {self.num_layers} layers)")
+        keys = self.key_cache[layer_idx]
+        if keys is None:
+            self._allocate(layer_idx, self.dtype or key_states.dtype, self._layer_device(layer_idx, key_states.device))
+            keys = self.key_cache[layer_idx]
+        values = self.value_cache[layer_idx]
+        batch, heads, new_tokens, head_dim = key_states.shape
+        if batch > self.max_batch_size or heads != keys.shape[1] or head_dim != keys.shape[3]:
+            raise ModelError(
+                f"StaticCache layer {layer_idx}: new keys have shape {tuple(key_states.shape)} but the cache holds "
+                f"(batch <= {self.max_batch_size}, kv_heads={keys.shape[1]}, seq, head_dim={keys.shape[3]})"
+            )
+        cache_position = (cache_kwargs or {}).get("cache_position")
+        if cache_position is not None:
+            cache_position = cache_position.to(keys.device)
+            end = int(cache_position.max()) + 1
+            self._check_room(layer_idx, end)
+            keys[:batch].index_copy_(2, cache_position, key_states.to(keys.dtype))
+            values[:batch].index_copy_(2, cache_position, value_states.to(values.dtype))
+            end = max(end, self._lengths[layer_idx])
+        else:
+            start = self._lengths[layer_idx]
+            end = start + new_tokens
+            self._check_room(layer_idx, end)
+            keys[:batch, :, start:end].copy_(key_states)
+            values[:batch, :, start:end].copy_(value_states)
+        self._lengths[layer_idx] = end
+        return keys[:batch, :, :end], values[:batch, :, :end]
+
+    def _check_room(self, layer_idx: int, end: int) -> None:
+        if end > self.max_cache_len:
+            raise ModelError(
+                f"StaticCache layer {layer_idx}: {end} tokens do not fit in max_cache_len={self.max_cache_len}; "
+                "create the cache with a larger max_cache_len (prompt length + max_new_tokens)"
+            )
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        """Number of tokens written for `layer_idx`."""
+        if layer_idx >= self.num_layers:
+            return 0
+        return self._lengths[layer_idx]
+
+    def get_max_cache_shape(self, layer_idx: int = 0) -> int:
+        return self.max_cache_len
+
+    def get_max_length(self) -> int:
+        return self.max_cache_len
+
+    # ---- editing ----------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget every token; the buffers stay allocated (zeroed, as in the reference)."""
+        for keys, values in zip(self.key_cache, self.value_cache):
+            if keys is not None:
+                keys.zero_()
+                values.zero_()
+        self._lengths = [0] * self.num_layers
+
+    def crop(self, max_length: int) -> None:
+        """Keep the first `max_length` tokens; a negative value removes that many tokens from the end."""
+        if max_length < 0:
+            max_length = self.get_seq_length() - abs(max_length)
+        self._lengths = [min(length, max(int(max_length), 0)) for length in self._lengths]
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        """Select batch rows in place (beam search): row i becomes old row beam_idx[i]."""
+        for keys, values in zip(self.key_cache, self.value_cache):
+            if keys is not None:
+                index = beam_idx.to(keys.device)
+                rows = index.shape[0]
+                keys[:rows].copy_(keys.index_select(0, index))
+                values[:rows].copy_(values.index_select(0, index))
+
+    # ---- legacy tuples and sequence protocol ------------------------------------------------------------------
+    def to_legacy_cache(self) -> LegacyCache:
+        """`((key, value), ...)` per allocated layer, holding the filled prefix of each buffer."""
+        return tuple(
+            (keys[:, :, :length], values[:, :, :length])
+            for keys, values, length in zip(self.key_cache, self.value_cache, self._lengths)
+            if keys is not None
+        )
+
+    def __len__(self) -> int:
+        return self.num_layers
+
+    def __getitem__(self, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if layer_idx >= self.num_layers or self.key_cache[layer_idx] is None:
+            raise ModelError(f"StaticCache has no entry for layer {layer_idx} (it holds {self.num_layers} layers)")
+        length = self._lengths[layer_idx]
+        return self.key_cache[layer_idx][:, :, :length], self.value_cache[layer_idx][:, :, :length]
+
+    def __repr__(self) -> str:
+        return (
+            f"StaticCache(layers={self.num_layers}, max_batch_size={self.max_batch_size}, "
+            f"max_cache_len={self.max_cache_len}, seq_length={self.get_seq_length()})"
+        )
 
 
 def as_cache(past_key_values) -> Cache | None:

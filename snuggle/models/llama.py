@@ -44,6 +44,7 @@ from snuggle.models.llama_configs import (
     Qwen2Config,
     Qwen3Config,
 )
+from snuggle.models.llama_inference import fast_layer_forward, fast_path_available
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutputWithPast,
@@ -265,6 +266,11 @@ class LlamaModel(LlamaPreTrainedModel):
             implementation, attention_mask, inputs_embeds, past_length, position_ids, cache
         )
         position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
+        # Inference (no autograd, eval mode, SDPA): layers take the fused few-op path of llama_inference.py,
+        # with cos/sin shaped (batch, seq, 1, head_dim) once for all layers.
+        fast = not torch.is_grad_enabled() and not self.training and implementation == "sdpa"
+        if fast:
+            cos, sin = (table.unsqueeze(2) for table in position_embeddings)
 
         hidden_states = inputs_embeds
         all_hidden_states = () if output_hidden_states else None
@@ -273,6 +279,11 @@ class LlamaModel(LlamaPreTrainedModel):
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             mask = masks[layer.self_attn.sliding_window]
+            if fast and fast_path_available(layer):
+                fast_output = fast_layer_forward(layer, hidden_states, mask, cos, sin, cache)
+                if fast_output is not None:
+                    hidden_states = fast_output
+                    continue
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(
                     layer.__call__, hidden_states, mask, position_embeddings, None, implementation

@@ -1,0 +1,147 @@
+"""The inference fast path of Llama-family layers (snuggle/models/llama_inference.py).
+
+Under no_grad a layer runs fused q/k/v and gate/up projections with few ops; these tests prove that path
+equals the module path and transformers, that the fused weights share storage with the parameters (no
+extra memory, state_dict unchanged, saving still works) and that training after a fused forward is
+unaffected (gradients equal a model that never took the fast path; optimizer steps write through).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import transformers
+
+import snuggle.models.llama as ours
+from snuggle.models.cache import DynamicCache
+from snuggle.models.llama_inference import fast_path_available, fused_linear_weights
+
+TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
+FAMILIES = {
+    "llama": ("Llama", dict(attention_bias=True)),
+    "mistral": ("Mistral", dict(sliding_window=4)),
+    "qwen2": ("Qwen2", dict(use_sliding_window=True, sliding_window=4, max_window_layers=1)),
+    "qwen3": ("Qwen3", dict(head_dim=16, tie_word_embeddings=True)),
+}
+INPUT_IDS = torch.tensor([[0, 0, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18]])
+ATTENTION_MASK = torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])
+
+
+def _pair(family, tmp_path):
+    prefix, extra = FAMILIES[family]
+    torch.manual_seed(0)
+    getattr(transformers, prefix + "ForCausalLM")(getattr(transformers, prefix + "Config")(**TINY, **extra)) \
+        .save_pretrained(tmp_path)
+    reference = getattr(transformers, prefix + "ForCausalLM").from_pretrained(tmp_path).eval()
+    mine = getattr(ours, prefix + "ForCausalLM").from_pretrained(tmp_path).eval()
+    return reference, mine
+
+
+def _incremental_logits(model, steps=4, cache_class=DynamicCache):
+    """Prefill the left-padded batch, then greedy single-token steps; every call's logits."""
+    cache, mask, ids, collected = cache_class(), ATTENTION_MASK, INPUT_IDS, []
+    for _ in range(steps + 1):
+        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)[:, -ids.shape[1]:]
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+        cache = out.past_key_values
+        collected.append(out.logits)
+        ids = out.logits[:, -1:].argmax(-1)
+        mask = torch.cat([mask, torch.ones_like(ids)], dim=-1)
+    return collected
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_fused_path_equals_module_path_and_reference(family, tmp_path):
+    reference, mine = _pair(family, tmp_path)
+    with torch.no_grad():
+        expected = _incremental_logits(reference, cache_class=transformers.DynamicCache)
+        fast = _incremental_logits(mine)
+    assert "qkv" in mine.model.layers[0].self_attn.__dict__["_snuggle_fused"]  # the fast path really ran
+    module_path = _incremental_logits(mine)  # grad enabled: the module forward
+    for step, (a, b, c) in enumerate(zip(expected, fast, module_path)):
+        torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4, msg=lambda m, s=step: f"fast vs reference {s}: {m}")
+        torch.testing.assert_close(b, c.detach(), atol=1e-5, rtol=1e-5, msg=lambda m, s=step: f"fast vs module {s}: {m}")
+
+
+def test_fused_weights_share_storage_and_state_dict_is_unchanged(tmp_path):
+    reference, mine = _pair("llama", tmp_path)
+    keys_before = list(mine.state_dict())
+    values_before = {k: v.clone() for k, v in mine.state_dict().items()}
+    with torch.no_grad():
+        mine(INPUT_IDS)
+    attention = mine.model.layers[0].self_attn
+    fused_weight, fused_bias = fused_linear_weights(attention, [attention.q_proj, attention.k_proj, attention.v_proj],
+                                                    "qkv")
+    assert fused_weight.data_ptr() == attention.q_proj.weight.data_ptr()  # views, not copies
+    assert attention.k_proj.weight.untyped_storage().data_ptr() == fused_weight.untyped_storage().data_ptr()
+    assert fused_bias is not None
+    assert list(mine.state_dict()) == keys_before
+    for key, value in mine.state_dict().items():
+        assert torch.equal(value, values_before[key]), key
+    mine.save_pretrained(tmp_path / "saved")
+    reloaded = transformers.LlamaForCausalLM.from_pretrained(tmp_path / "saved").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(INPUT_IDS).logits, reference(INPUT_IDS).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_training_after_a_fused_forward_is_unaffected(tmp_path):
+    _, mine = _pair("qwen2", tmp_path)
+    untouched = copy.deepcopy(mine)
+    with torch.no_grad():
+        mine(INPUT_IDS)  # builds the fused weights and re-points the parameters
+    labels = INPUT_IDS.masked_fill(ATTENTION_MASK == 0, -100)
+    for model in (mine, untouched):
+        model.train()
+        model(input_ids=INPUT_IDS, attention_mask=ATTENTION_MASK, labels=labels).loss.backward()
+    grads = {name: p.grad for name, p in untouched.named_parameters()}
+    for name, parameter in mine.named_parameters():
+        torch.testing.assert_close(parameter.grad, grads[name], atol=1e-6, rtol=1e-6, msg=lambda m, n=name: f"{n}: {m}")
+    # an optimizer step updates the parameters in place, which the fused weights see
+    for model in (mine, untouched):
+        torch.optim.SGD(model.parameters(), lr=0.5).step()
+        model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(mine(INPUT_IDS).logits, untouched(INPUT_IDS).logits, atol=1e-5, rtol=1e-5)
+
+
+def test_replaced_parameters_rebuild_the_fused_weights(tmp_path):
+    _, mine = _pair("llama", tmp_path)
+    with torch.no_grad():
+        mine(INPUT_IDS)
+        attention = mine.model.layers[1].self_attn
+        attention.k_proj.weight.data = torch.randn_like(attention.k_proj.weight)  # a new tensor, not in place
+        fast = mine(INPUT_IDS).logits
+    module_path = mine(INPUT_IDS).logits.detach()
+    torch.testing.assert_close(fast, module_path, atol=1e-5, rtol=1e-5)
+    mine.to(torch.float64)
+    with torch.no_grad():
+        fast = mine(INPUT_IDS).logits
+    assert fast.dtype == torch.float64
+    torch.testing.assert_close(fast, mine(INPUT_IDS).logits.detach(), atol=1e-10, rtol=1e-10)
+
+
+def test_hooks_keep_the_module_path(tmp_path):
+    _, mine = _pair("llama", tmp_path)
+    seen = []
+    layer = mine.model.layers[0]
+    handle = layer.self_attn.q_proj.register_forward_hook(lambda module, args, output: seen.append(output.shape))
+    assert not fast_path_available(layer) and fast_path_available(mine.model.layers[1])
+    with torch.no_grad():
+        mine(INPUT_IDS)
+    assert seen == [torch.Size([2, 8, 32])]
+    handle.remove()
+    assert fast_path_available(layer)
+
+
+def test_inference_mode_then_training(tmp_path):
+    """Fused weights built under inference_mode are ordinary tensors: training afterwards still works."""
+    _, mine = _pair("llama", tmp_path)
+    with torch.inference_mode():
+        mine(INPUT_IDS)
+    mine.train()
+    loss = mine(input_ids=INPUT_IDS, labels=INPUT_IDS).loss
+    loss.backward()
+    assert mine.model.layers[0].self_attn.q_proj.weight.grad is not None

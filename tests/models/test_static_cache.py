@@ -1,0 +1,114 @@
+"""StaticCache: the preallocated cache gives the same outputs as DynamicCache (prefill + decode steps) and as the
+reference's StaticCache, keeps its buffers in place, and refuses what does not fit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import transformers
+
+from snuggle.errors import ModelError
+from snuggle.models import StaticCache
+from snuggle.models.cache import Cache, DynamicCache
+from snuggle.models.llama import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
+
+
+def _model(config_class=LlamaConfig, model_class=LlamaForCausalLM, **extra):
+    torch.manual_seed(0)
+    return model_class(config_class(**TINY, **extra)).eval()
+
+
+def _decode(model, cache, input_ids, attention_mask, steps=5):
+    """Prefill then greedy steps, feeding the growing mask; returns the logits of every call."""
+    all_logits = []
+    with torch.no_grad():
+        out = model(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache, use_cache=True)
+        all_logits.append(out.logits)
+        for _ in range(steps):
+            next_ids = out.logits[:, -1:].argmax(-1)
+            attention_mask = torch.cat([attention_mask, torch.ones_like(next_ids)], dim=-1)
+            out = model(input_ids=next_ids, attention_mask=attention_mask, past_key_values=out.past_key_values,
+                        use_cache=True)
+            all_logits.append(out.logits)
+    return all_logits
+
+
+def test_update_returns_the_filled_prefix_in_place():
+    cache = StaticCache(config=LlamaConfig(**TINY), max_batch_size=2, max_cache_len=10)
+    assert isinstance(cache, Cache) and len(cache) == 2 and cache.get_max_cache_shape() == 10
+    keys = torch.randn(2, 2, 3, 8)
+    values = torch.randn(2, 2, 3, 8)
+    got_keys, got_values = cache.update(keys, values, 0)
+    assert got_keys.shape == (2, 2, 3, 8) and torch.equal(got_keys, keys) and torch.equal(got_values, values)
+    buffer = cache.key_cache[0]
+    more = torch.randn(2, 2, 1, 8)
+    got_keys, _ = cache.update(more, more, 0)
+    assert cache.key_cache[0] is buffer and buffer.shape == (2, 2, 10, 8)  # no reallocation
+    assert torch.equal(got_keys, torch.cat([keys, more], dim=2))
+    assert cache.get_seq_length(0) == 4 and cache.get_seq_length(1) == 0
+    cache.crop(2)
+    assert cache.get_seq_length(0) == 2
+    cache.reset()
+    assert cache.get_seq_length(0) == 0 and not bool(buffer.any())
+
+
+def test_cache_position_writes_where_asked():
+    cache = StaticCache(config=LlamaConfig(**TINY), max_batch_size=1, max_cache_len=8, dtype=torch.float32,
+                        device="cpu")
+    assert cache.key_cache[0].shape == (1, 2, 8, 8)  # dtype and device given: allocated up front
+    first = torch.ones(1, 2, 2, 8)
+    cache.update(first, first, 0, {"cache_position": torch.tensor([0, 1])})
+    later = torch.full((1, 2, 1, 8), 3.0)
+    keys, _ = cache.update(later, later, 0, {"cache_position": torch.tensor([4])})
+    assert cache.get_seq_length(0) == 5 and keys[0, 0, :, 0].tolist() == [1.0, 1.0, 0.0, 0.0, 3.0]
+
+
+def test_overflow_and_shape_mismatch_are_clear_errors():
+    cache = StaticCache(config=LlamaConfig(**TINY), max_batch_size=1, max_cache_len=4)
+    with pytest.raises(ModelError, match="max_cache_len=4"):
+        cache.update(torch.zeros(1, 2, 5, 8), torch.zeros(1, 2, 5, 8), 0)
+    with pytest.raises(ModelError, match="batch <= 1"):
+        cache.update(torch.zeros(2, 2, 1, 8), torch.zeros(2, 2, 1, 8), 0)
+    with pytest.raises(ModelError, match="config"):
+        StaticCache(max_batch_size=1, max_cache_len=4)
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2-sliding"])
+def test_static_equals_dynamic_prefill_and_decode(family):
+    if family == "llama":
+        model = _model()
+    else:  # biases on q/k/v and a sliding window shorter than the sequence on the second layer
+        model = _model(Qwen2Config, Qwen2ForCausalLM, use_sliding_window=True, sliding_window=4, max_window_layers=1)
+    input_ids = torch.tensor([[0, 0, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]])
+    attention_mask = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    dynamic = _decode(model, DynamicCache(), input_ids, attention_mask)
+    cache = StaticCache(config=model.config, max_batch_size=2, max_cache_len=16)
+    static = _decode(model, cache, input_ids, attention_mask)
+    assert cache.get_seq_length() == 6 + 5
+    for step, (a, b) in enumerate(zip(dynamic, static)):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5, msg=lambda m, s=step: f"step {s}: {m}")
+
+
+def test_static_matches_the_reference_static_cache(tmp_path):
+    config = transformers.LlamaConfig(**TINY)
+    torch.manual_seed(0)
+    transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+    reference = transformers.LlamaForCausalLM.from_pretrained(tmp_path).eval()
+    mine = LlamaForCausalLM.from_pretrained(tmp_path).eval()
+    input_ids = torch.tensor([[3, 4, 5, 6, 7]])
+    ref_cache = transformers.StaticCache(config=reference.config, max_cache_len=12)
+    my_cache = StaticCache(config=mine.config, max_batch_size=1, max_cache_len=12)
+    with torch.no_grad():
+        expected = reference(input_ids, past_key_values=ref_cache, use_cache=True,
+                             cache_position=torch.arange(5)).logits
+        got = mine(input_ids, past_key_values=my_cache, use_cache=True).logits
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+        next_ids = expected[:, -1:].argmax(-1)
+        expected = reference(next_ids, past_key_values=ref_cache, use_cache=True,
+                             cache_position=torch.tensor([5])).logits
+        got = mine(next_ids, past_key_values=my_cache, use_cache=True).logits
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert my_cache.get_seq_length() == ref_cache.get_seq_length() == 6
