@@ -19,7 +19,7 @@ import builtins
 import importlib
 import os
 
-from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError
+from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError, _resolve_dtype
 
 __all__ = ["pipeline", "Pipeline", "PipelineError", "KeyDataset", "PIPELINE_REGISTRY", "PipelineRegistry",
            "register_pipeline", "TextClassificationPipeline", "FeatureExtractionPipeline", "FillMaskPipeline",
@@ -132,6 +132,89 @@ def _model_class(entry):
     return getattr(snuggle.models, entry) if isinstance(entry, str) else entry
 
 
+# a model head that also serves a task's head (BertForPreTraining carries the masked-LM head)
+_ALSO_SERVES = {"masked_lm": {"masked_lm", "pretraining"}}
+
+
+def _task_heads(model_classes: tuple) -> set[str] | None:
+    """The Auto-class heads ("masked_lm", ...) a task loads; None when it cannot tell (a concrete class
+    was registered) or when any model fits (the base model of feature-extraction)."""
+    heads = set()
+    for entry in model_classes:
+        head = getattr(_model_class(entry), "_head", None)
+        if head is None or head == "base":
+            return None
+        heads |= _ALSO_SERVES.get(head, {head})
+    return heads or None
+
+
+def _registered_heads(cls: type) -> set[str] | None:
+    """Heads under which the most specific registered ancestor of `cls` is registered; None if no ancestor
+    is registered (a user's own model class: nothing to check against)."""
+    from snuggle.models import auto
+
+    registry = getattr(auto, "_MODEL_CLASSES", {})
+    for klass in cls.__mro__:
+        heads = {head for head, mapping in registry.items() if klass in mapping.values()}
+        if heads:
+            return heads
+    return None
+
+
+def _describe(heads) -> str:
+    return " or ".join(sorted(heads))
+
+
+def check_model_fits_task(task: str, model_classes: tuple, model) -> None:
+    """A PipelineError naming the model class and the task when `model` (an object) has the wrong head.
+
+    >>> check_model_fits_task("fill-mask", ("AutoModelForMaskedLM",), BertForSequenceClassification(cfg))  # doctest: +SKIP
+    PipelineError: pipeline('fill-mask'): BertForSequenceClassification cannot be used for this task ...
+    """
+    wanted = _task_heads(model_classes)
+    if wanted is None:
+        return
+    has = _registered_heads(type(model))
+    if has is not None and not has & wanted:
+        names = [getattr(_model_class(e), "__name__", str(e)) for e in model_classes]
+        raise PipelineError(f"pipeline({task!r}): {type(model).__name__} cannot be used for this task: it needs a "
+                            f"{_describe(wanted)} model ({', '.join(names)}), and {type(model).__name__} is a "
+                            f"{_describe(has)} model")
+
+
+def check_folder_fits_task(task: str, model_classes: tuple, folder: str) -> None:
+    """The same check before loading a folder, from config.json's `architectures`. A base-model checkpoint
+    (e.g. BertModel) passes: the task's head is then freshly initialised, as in transformers."""
+    import json
+
+    wanted = _task_heads(model_classes)
+    config_path = os.path.join(folder, "config.json")
+    if wanted is None or not os.path.isfile(config_path):
+        return
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (OSError, ValueError):
+        return  # the loader reports a broken config.json with its own message
+    architectures = config.get("architectures") or []
+    if not architectures or not isinstance(architectures[0], str):
+        return
+    from snuggle.errors import ModelError
+    from snuggle.models import auto
+
+    try:
+        auto.config_class_for(config.get("model_type"), where=config_path)  # imports the architecture module
+    except ModelError:
+        return
+    registry = getattr(auto, "_MODEL_CLASSES", {})
+    has = {head for head, mapping in registry.items() if any(c.__name__ == architectures[0] for c in mapping.values())}
+    if has and "base" not in has and not has & wanted:
+        names = [getattr(_model_class(e), "__name__", str(e)) for e in model_classes]
+        raise PipelineError(f"pipeline({task!r}): the checkpoint in {folder!r} is a {architectures[0]} "
+                            f"(config.json architectures), a {_describe(has)} model; this task needs a "
+                            f"{_describe(wanted)} model ({', '.join(names)})")
+
+
 def _load_model(task: str, model_classes: tuple, folder: str, dtype, model_kwargs: dict):
     from snuggle.errors import ModelError
 
@@ -168,13 +251,27 @@ def pipeline(task: str | None = None, model=None, tokenizer=None, device=None, d
                             f"downloaded offline")
     name, entry = PIPELINE_REGISTRY.check_task(task)
     dtype = dtype if dtype is not None else torch_dtype
+    if dtype != "auto":
+        dtype = _resolve_dtype(dtype)  # a bad dtype is a PipelineError before anything loads
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise PipelineError(f"batch_size must be a positive int, got {batch_size!r}")
+    if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)) and not callable(tokenizer):
+        raise PipelineError(f"pipeline({task!r}): tokenizer must be a folder (str) or a tokenizer object, "
+                            f"got {type(tokenizer).__name__}")
     if isinstance(model, (str, os.PathLike)):
         model_path = os.fspath(model)
         if not os.path.isdir(model_path):
             raise PipelineError(f"pipeline({task!r}): model folder {model_path!r} does not exist")
+        if pipeline_class is None:
+            check_folder_fits_task(task, entry["pt"], model_path)
         model = _load_model(name, entry["pt"], model_path, dtype, model_kwargs or {})
         dtype = None
     else:
+        if not hasattr(model, "config") or not callable(model):
+            raise PipelineError(f"pipeline({task!r}): model must be a model folder (str or os.PathLike) or a "
+                                f"model object (a torch module with a .config), got {type(model).__name__}")
+        if pipeline_class is None:
+            check_model_fits_task(task, entry["pt"], model)
         model_path = getattr(model, "name_or_path", None) or getattr(getattr(model, "config", None),
                                                                      "_name_or_path", None)
     if tokenizer is None and model_path:

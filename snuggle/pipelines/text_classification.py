@@ -82,7 +82,7 @@ class TextClassificationPipeline(Pipeline):
                                 '{"text": "My text", "text_pair": "My pair"}')
         elif not isinstance(inputs, str):
             raise PipelineError(f"text-classification: inputs must be a str, a text-pair dict or a list of them; "
-                                f"got {type(inputs).__name__}")
+                                f"got {type(inputs).__name__} {inputs!r:.60}")
         else:
             encoded = self.tokenizer(inputs, return_tensors="pt", **tokenizer_kwargs)
         check_length("text-classification", self.model, encoded["input_ids"].shape[-1])

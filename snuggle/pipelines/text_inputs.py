@@ -12,7 +12,7 @@ PipelineError: text-classification: inputs must be a str, got int 3
 
 from __future__ import annotations
 
-from snuggle.pipelines.base import PipelineError, accepted_keywords
+from snuggle.pipelines.base import PipelineError
 
 # model types whose position ids start after the padding index (positions 0..pad_id are never used)
 _OFFSET_POSITION_MODELS = ("roberta", "xlm-roberta", "camembert")
@@ -34,20 +34,36 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _tokenizer_keywords(tokenizer) -> set[str] | None:
+    """Keywords `tokenizer(...)` takes; None when that cannot be known (a foreign tokenizer with **kwargs).
+    snuggle's tokenizer takes **kwargs only to log and ignore unknown ones, so its named ones are the list."""
+    import inspect
+
+    try:
+        params = inspect.signature(type(tokenizer).__call__).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    named = {p.name for p in params if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                                  inspect.Parameter.KEYWORD_ONLY)}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    if takes_any and not type(tokenizer).__module__.startswith("snuggle."):
+        return None
+    return (named | {"split_special_tokens", "max_target_length"}) - {"self", "text", "text_pair", "text_target",
+                                                                        "text_pair_target"}
+
+
 def check_tokenizer_kwargs(task: str, tokenizer, kwargs: dict) -> dict:
     """The keywords a pipeline forwards to its tokenizer must be ones the tokenizer takes: a misspelt
     keyword (e.g. `trunaction=True`) is a PipelineError naming it, not silently ignored."""
-    if not kwargs:
+    if not kwargs or tokenizer is None:
         return kwargs
-    accepted = accepted_keywords(type(tokenizer).__call__) if tokenizer is not None else None
-    if accepted is None:  # a tokenizer taking **kwargs: cannot tell, so trust the caller
+    accepted = _tokenizer_keywords(tokenizer)
+    if accepted is None:
         return kwargs
-    accepted |= {"split_special_tokens"}
-    unknown = sorted(set(kwargs) - accepted - {"self"})
+    unknown = sorted(set(kwargs) - accepted)
     if unknown:
-        raise PipelineError(f"{task}: unknown keyword argument(s) {unknown}; the pipeline passes unknown "
-                            f"keywords to the tokenizer, which does not take them (it takes "
-                            f"{sorted(accepted - {'self', 'text', 'text_pair', 'text_target', 'text_pair_target'})})")
+        raise PipelineError(f"{task}: unknown keyword argument(s) {unknown}: neither the pipeline nor its "
+                            f"tokenizer takes them (tokenizer keywords: {sorted(accepted)})")
     return kwargs
 
 
