@@ -52,10 +52,20 @@ def _token_tensor(token_ids, name: str, device=None) -> torch.Tensor:
     return tensor
 
 
-def _vocab_mask(token_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-    """(vocab,) bool, True at the given ids (ids outside the vocabulary are ignored)."""
+def _vocab_mask(token_ids: torch.Tensor, scores: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
+    """(vocab,) bool, True at the given ids (ids outside the vocabulary are ignored).
+
+    `cache` (a dict owned by the processor) keeps the mask per (vocab size, device): it is built once per
+    generate call instead of once per step.
+    """
+    key = (scores.shape[-1], scores.device)
+    if cache is not None and key in cache:
+        return cache[key]
     vocab = torch.arange(scores.shape[-1], device=scores.device)
-    return torch.isin(vocab, token_ids.to(scores.device))
+    mask = torch.isin(vocab, token_ids.to(scores.device))
+    if cache is not None:
+        cache[key] = mask
+    return mask
 
 
 class LogitsProcessor:
@@ -168,12 +178,48 @@ class TopPLogitsWarper(LogitsProcessor):
         self.min_tokens_to_keep = _check_min_tokens_to_keep(min_tokens_to_keep)
 
     def __call__(self, input_ids, scores):
+        fast = self._after_top_k(scores)
+        if fast is not None:
+            return fast
         # Ascending sort: the tokens whose cumulative mass stays within (1 - top_p) are the tail to drop.
         sorted_logits, sorted_indices = torch.sort(scores, descending=False)
         cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
         sorted_remove = cumulative <= (1 - self.top_p)
         sorted_remove[..., -self.min_tokens_to_keep:] = False
         return _remove_sorted(scores, sorted_indices, sorted_remove, self.filter_value)
+
+    def _after_top_k(self, scores: torch.Tensor) -> torch.Tensor | None:
+        """The same result without sorting the whole vocabulary, when most scores are already -inf.
+
+        After top-k only a few scores are finite. The reference's ascending sort is then a block of
+        -inf followed by the finite scores in increasing order, so we build that exact array from a
+        small topk and run the same softmax/cumsum on it: bit-identical probabilities and decisions.
+        Only used when the finite scores are all distinct (their order is then unique; with ties the
+        order would depend on the sort implementation) and filter_value is -inf (so the order inside
+        the -inf block cannot matter). Returns None when the shortcut does not apply.
+        """
+        if scores.dim() != 2 or self.filter_value != NEG_INF:
+            return None
+        vocab = scores.shape[-1]
+        finite_count = int((scores != NEG_INF).sum(dim=-1).max())
+        if finite_count * 4 > vocab or finite_count < 1:
+            return None
+        top_values, top_indices = torch.topk(scores, finite_count, dim=-1)  # descending
+        if bool(torch.isnan(top_values).any() or torch.isposinf(top_values).any()):
+            return None
+        finite = top_values != NEG_INF
+        if bool(((top_values[:, 1:] == top_values[:, :-1]) & finite[:, 1:]).any()):
+            return None  # tied finite scores: leave their order to the real sort
+        ascending_values, ascending_indices = top_values.flip(-1), top_indices.flip(-1)
+        sorted_logits = scores.new_full(scores.shape, NEG_INF)
+        sorted_logits[:, vocab - finite_count:] = ascending_values
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        sorted_remove = cumulative <= (1 - self.top_p)
+        sorted_remove[..., -self.min_tokens_to_keep:] = False
+        # Only the finite tail can change; removing a -inf score leaves it -inf.
+        remove = torch.zeros_like(scores, dtype=torch.bool)
+        remove.scatter_(1, ascending_indices, sorted_remove[:, vocab - finite_count:])
+        return scores.masked_fill(remove, self.filter_value)
 
 
 class MinPLogitsWarper(LogitsProcessor):
@@ -481,11 +527,12 @@ class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
             _check(_is_int(value) and value >= 0, name, "a non-negative integer", value)
         self.prompt_length_to_skip, self.min_new_tokens = prompt_length_to_skip, min_new_tokens
         self.eos_token_id = _token_tensor(eos_token_id, "eos_token_id", device)
+        self._masks: dict = {}
 
     def __call__(self, input_ids, scores):
         if input_ids.shape[-1] - self.prompt_length_to_skip >= self.min_new_tokens:
             return scores.clone()
-        return scores.masked_fill(_vocab_mask(self.eos_token_id, scores), NEG_INF)
+        return scores.masked_fill(_vocab_mask(self.eos_token_id, scores, self._masks), NEG_INF)
 
 
 class MinLengthLogitsProcessor(MinNewTokensLengthLogitsProcessor):
@@ -502,9 +549,10 @@ class SuppressTokensLogitsProcessor(LogitsProcessor):
 
     def __init__(self, suppress_tokens, device: str = "cpu") -> None:
         self.suppress_tokens = _token_tensor(suppress_tokens, "suppress_tokens", device)
+        self._masks: dict = {}
 
     def __call__(self, input_ids, scores):
-        return scores.masked_fill(_vocab_mask(self.suppress_tokens, scores), NEG_INF)
+        return scores.masked_fill(_vocab_mask(self.suppress_tokens, scores, self._masks), NEG_INF)
 
 
 class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
@@ -514,6 +562,7 @@ class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
         self.begin_suppress_tokens = _token_tensor(begin_suppress_tokens, "begin_suppress_tokens", device)
         _check(_is_int(begin_index) and begin_index >= 0, "begin_index", "a non-negative integer", begin_index)
         self.begin_index = begin_index
+        self._masks: dict = {}
 
     def set_begin_index(self, begin_index: int) -> None:
         self.begin_index = begin_index
@@ -521,7 +570,7 @@ class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids, scores):
         if input_ids.shape[-1] != self.begin_index:
             return scores
-        return scores.masked_fill(_vocab_mask(self.begin_suppress_tokens, scores), NEG_INF)
+        return scores.masked_fill(_vocab_mask(self.begin_suppress_tokens, scores, self._masks), NEG_INF)
 
 
 def _force(scores: torch.Tensor, token_ids) -> torch.Tensor:

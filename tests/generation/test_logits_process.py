@@ -165,3 +165,15 @@ def test_processors_keep_the_input_dtype_and_device():
     for processor in (lp.EtaLogitsWarper(0.01), lp.EpsilonLogitsWarper(0.01), lp.InfNanRemoveLogitsProcessor(),
                       lp.SequenceBiasLogitsProcessor([[[3], 1.0]]), lp.ExponentialDecayLengthPenalty((0, 1.5), 2, 1)):
         assert processor(input_ids, scores).dtype == torch.float64, type(processor).__name__
+
+
+def test_top_p_after_top_k_skips_the_full_sort():
+    """With only a few finite scores (after top-k) top-p takes the small exact path; with ties it does not."""
+    scores = torch.randn(3, 400)
+    scores = lp.TopKLogitsWarper(8)(None, scores)
+    warper = lp.TopPLogitsWarper(0.8)
+    assert warper._after_top_k(scores) is not None
+    tied = scores.clone()
+    tied[0, tied[0].argmax()] = tied[0].topk(2).values[1]
+    assert warper._after_top_k(tied) is None
+    assert warper._after_top_k(torch.randn(3, 400)) is None
