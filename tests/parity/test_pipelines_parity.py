@@ -100,3 +100,45 @@ def test_fill_mask(mlm_folder, kwargs):
     assert_close(ours(one, **kwargs), ref(one, **kwargs))
     assert_close(ours(two, **kwargs), ref(two, **kwargs))
     assert_close(ours([one, "a [MASK] day"], batch_size=2, **kwargs), ref([one, "a [MASK] day"], batch_size=2, **kwargs))
+
+
+def sst2_sentences(n):
+    import csv
+
+    with open("/work/shared/datasets/sst2/dev.tsv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [r["sentence"] for r in rows[:n]]
+
+
+def test_text_classification_length_sorted_batches_keep_order(clf_folder):
+    # 21 texts of scattered lengths, batch 4: ours groups texts by length inside the window, the reference
+    # does not; every result must still be the reference's, in input order
+    texts = sst2_sentences(21)
+    ours = pipeline("text-classification", model=str(clf_folder))
+    ref = transformers.pipeline("text-classification", model=str(clf_folder))
+    assert_close(ours(texts, batch_size=4, top_k=None), ref(texts, batch_size=4, top_k=None))
+    assert_close(list(ours((t for t in texts[:11]), batch_size=5)), ref(texts[:11]))
+
+
+def test_feature_extraction_batched_is_each_text_alone():
+    # transformers' batched output carries vectors for the batch's padding positions (it changes with
+    # batch_size); ours is each text's own tokens, i.e. the reference's unbatched output
+    texts = sst2_sentences(9)
+    ours = pipeline("feature-extraction", model=str(MINILM))
+    ref = transformers.pipeline("feature-extraction", model=str(MINILM))
+    expected = [ref(t) for t in texts]
+    assert_close(ours(texts, batch_size=4), expected)
+    tensors = ours(texts, batch_size=4, return_tensors=True)
+    assert [tuple(t.shape) for t in tensors] == [(1, len(e[0]), 384) for e in expected]
+
+
+def test_truncation_matches_reference(clf_folder):
+    long_text = " ".join(sst2_sentences(60))  # ~1,300 tokens, over MiniLM's 512 positions
+    ours = pipeline("text-classification", model=str(clf_folder))
+    ref = transformers.pipeline("text-classification", model=str(clf_folder))
+    assert_close(ours(long_text, truncation=True), ref(long_text, truncation=True))
+    ours_fe = pipeline("feature-extraction", model=str(MINILM))
+    ref_fe = transformers.pipeline("feature-extraction", model=str(MINILM))
+    got, expected = ours_fe(long_text, truncation=True), ref_fe(long_text, truncation=True)
+    assert len(got[0]) == len(expected[0]) == 512
+    assert_close(got, expected)
