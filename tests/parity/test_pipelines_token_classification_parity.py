@@ -188,3 +188,16 @@ def test_roberta_head_byte_level_words(tmp_path):
         else:
             got = ours(TEXTS, **kwargs)
         assert_close(got, expected)
+
+
+def test_user_offset_mapping_and_empty_text(pipes):
+    """offset_mapping= replaces the tokenizer's offsets (the reference's route for slow tokenizers)."""
+    ours, ref = pipes
+    text = "Sarah Connor met Tom"
+    n_tokens = len(ref.tokenizer(text)["input_ids"])
+    offsets = [(0, 0)] + [(i, i + 1) for i in range(n_tokens - 2)] + [(0, 0)]
+    for strategy in ("none", "simple"):
+        kwargs = {"offset_mapping": offsets, "aggregation_strategy": strategy, "ignore_labels": []}
+        assert_close(ours(text, **kwargs), ref(text, **kwargs))
+    assert_close(ours(""), ref(""))
+    assert_close(ours(["", "ok"], aggregation_strategy="simple"), ref(["", "ok"], aggregation_strategy="simple"))
