@@ -26,9 +26,11 @@ _informed: set[str] = set()
 
 
 def info_once(message: str) -> None:
+    """Log `message` at info level the first time only (the details behind a warn_once)."""
     if message not in _informed:
         _informed.add(message)
         logger.info(message)
+
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
