@@ -186,3 +186,21 @@ def test_prefix_from_config(folder):
     new_text = tokenizer.decode(_greedy_ids(gen, ids), skip_special_tokens=True)
     # the prefix conditions the model but is not part of the returned text
     assert gen(" there was", **GREEDY) == [{"generated_text": " there was" + new_text}]
+
+
+def test_invalid_generation_argument_is_named(generator):
+    from snuggle.errors import SnuggleError
+
+    with pytest.raises(SnuggleError, match="top_p"):
+        generator("x", do_sample=True, top_p=1.5, max_new_tokens=2)
+    with pytest.raises(SnuggleError, match="temperature"):
+        generator("x", do_sample=True, temperature=-1.0, max_new_tokens=2)
+
+
+def test_generators_of_prompts_and_chats_are_lazy(generator):
+    chat = [{"role": "user", "content": "Hi"}]
+    prompts = generator((p for p in ["a", "b"]), **GREEDY)
+    assert not isinstance(prompts, list)
+    assert list(prompts) == generator(["a", "b"], **GREEDY)
+    chats = generator((c for c in [chat, chat]), **GREEDY)
+    assert list(chats) == generator([chat, chat], **GREEDY)
