@@ -126,6 +126,9 @@ class Pipeline:
     batch_by_length = False
     # items sorted together = batch_size * length_window; bounded so generators stay lazy
     length_window = 16
+    # batch size used for a list/iterable when neither the call nor pipeline() gave one. transformers runs
+    # one item at a time; a batch_by_length pipeline gets the same results from padded batches, much faster
+    default_batch_size = 1
 
     def __init__(self, model, tokenizer=None, device=None, dtype=None, batch_size=None, task: str = "", **kwargs):
         import torch
@@ -304,7 +307,7 @@ class Pipeline:
         params = ({**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
                   {**self._postprocess_params, **post})
         if batch_size is None:
-            batch_size = self._batch_size if self._batch_size is not None else 1
+            batch_size = self._batch_size if self._batch_size is not None else self.default_batch_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise PipelineError(f"batch_size must be a positive int, got {batch_size!r}")
         if isinstance(inputs, (list, tuple)):

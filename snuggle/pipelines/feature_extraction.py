@@ -43,6 +43,7 @@ class FeatureExtractionPipeline(Pipeline):
 
     # a text's hidden states do not depend on its batch mates (padding is masked): batch by length
     batch_by_length = True
+    default_batch_size = 32  # lists run in length-sorted batches unless batch_size is given
 
     def _sanitize_parameters(self, truncation=None, tokenize_kwargs=None, return_tensors=None, pooling=None,
                              normalize=None, **kwargs):

@@ -32,6 +32,7 @@ class TextClassificationPipeline(Pipeline):
 
     # a text's logits do not depend on its batch mates (padding is masked): batch texts of similar length
     batch_by_length = True
+    default_batch_size = 32  # lists run in length-sorted batches unless batch_size is given
 
     def _sanitize_parameters(self, function_to_apply=None, top_k="", **tokenizer_kwargs):
         check_tokenizer_kwargs("text-classification", self.tokenizer, tokenizer_kwargs)

@@ -38,7 +38,7 @@ def test_missing_folder_is_named():
 def test_batched_equals_unbatched(tiny_folder):
     clf = pipeline("text-classification", model=str(tiny_folder), top_k=None)
     texts = ["short", "a much longer sentence with many more words in it", "mid length text"]
-    one_by_one = clf(texts)
+    one_by_one = clf(texts, batch_size=1)
     batched = clf(texts, batch_size=3)
     for a, b in zip(one_by_one, batched):
         assert [d["label"] for d in a] == [d["label"] for d in b]
