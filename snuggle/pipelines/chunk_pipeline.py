@@ -28,7 +28,9 @@ class ChunkPipeline(Pipeline):
     """Base for pipelines where `preprocess` yields several chunks per input (see the module docstring)."""
 
     def _model_input_keys(self, chunk: dict) -> list[str]:
-        keys = [k for k in MODEL_INPUT_KEYS if k in chunk]
+        # the tokenizer's model_input_names decide, as in the reference (RoBERTa tokenizers leave out token types)
+        names = getattr(self.tokenizer, "model_input_names", None) or MODEL_INPUT_KEYS
+        keys = [k for k in MODEL_INPUT_KEYS if k in chunk and k in names]
         # models without token types (DistilBERT) must not receive them
         if "token_type_ids" in keys and "token_type_ids" not in inspect.signature(self.model.forward).parameters:
             keys.remove("token_type_ids")

@@ -199,3 +199,29 @@ def test_distilbert_head(tmp_path):
         expected = brute_force_answers(tokenizer, reference_model, question, CONTEXT, top_k=2, max_seq_len=32,
                                        doc_stride=8)
         assert_same(qa(question=question, context=CONTEXT, top_k=2, max_seq_len=32, doc_stride=8), expected)
+
+
+@pytest.mark.slow  # building the byte-level tokenizer and importing RoBERTa in the reference take ~10 s
+def test_roberta_head(tmp_path):
+    """RoBERTa: <s> q </s></s> c </s>, no token types, byte-level BPE offsets."""
+    gpt2 = SQUAD.parents[1] / "tokenizers" / "gpt2"
+    gpt2_vocab = json.loads((gpt2 / "vocab.json").read_text(encoding="utf-8"))
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, **{k: v + 4 for k, v in gpt2_vocab.items()}}
+    vocab["<mask>"] = len(vocab)
+    merges = [tuple(line.split()) for line in (gpt2 / "merges.txt").read_text(encoding="utf-8").splitlines()[1:]
+              if line]
+    transformers.RobertaTokenizerFast(vocab=vocab, merges=merges).save_pretrained(tmp_path)
+    torch.manual_seed(2)
+    model = transformers.RobertaForQuestionAnswering(transformers.RobertaConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        max_position_embeddings=80, pad_token_id=1, type_vocab_size=1))
+    with torch.no_grad():
+        model.qa_outputs.weight.normal_(0.0, 1.0)
+    model.save_pretrained(tmp_path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(tmp_path)
+    reference_model = transformers.AutoModelForQuestionAnswering.from_pretrained(tmp_path).eval()
+    qa = pipeline("question-answering", model=str(tmp_path))
+    for question in QUESTIONS:
+        for kwargs in ({"top_k": 3}, {"max_seq_len": 32, "doc_stride": 8, "handle_impossible_answer": True}):
+            expected = brute_force_answers(tokenizer, reference_model, question, CONTEXT, **kwargs)
+            assert_same(qa(question=question, context=CONTEXT, **kwargs), expected)
