@@ -22,7 +22,7 @@ _MODULES = {
         "EpsilonLogitsWarper", "EtaLogitsWarper", "SuppressTokensLogitsProcessor",
         "SuppressTokensAtBeginLogitsProcessor", "ForcedBOSTokenLogitsProcessor", "ForcedEOSTokenLogitsProcessor",
         "SequenceBiasLogitsProcessor", "ExponentialDecayLengthPenalty", "EncoderRepetitionPenaltyLogitsProcessor",
-        "EncoderNoRepeatNGramLogitsProcessor", "InfNanRemoveLogitsProcessor", "LogitNormalization",
+        "EncoderNoRepeatNGramLogitsProcessor", "InfNanRemoveLogitsProcessor", "LogitNormalization", "TopHLogitsWarper",
     ),
     "snuggle.generation.streamers": ("BaseStreamer", "TextStreamer", "TextIteratorStreamer"),
     "snuggle.generation.stopping_criteria": (
