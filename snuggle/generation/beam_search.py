@@ -222,10 +222,8 @@ def beam_search(state):
         if not bool(keep_going):
             break
         flat_running = _flatten_beams(running_sequences[:, :, :cur_len])
-        outputs = model(**state.model_inputs(
-            flat_running[:, -1:],
-            None if mask_buffer is None else mask_buffer[:, :cur_len],
-            next_positions,
+        outputs = model(**state.step_inputs(
+            flat_running, None if mask_buffer is None else mask_buffer[:, :cur_len], next_positions
         ))
         if next_positions is not None:
             next_positions = next_positions + 1

@@ -255,6 +255,21 @@ class DecodeState:
             inputs["logits_to_keep"] = 1
         return inputs
 
+    def step_inputs(self, sequences: torch.Tensor, mask: torch.Tensor | None, next_positions) -> dict:
+        """Forward kwargs for one decode step; `sequences` (rows, cur) is everything so far.
+
+        With a cache only the last token is fed; with use_cache=False the whole sequence is run again.
+        """
+        if self.config.use_cache:
+            return self.model_inputs(sequences[:, -1:], mask, next_positions)
+        positions = None
+        if self.position_ids is not None:
+            if mask is None:
+                positions = torch.arange(sequences.shape[1], device=sequences.device).expand(sequences.shape[0], -1)
+            else:
+                positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
+        return self.model_inputs(sequences, mask, positions)
+
     def next_token_logits(self, outputs) -> torch.Tensor:
         """(rows, vocab) float32 copy of the last position's logits (frees the big prefill logits)."""
         if self.config.use_cache:
@@ -362,6 +377,9 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
 
     if input_ids is None:
         input_ids = kwargs.pop("inputs", None)
+    if kwargs.get("inputs_embeds") is not None:
+        raise ConfigError("generate: `inputs_embeds` is not supported; pass `input_ids`")
+    kwargs.pop("inputs_embeds", None)
     tokenizer = kwargs.pop("tokenizer", None)
     user_cache = kwargs.pop("past_key_values", None)
     user_cache = kwargs.pop("cache", None) if user_cache is None else user_cache
@@ -625,10 +643,8 @@ def _decode_one_beam(state: DecodeState):
             unfinished &= ~criterion(sequences[:, :cur], scores)
         if cur >= max_length or (can_finish_early and not bool(unfinished.any())):
             break
-        outputs = model(**state.model_inputs(
-            sequences[:, cur - 1:cur],
-            None if mask_buffer is None else mask_buffer[:, :cur],
-            next_positions,
+        outputs = model(**state.step_inputs(
+            sequences[:, :cur], None if mask_buffer is None else mask_buffer[:, :cur], next_positions
         ))
         if next_positions is not None:
             next_positions = next_positions + 1

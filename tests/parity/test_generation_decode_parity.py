@@ -187,3 +187,12 @@ def test_t5_sampling_seeded():
     torch.manual_seed(5)
     got = generate(ours, input_ids, attention_mask=mask, **kwargs)
     _same(expected, got)
+
+
+@pytest.mark.parametrize("kind,extra", [("gpt2", {}), ("llama", {"num_beams": 2}), ("t5", {})])
+def test_use_cache_false_reruns_the_whole_sequence(kind, extra):
+    reference, ours = load_pair(kind)
+    input_ids, mask = encoder_batch() if kind == "t5" else left_padded_batch()
+    kwargs = dict(max_new_tokens=6, use_cache=False, pad_token_id=PAD, **extra)
+    _same(reference.generate(input_ids, attention_mask=mask, **kwargs),
+          ours.generate(input_ids, attention_mask=mask, **kwargs))
