@@ -194,11 +194,14 @@ class BertSelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, self.all_head_size)
         self.dropout = nn.Dropout(config.attention_probs_dropout_prob)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None, query_length=None):
+        # query_length=n: only the first n positions ask (keys/values still cover every token); see
+        # BertModel.forward(pooled_output_only=True)
         batch_size, seq_length = hidden_states.shape[:2]
         head_shape = (batch_size, seq_length, self.num_attention_heads, self.attention_head_size)
+        queries_from = hidden_states if query_length is None else hidden_states[:, :query_length]
         # (batch, heads, seq, head_dim)
-        query = self.query(hidden_states).view(head_shape).transpose(1, 2)
+        query = self.query(queries_from).view(batch_size, queries_from.shape[1], *head_shape[2:]).transpose(1, 2)
         key = self.key(hidden_states).view(head_shape).transpose(1, 2)
         value = self.value(hidden_states).view(head_shape).transpose(1, 2)
         if self.is_decoder:
@@ -213,7 +216,7 @@ class BertSelfAttention(nn.Module):
             output_attentions=output_attentions,
         )
         # (batch, heads, seq, head_dim) -> (batch, seq, hidden)
-        context = context.transpose(1, 2).reshape(batch_size, seq_length, self.all_head_size)
+        context = context.transpose(1, 2).reshape(batch_size, queries_from.shape[1], self.all_head_size)
         return context, weights
 
     def _causal_attention(self, query, key, value, attention_mask, output_attentions, cache):
@@ -255,9 +258,10 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config, layer_idx)
         self.output = BertSelfOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
-        context, weights = self.self(hidden_states, attention_mask, output_attentions, cache)
-        return self.output(context, hidden_states), weights
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None, query_length=None):
+        context, weights = self.self(hidden_states, attention_mask, output_attentions, cache, query_length)
+        residual = hidden_states if query_length is None else hidden_states[:, :query_length]
+        return self.output(context, residual), weights
 
 
 class BertIntermediate(nn.Module):
@@ -290,8 +294,9 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertOutput(config)
 
-    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None):
-        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions, cache)
+    def forward(self, hidden_states, attention_mask=None, output_attentions=False, cache=None, query_length=None):
+        attention_output, weights = self.attention(hidden_states, attention_mask, output_attentions, cache,
+                                                   query_length)
         layer_output = self.output(self.intermediate(attention_output), attention_output)
         return layer_output, weights
 
@@ -306,15 +311,21 @@ class BertEncoder(nn.Module):
         self.gradient_checkpointing = False
 
     def forward(
-        self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False, cache=None
+        self, hidden_states, attention_mask=None, output_attentions=False, output_hidden_states=False, cache=None,
+        last_layer_query_length=None,
     ):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        for layer in self.layer:
+        last = len(self.layer) - 1
+        for index, layer in enumerate(self.layer):
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(
                     layer.__call__, hidden_states, attention_mask, output_attentions, cache
                 )
+            elif index == last and last_layer_query_length is not None:
+                # only the first positions of the last layer are wanted (the pooler reads position 0)
+                hidden_states, weights = layer(hidden_states, attention_mask, output_attentions, cache,
+                                               last_layer_query_length)
             else:
                 hidden_states, weights = layer(hidden_states, attention_mask, output_attentions, cache)
             if output_hidden_states:
@@ -434,7 +445,10 @@ class BertModel(BertPreTrainedModel):
         past_key_values=None,
         use_cache=None,
         cache=None,
+        pooled_output_only=False,
     ):
+        # pooled_output_only=True (inference shortcut for the sequence-classification head): the last layer
+        # computes position 0 only, so last_hidden_state has one position; the pooled output is unchanged.
         output_attentions, output_hidden_states, return_dict = resolve_output_flags(
             self.config, output_attentions, output_hidden_states, return_dict
         )
@@ -443,7 +457,9 @@ class BertModel(BertPreTrainedModel):
             embedding_output = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
             # (batch, seq) 1/0 -> (batch, 1, 1, seq) additive, or None when nothing is padded
             mask = additive_padding_mask(attention_mask, embedding_output.dtype, embedding_output.shape[:2])
-            encoded = self.encoder(embedding_output, mask, output_attentions, output_hidden_states)
+            shortcut = pooled_output_only and self.pooler is not None and not output_hidden_states
+            encoded = self.encoder(embedding_output, mask, output_attentions, output_hidden_states,
+                                   last_layer_query_length=1 if shortcut else None)
             sequence_output = encoded.last_hidden_state
             pooled_output = self.pooler(sequence_output) if self.pooler is not None else None
             output = BaseModelOutputWithPooling(
@@ -822,10 +838,15 @@ class BertForSequenceClassification(BertPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ):
-        _, _, return_dict = resolve_output_flags(self.config, output_attentions, output_hidden_states, return_dict)
+        output_attentions, output_hidden_states, return_dict = resolve_output_flags(
+            self.config, output_attentions, output_hidden_states, return_dict
+        )
+        # the head reads only the pooled [CLS] state: without gradients, per-layer outputs or attention maps
+        # to return, the last layer skips every other position (about 1/7 less compute for a 6-layer model)
+        shortcut = not (torch.is_grad_enabled() or output_attentions or output_hidden_states or self.config.is_decoder)
         outputs = self.bert(
             input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            output_attentions, output_hidden_states, return_dict=True,
+            output_attentions, output_hidden_states, return_dict=True, pooled_output_only=shortcut,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))
         loss = None if labels is None else sequence_classification_loss(logits, labels, self.config)
