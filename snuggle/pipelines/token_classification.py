@@ -65,14 +65,17 @@ class TokenClassificationPipeline(ChunkPipeline):
     default_input_names = "sequences"
 
     def _sanitize_parameters(self, ignore_labels=None, aggregation_strategy=None, offset_mapping=None,
-                             is_split_into_words=False, stride=None, delimiter=None, **unknown):
+                             is_split_into_words=None, stride=None, delimiter=None, **unknown):
         if unknown:
             raise PipelineError(f"token-classification got unknown arguments {sorted(unknown)}; it accepts "
                                 f"aggregation_strategy, ignore_labels, stride, is_split_into_words, delimiter, "
                                 f"offset_mapping")
-        preprocess = {"is_split_into_words": bool(is_split_into_words)}
-        if is_split_into_words:
-            preprocess["delimiter"] = " " if delimiter is None else delimiter
+        preprocess = {}
+        # only what this call sets, so that constructor settings survive calls that do not repeat them
+        if is_split_into_words is not None:
+            preprocess["is_split_into_words"] = bool(is_split_into_words)
+        if delimiter is not None:
+            preprocess["delimiter"] = delimiter
         if offset_mapping is not None:
             preprocess["offset_mapping"] = offset_mapping
         postprocess = {}
@@ -100,8 +103,8 @@ class TokenClassificationPipeline(ChunkPipeline):
     def __call__(self, inputs=None, *args, **kwargs):
         if isinstance(inputs, (list, tuple)) and not inputs:
             raise PipelineError("token-classification needs at least one input, got an empty list")
-        if kwargs.get("is_split_into_words") and isinstance(inputs, (list, tuple)) \
-                and not all(isinstance(x, (list, tuple)) for x in inputs):
+        split = kwargs.get("is_split_into_words", self._preprocess_params.get("is_split_into_words"))
+        if split and isinstance(inputs, (list, tuple)) and not all(isinstance(x, (list, tuple)) for x in inputs):
             # one pre-split sentence: the reference answers it as a batch of one
             return super().__call__([list(inputs)], *args, **kwargs)
         return super().__call__(inputs, *args, **kwargs)

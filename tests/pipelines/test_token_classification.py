@@ -153,6 +153,8 @@ def test_is_split_into_words_offsets_into_joined_text(ner):
     joined = " ".join(words)
     assert [(g["entity_group"], joined[g["start"] : g["end"]]) for g in groups[0]] == [
         ("PER", "Sarah Connor"), ("LOC", "Edinburgh")]
+    split_ner = pipeline("ner", model=ner.model, tokenizer=ner.tokenizer, is_split_into_words=True)
+    assert split_ner(words, aggregation_strategy="simple") == groups  # set once at construction
     both = ner([words, ["London"]], is_split_into_words=True, aggregation_strategy="simple", delimiter="|")
     assert [[(g["start"], g["end"]) for g in item] for item in both] == [[(0, 12), (20, 29)], [(0, 6)]]
 
