@@ -320,7 +320,7 @@ def _expand_encoder_outputs(encoder_outputs, times: int):
     return expanded
 
 
-def _make_cache(model, config: GenerationConfig, rows: int, max_length: int, is_encoder_decoder: bool, encoder_len):
+def _make_cache(model, config: GenerationConfig, rows: int, max_length: int, is_encoder_decoder: bool):
     from snuggle.models.cache import DynamicCache, EncoderDecoderCache
 
     implementation = config.cache_implementation
@@ -332,10 +332,7 @@ def _make_cache(model, config: GenerationConfig, rows: int, max_length: int, is_
         max_cache_len = max(max_length - 1, config.max_cache_len or 0)
         cache = StaticCache(config=model.config, max_batch_size=rows, max_cache_len=max_cache_len,
                             device=model.device, dtype=model.dtype)
-        if is_encoder_decoder:
-            cross = StaticCache(config=model.config, max_batch_size=rows, max_cache_len=encoder_len,
-                                device=model.device, dtype=model.dtype)
-            return EncoderDecoderCache(cache, cross)
+        # Cross-attention keys are computed once from the encoder output, so they stay in a DynamicCache.
     else:
         raise ConfigError(
             f"generate: `cache_implementation`={implementation!r} is not supported; use None/'dynamic' or 'static'"
@@ -523,8 +520,7 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
                 "pass the full sequence (cached prefix + new tokens) as input_ids"
             )
     elif config.use_cache:
-        encoder_len = encoder_outputs.last_hidden_state.shape[1] if is_encoder_decoder else None
-        cache = _make_cache(model, config, rows, config.max_length, is_encoder_decoder, encoder_len)
+        cache = _make_cache(model, config, rows, config.max_length, is_encoder_decoder)
     else:
         cache = None
 

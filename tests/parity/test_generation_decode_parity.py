@@ -196,3 +196,12 @@ def test_use_cache_false_reruns_the_whole_sequence(kind, extra):
     kwargs = dict(max_new_tokens=6, use_cache=False, pad_token_id=PAD, **extra)
     _same(reference.generate(input_ids, attention_mask=mask, **kwargs),
           ours.generate(input_ids, attention_mask=mask, **kwargs))
+
+
+@pytest.mark.parametrize("kind,extra", [("llama", {"num_beams": 3}), ("qwen2", {}), ("t5", {}), ("t5", {"num_beams": 2})])
+def test_static_cache_for_beams_and_t5(kind, extra):
+    reference, ours = load_pair(kind)
+    input_ids, mask = encoder_batch() if kind == "t5" else left_padded_batch()
+    kwargs = dict(max_new_tokens=7, pad_token_id=PAD, **extra)
+    expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
+    _same(expected, ours.generate(input_ids, attention_mask=mask, cache_implementation="static", **kwargs))
