@@ -22,6 +22,13 @@ def _model_names() -> list[str]:
     return [n for n in _NAMES if not n.startswith("_")]
 
 
+def _generation_names() -> list[str]:
+    """snuggle.generation's public classes (its package module is a plain name table, no torch)."""
+    from snuggle.generation import __all__ as names
+
+    return [n for n in names if n not in ("generate", "build_logits_processor", "GENERATION_CONFIG_NAME")]
+
+
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # tokenizers layer (transformers names)
@@ -55,17 +62,17 @@ _EXPORTS: dict[str, str] = {
     # models (transformers names): configs, PreTrainedModel, Auto classes, architectures
     **{name: "snuggle.models" for name in _model_names()},
     # generation and pipelines (transformers names)
+    **{name: "snuggle.generation" for name in _generation_names()},
     **{
-        name: "snuggle.generation"
+        name: "snuggle.pipelines"
         for name in (
-            "GenerationConfig", "LogitsProcessor", "LogitsProcessorList", "TemperatureLogitsWarper", "TopKLogitsWarper",
-            "TopPLogitsWarper", "MinPLogitsWarper", "TypicalLogitsWarper", "RepetitionPenaltyLogitsProcessor",
-            "NoRepeatNGramLogitsProcessor", "NoBadWordsLogitsProcessor", "MinNewTokensLengthLogitsProcessor",
-            "MinLengthLogitsProcessor", "StoppingCriteria", "StoppingCriteriaList", "MaxLengthCriteria",
-            "EosTokenCriteria",
+            "pipeline", "Pipeline", "KeyDataset", "PipelineError", "PIPELINE_REGISTRY", "TextClassificationPipeline",
+            "FeatureExtractionPipeline", "FillMaskPipeline", "TokenClassificationPipeline", "NerPipeline",
+            "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline", "TextGenerationPipeline",
+            "Text2TextGenerationPipeline", "SummarizationPipeline", "TranslationPipeline",
         )
     },
-    **{name: "snuggle.pipelines" for name in ("pipeline", "Pipeline", "KeyDataset", "PipelineError")},
+    "SquadExample": "snuggle.pipelines.question_answering",
     # errors
     "SnuggleError": "snuggle.errors",
 }
