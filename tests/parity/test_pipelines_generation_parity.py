@@ -22,6 +22,15 @@ PREFILL = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "
 GREEDY = dict(max_new_tokens=6, do_sample=False)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run fastest on one thread; several threads per test process thrash a shared 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _save_tokenizer(path):
     tokenizer = transformers.AutoTokenizer.from_pretrained(DATASETS / "tokenizers" / "gpt2")
     tokenizer.chat_template = (DATASETS / "chat_templates" / "community-chatml.jinja").read_text()
