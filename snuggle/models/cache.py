@@ -253,10 +253,15 @@ class StaticCache(Cache):
             start = self._lengths[layer_idx]
             end = start + new_tokens
             self._check_room(layer_idx, end)
-            keys[:batch, :, start:end].copy_(key_states)
-            values[:batch, :, start:end].copy_(value_states)
+            if batch != keys.shape[0]:
+                keys, values = keys[:batch], values[:batch]
+            # narrow: one view op per tensor (this runs once per layer per decoded token)
+            keys.narrow(2, start, new_tokens).copy_(key_states)
+            values.narrow(2, start, new_tokens).copy_(value_states)
         self._lengths[layer_idx] = end
-        return keys[:batch, :, :end], values[:batch, :, :end]
+        if batch != keys.shape[0]:
+            keys, values = keys[:batch], values[:batch]
+        return keys.narrow(2, 0, end), values.narrow(2, 0, end)
 
     def _check_room(self, layer_idx: int, end: int) -> None:
         if end > self.max_cache_len:

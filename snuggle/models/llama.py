@@ -44,7 +44,12 @@ from snuggle.models.llama_configs import (
     Qwen2Config,
     Qwen3Config,
 )
-from snuggle.models.llama_inference import fast_layer_forward, fast_path_available
+from snuggle.models.llama_inference import (
+    fast_layer_forward,
+    fast_path_available,
+    rotary_tables,
+    sdpa_additive_mask,
+)
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutputWithPast,
@@ -250,7 +255,7 @@ class LlamaModel(LlamaPreTrainedModel):
 
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
-        query_length = inputs_embeds.shape[1]
+        batch_size, query_length = inputs_embeds.shape[:2]
 
         cache = as_cache(past_key_values if past_key_values is not None else cache)
         if use_cache and cache is None:
@@ -267,10 +272,11 @@ class LlamaModel(LlamaPreTrainedModel):
         )
         position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
         # Inference (no autograd, eval mode, SDPA): layers take the fused few-op path of llama_inference.py,
-        # with cos/sin shaped (batch, seq, 1, head_dim) once for all layers.
+        # with the rotary tables and an additive mask built once for all layers.
         fast = not torch.is_grad_enabled() and not self.training and implementation == "sdpa"
         if fast:
-            cos, sin = (table.unsqueeze(2) for table in position_embeddings)
+            cos, signed_sin = rotary_tables(*position_embeddings)
+            masks = {window: sdpa_additive_mask(mask, inputs_embeds.dtype) for window, mask in masks.items()}
 
         hidden_states = inputs_embeds
         all_hidden_states = () if output_hidden_states else None
@@ -280,9 +286,11 @@ class LlamaModel(LlamaPreTrainedModel):
                 all_hidden_states += (hidden_states,)
             mask = masks[layer.self_attn.sliding_window]
             if fast and fast_path_available(layer):
-                fast_output = fast_layer_forward(layer, hidden_states, mask, cos, sin, cache)
+                # (batch * seq, hidden) between fast layers
+                flat = hidden_states.reshape(-1, hidden_states.shape[-1])
+                fast_output = fast_layer_forward(layer, flat, batch_size, mask, cos, signed_sin, cache)
                 if fast_output is not None:
-                    hidden_states = fast_output
+                    hidden_states = fast_output.view(hidden_states.shape)
                     continue
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(

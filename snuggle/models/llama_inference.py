@@ -30,12 +30,12 @@ True
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module_globals
-
-from snuggle.models.attention import rotate_half
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fused weights sharing storage with the parameters
@@ -81,22 +81,43 @@ def _fuse(linears: list[nn.Linear]) -> tuple[torch.Tensor, torch.Tensor | None] 
     return fused_weight, fused_bias
 
 
-def fused_linear_weights(owner: nn.Module, linears: list[nn.Linear], name: str):
-    """(weight, bias) of the concatenation of `linears`, kept on `owner` and rebuilt when a parameter changed.
+class LayerWeights(NamedTuple):
+    """What the fast path multiplies by, for one layer (fused weights share storage with the parameters)."""
 
-    Returns None when the linears cannot be fused (not plain nn.Linear, meta weights, mixed dtypes).
+    qkv_weight: torch.Tensor  # (q_heads + 2 kv_heads) * head_dim, hidden)
+    qkv_bias: torch.Tensor | None
+    gate_up_weight: torch.Tensor  # (2 * intermediate, hidden)
+    gate_up_bias: torch.Tensor | None
+    o_weight_t: torch.Tensor  # (q_heads * head_dim, hidden), transposed view for addmm
+    o_bias: torch.Tensor | None
+    down_weight_t: torch.Tensor  # (intermediate, hidden), transposed view
+    down_bias: torch.Tensor | None
+
+
+def layer_weights(layer: nn.Module) -> LayerWeights | None:
+    """The fused weights of a decoder layer, built on first use and rebuilt when a parameter was replaced.
+
+    Call only when `fast_path_available(layer)` (every projection a plain nn.Linear). Returns None when the
+    projections cannot be fused (meta weights, mixed dtypes).
     """
-    cached = owner.__dict__.get(_FUSED_ATTRIBUTE)
-    if cached is None:
-        cached = owner.__dict__[_FUSED_ATTRIBUTE] = {}
-    entry = cached.get(name)
-    if entry is not None and entry[0] == _signature(linears):
-        return entry[1]
-    if not all(_is_plain_linear(linear) for linear in linears):
-        return None
-    fused = _fuse(linears)
-    cached[name] = (_signature(linears), fused) if fused is not None else (None, None)
-    return fused
+    attention, mlp = layer.self_attn, layer.mlp
+    qkv = [attention.q_proj, attention.k_proj, attention.v_proj]
+    gate_up = [mlp.gate_proj, mlp.up_proj]
+    linears = [*qkv, *gate_up, attention.o_proj, mlp.down_proj]
+    cached = layer.__dict__.get(_FUSED_ATTRIBUTE)
+    signature = _signature(linears)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    weights = None
+    fused_qkv, fused_gate_up = _fuse(qkv), _fuse(gate_up)
+    if fused_qkv is not None and fused_gate_up is not None:
+        o_proj, down_proj = attention.o_proj, mlp.down_proj
+        weights = LayerWeights(
+            *fused_qkv, *fused_gate_up, o_proj.weight.t(), o_proj.bias, down_proj.weight.t(), down_proj.bias
+        )
+    signature = _signature(linears)  # the parameters now point into the fused weights
+    layer.__dict__[_FUSED_ATTRIBUTE] = (signature, weights)
+    return weights
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -107,16 +128,17 @@ def _has_hooks(module: nn.Module) -> bool:
 
 
 def fast_path_available(layer: nn.Module) -> bool:
-    """The layer is the stock Llama-family layer with no hooks anywhere (so skipping __call__ changes nothing)."""
+    """The layer is the stock Llama-family layer with plain nn.Linear projections and no hooks anywhere (so
+    skipping the modules' __call__ changes nothing)."""
     if _module_globals._global_forward_hooks or _module_globals._global_forward_pre_hooks:
         return False
     attention, mlp = layer.self_attn, layer.mlp
-    modules = (layer, attention, mlp, layer.input_layernorm, layer.post_attention_layernorm,
-               attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj,
-               mlp.gate_proj, mlp.up_proj, mlp.down_proj)
-    if any(_has_hooks(module) for module in modules):
+    if any(_has_hooks(module) for module in (layer, attention, mlp, layer.input_layernorm,
+                                             layer.post_attention_layernorm)):
         return False
-    if not (_is_plain_linear(attention.o_proj) and _is_plain_linear(mlp.down_proj)):
+    linears = (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj,
+               mlp.gate_proj, mlp.up_proj, mlp.down_proj)
+    if not all(_is_plain_linear(linear) for linear in linears):
         return False
     return mlp.act_fn is F.silu or isinstance(mlp.act_fn, nn.SiLU)
 
@@ -124,12 +146,30 @@ def fast_path_available(layer: nn.Module) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 # The layer step
 # ---------------------------------------------------------------------------------------------------------------
-def rotate_queries_and_keys(query_key: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """RoPE on q and k heads at once: query_key (batch, seq, q_heads + kv_heads, head_dim), cos/sin (batch, seq, 1, d).
+def rotary_tables(cos: torch.Tensor, sin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-step tables for `rotate_queries_and_keys`: (cos, signed sin), each (batch, seq, 1, head_dim).
 
-    The same arithmetic as `apply_rotary_pos_emb` (x * cos + rotate_half(x) * sin), element for element.
+    rotate_half(x) * sin == roll(x, d/2) * signed_sin with signed_sin = (-sin[:d/2], sin[d/2:]): the same
+    products (negating a factor is exact), one op instead of slice/neg/cat, and computed once per step.
     """
-    return query_key * cos + rotate_half(query_key) * sin
+    half = sin.shape[-1] // 2
+    signed_sin = torch.cat((-sin[..., :half], sin[..., half:]), dim=-1)
+    return cos.unsqueeze(2), signed_sin.unsqueeze(2)
+
+
+def rotate_queries_and_keys(query_key: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on q and k heads at once: query_key (batch, seq, q_heads + kv_heads, head_dim), tables from
+    `rotary_tables`. Bit-identical to `apply_rotary_pos_emb` (x * cos + rotate_half(x) * sin).
+    """
+    return query_key * cos + query_key.roll(query_key.shape[-1] // 2, -1) * signed_sin
+
+
+def sdpa_additive_mask(mask: torch.Tensor | None, dtype: torch.dtype = torch.float32) -> torch.Tensor | None:
+    """A boolean SDPA mask as the additive float mask SDPA would build from it (0 / -inf), once per step
+    instead of once per layer."""
+    if mask is None or mask.dtype != torch.bool:
+        return mask
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill_(~mask, float("-inf"))
 
 
 def _rms_norm(norm: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -139,72 +179,68 @@ def _rms_norm(norm: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
     return F.rms_norm(hidden_states, norm.weight.shape, norm.weight, norm.variance_epsilon)
 
 
-def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
-    """residual + linear(hidden) as one addmm (batch, seq, out)."""
-    if linear.bias is not None or residual.dtype != linear.weight.dtype:
-        return residual + F.linear(hidden, linear.weight, linear.bias)
-    shape = residual.shape
-    flat = torch.addmm(residual.reshape(-1, shape[-1]), hidden.reshape(-1, hidden.shape[-1]), linear.weight.t())
-    return flat.view(shape)
+def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, weight_t: torch.Tensor, bias) -> torch.Tensor:
+    """residual + hidden @ weight_t (+ bias), 2D, as one addmm when there is no bias."""
+    if bias is not None or residual.dtype != weight_t.dtype:
+        return residual + F.linear(hidden, weight_t.t(), bias)
+    return torch.addmm(residual, hidden, weight_t)
 
 
 def fast_layer_forward(
     layer: nn.Module,
     hidden_states: torch.Tensor,
+    batch: int,
     attention_mask: torch.Tensor | None,
     cos: torch.Tensor,
-    sin: torch.Tensor,
+    signed_sin: torch.Tensor,
     cache,
 ) -> torch.Tensor | None:
     """One decoder layer without autograd, module calls or per-head ops; None when the layer cannot take it.
 
-    hidden_states (batch, seq, hidden); cos/sin (batch, seq, 1, head_dim) shared by all layers of the step;
-    `attention_mask` is the SDPA mask of `causal_attention_mask` (None = causal / attend to everything).
+    hidden_states (batch * seq, hidden), kept 2D between layers; cos/signed_sin from `rotary_tables`, shared
+    by all layers of the step; `attention_mask` is the SDPA mask of `causal_attention_mask` (None = causal /
+    attend to everything), preferably made additive once per step with `sdpa_additive_mask`.
+    Call only when `fast_path_available(layer)`.
     """
-    attention, mlp = layer.self_attn, layer.mlp
-    qkv = fused_linear_weights(attention, [attention.q_proj, attention.k_proj, attention.v_proj], "qkv")
-    gate_up = fused_linear_weights(mlp, [mlp.gate_proj, mlp.up_proj], "gate_up")
-    if qkv is None or gate_up is None:
+    weights = layer_weights(layer)
+    if weights is None:
         return None
-    batch, seq_len, _ = hidden_states.shape
+    attention = layer.self_attn
+    seq_len = hidden_states.shape[0] // batch
     head_dim = attention.head_dim
     q_heads, kv_heads = attention.num_heads, attention.num_key_value_heads
 
-    # attention block: (batch, seq, (q_heads + 2 kv_heads) * head_dim)
+    # attention block: (batch * seq, (q_heads + 2 kv_heads) * head_dim)
     normed = _rms_norm(layer.input_layernorm, hidden_states)
-    projected = F.linear(normed, qkv[0], qkv[1])
-    query_key_width = (q_heads + kv_heads) * head_dim
-    query_key = projected[..., :query_key_width].view(batch, seq_len, q_heads + kv_heads, head_dim)
-    value = projected[..., query_key_width:].view(batch, seq_len, kv_heads, head_dim).transpose(1, 2)
+    projected = F.linear(normed, weights.qkv_weight, weights.qkv_bias)
+    query_key, value = projected.split(((q_heads + kv_heads) * head_dim, kv_heads * head_dim), dim=-1)
+    query_key = query_key.view(batch, seq_len, q_heads + kv_heads, head_dim)
     if hasattr(attention, "q_norm"):
         query_key = torch.cat(
             (attention.q_norm(query_key[:, :, :q_heads]), attention.k_norm(query_key[:, :, q_heads:])), dim=2
         )
-    query_key = rotate_queries_and_keys(query_key, cos, sin)
+    query_key = rotate_queries_and_keys(query_key, cos, signed_sin)
     # (batch, heads, seq, head_dim) views
-    query = query_key[:, :, :q_heads].transpose(1, 2)
-    key = query_key[:, :, q_heads:].transpose(1, 2)
+    query, key = query_key.transpose(1, 2).split((q_heads, kv_heads), dim=1)
+    value = value.view(batch, seq_len, kv_heads, head_dim).transpose(1, 2)
     if cache is not None:
         key, value = cache.update(key, value, attention.layer_idx)
 
-    extra = {}
-    if kv_heads != q_heads:
-        if attention_mask is None:
-            extra["enable_gqa"] = True
-        else:
-            # the fused CPU kernel takes broadcast kv heads only without a mask
-            key = key.repeat_interleave(attention.num_key_value_groups, dim=1)
-            value = value.repeat_interleave(attention.num_key_value_groups, dim=1)
+    # enable_gqa broadcasts the kv heads inside the kernel (no repeat copies; equal to repeat_kv, with or
+    # without a mask)
     attended = F.scaled_dot_product_attention(
         query, key, value, attn_mask=attention_mask, scale=attention.scaling,
-        is_causal=attention_mask is None and seq_len > 1, **extra,
+        is_causal=attention_mask is None and seq_len > 1, enable_gqa=kv_heads != q_heads,
     )
-    attended = attended.transpose(1, 2).reshape(batch, seq_len, q_heads * head_dim)
-    hidden_states = _residual_linear(hidden_states, attended, attention.o_proj)
+    # (batch, heads, seq, head_dim) -> (batch * seq, heads * head_dim); a plain view for one token
+    if seq_len == 1:
+        attended = attended.view(batch, q_heads * head_dim)
+    else:
+        attended = attended.transpose(1, 2).reshape(batch * seq_len, q_heads * head_dim)
+    hidden_states = _residual_linear(hidden_states, attended, weights.o_weight_t, weights.o_bias)
 
-    # MLP block: (batch, seq, 2 * intermediate)
+    # MLP block: (batch * seq, 2 * intermediate)
     normed = _rms_norm(layer.post_attention_layernorm, hidden_states)
-    gate_and_up = F.linear(normed, gate_up[0], gate_up[1])
-    intermediate = mlp.gate_proj.weight.shape[0]
-    activated = F.silu(gate_and_up[..., :intermediate]) * gate_and_up[..., intermediate:]
-    return _residual_linear(hidden_states, activated, mlp.down_proj)
+    gate_and_up = F.linear(normed, weights.gate_up_weight, weights.gate_up_bias)
+    gate, up = gate_and_up.chunk(2, dim=-1)
+    return _residual_linear(hidden_states, F.silu(gate) * up, weights.down_weight_t, weights.down_bias)

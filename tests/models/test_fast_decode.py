@@ -16,7 +16,7 @@ import transformers
 
 import snuggle.models.llama as ours
 from snuggle.models.cache import DynamicCache
-from snuggle.models.llama_inference import fast_path_available, fused_linear_weights
+from snuggle.models.llama_inference import fast_path_available, layer_weights
 
 TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
@@ -59,7 +59,7 @@ def test_fused_path_equals_module_path_and_reference(family, tmp_path):
     with torch.no_grad():
         expected = _incremental_logits(reference, cache_class=transformers.DynamicCache)
         fast = _incremental_logits(mine)
-    assert "qkv" in mine.model.layers[0].self_attn.__dict__["_snuggle_fused"]  # the fast path really ran
+    assert mine.model.layers[0].__dict__["_snuggle_fused"][1] is not None  # the fast path really ran
     module_path = _incremental_logits(mine)  # grad enabled: the module forward
     for step, (a, b, c) in enumerate(zip(expected, fast, module_path)):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4, msg=lambda m, s=step: f"fast vs reference {s}: {m}")
@@ -73,8 +73,8 @@ def test_fused_weights_share_storage_and_state_dict_is_unchanged(tmp_path):
     with torch.no_grad():
         mine(INPUT_IDS)
     attention = mine.model.layers[0].self_attn
-    fused_weight, fused_bias = fused_linear_weights(attention, [attention.q_proj, attention.k_proj, attention.v_proj],
-                                                    "qkv")
+    weights = layer_weights(mine.model.layers[0])
+    fused_weight, fused_bias = weights.qkv_weight, weights.qkv_bias
     assert fused_weight.data_ptr() == attention.q_proj.weight.data_ptr()  # views, not copies
     assert attention.k_proj.weight.untyped_storage().data_ptr() == fused_weight.untyped_storage().data_ptr()
     assert fused_bias is not None

@@ -10,7 +10,12 @@ import transformers
 from snuggle.errors import ModelError
 from snuggle.models import StaticCache
 from snuggle.models.cache import Cache, DynamicCache
-from snuggle.models.llama import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from snuggle.models.llama import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
             num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
