@@ -145,13 +145,29 @@ def split_sequences(output, in_batch: int):
     return sequences.reshape(in_batch, out_batch // in_batch, *sequences.shape[1:]), others
 
 
+def check_generative_model(model, task: str, encoder_decoder: bool) -> None:
+    """PipelineError naming the task and the model class when the model cannot serve this generative task."""
+    name = type(model).__name__
+    can_generate = getattr(model, "can_generate", None)
+    if callable(can_generate) and not can_generate():
+        raise PipelineError(f"{task} needs a model that can generate (a language-modeling head); {name} cannot")
+    is_encoder_decoder = bool(getattr(getattr(model, "config", None), "is_encoder_decoder", False))
+    if encoder_decoder and not is_encoder_decoder:
+        raise PipelineError(f"{task} needs an encoder-decoder (seq2seq) model such as T5ForConditionalGeneration; "
+                            f"{name} is decoder-only, use the 'text-generation' task for it")
+    if not encoder_decoder and is_encoder_decoder:
+        raise PipelineError(f"{task} needs a decoder-only (causal LM) model; {name} is an encoder-decoder model, "
+                            f"use 'text2text-generation' (or summarization / translation) for it")
+
+
 class WarnOnce:
     """Log each distinct warning message once per pipeline (a batch of 1,000 inputs must not print 1,000 times)."""
 
-    def __init__(self):
+    def __init__(self, log: logging.Logger | None = None):
         self._seen: set[str] = set()
+        self._log = log or logger
 
     def __call__(self, message: str) -> None:
         if message not in self._seen:
             self._seen.add(message)
-            logger.warning(message)
+            self._log.warning(message)

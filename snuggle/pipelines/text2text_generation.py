@@ -28,6 +28,7 @@ from snuggle.pipelines.generation_kwargs import (
     TEXT2TEXT_GENERATION_DEFAULTS,
     WarnOnce,
     call_generate,
+    check_generative_model,
     effective_param,
     resolve_generate_kwargs,
     split_sequences,
@@ -60,8 +61,9 @@ class Text2TextGenerationPipeline(Pipeline):
         if tokenizer is None:
             raise PipelineError(f"{task or 'text2text-generation'} needs a tokenizer (pass tokenizer=... or a model "
                                 f"folder that has one)")
-        self._warn = WarnOnce()
+        self._warn = WarnOnce(logger)
         task = self._resolve_task(model, task)
+        check_generative_model(model, task or "text2text-generation", encoder_decoder=True)
         config = getattr(model, "config", None)
         self.prefix = getattr(config, "prefix", None)
         self.task_params = _task_params(model, task)

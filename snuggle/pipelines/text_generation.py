@@ -30,6 +30,7 @@ from snuggle.pipelines.generation_kwargs import (
     TEXT_GENERATION_DEFAULTS,
     WarnOnce,
     call_generate,
+    check_generative_model,
     context_length,
     effective_param,
     resolve_generate_kwargs,
@@ -95,7 +96,8 @@ class TextGenerationPipeline(Pipeline):
 
     def __init__(self, model, tokenizer=None, **kwargs):
         self.prefix = getattr(getattr(model, "config", None), "prefix", None)
-        self._warn = WarnOnce()
+        self._warn = WarnOnce(logger)
+        check_generative_model(model, "text-generation", encoder_decoder=False)
         if tokenizer is None:
             raise PipelineError("text-generation needs a tokenizer (pass tokenizer=... or a model folder that has one)")
         # decoder-only models continue the last position, so batches must be padded on the left

@@ -213,3 +213,23 @@ def test_generators_of_prompts_and_chats_are_lazy(generator):
     assert list(prompts) == generator(["a", "b"], **GREEDY)
     chats = generator((c for c in [chat, chat]), **GREEDY)
     assert list(chats) == generator([chat, chat], **GREEDY)
+
+
+def test_incompatible_models_are_named(folder):
+    from snuggle.models import BertConfig, BertModel, T5Config, T5ForConditionalGeneration
+    from snuggle.pipelines import SummarizationPipeline, TextGenerationPipeline
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=64, d_model=8, d_kv=2, d_ff=16, num_layers=1, num_heads=2))
+    with pytest.raises(PipelineError, match="text-generation.*T5ForConditionalGeneration"):
+        pipeline("text-generation", model=t5, tokenizer=tokenizer)
+    # the classes check too when built directly
+    with pytest.raises(PipelineError, match="text-generation.*T5ForConditionalGeneration.*text2text-generation"):
+        TextGenerationPipeline(model=t5, tokenizer=tokenizer)
+    bert = BertModel(BertConfig(vocab_size=64, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                                intermediate_size=16))
+    with pytest.raises(PipelineError, match="text-generation.*BertModel cannot"):
+        TextGenerationPipeline(model=bert, tokenizer=tokenizer)
+    llama = AutoModelForCausalLM.from_pretrained(str(folder))
+    with pytest.raises(PipelineError, match="summarization.*encoder-decoder.*LlamaForCausalLM"):
+        SummarizationPipeline(model=llama, tokenizer=tokenizer, task="summarization")
