@@ -97,6 +97,33 @@ def test_seeded_sampling_matches_reference(generators):
     assert ours("Seeded prompt", **kwargs) == expected
 
 
+def test_pipeline_defaults_match_reference(generators):
+    """No decoding arguments: both sample at temperature 0.7 (the pipelines' default) with the same seed."""
+    ours, reference = generators
+    torch.manual_seed(11)
+    expected = reference("Default parameters", max_new_tokens=5)
+    torch.manual_seed(11)
+    assert ours("Default parameters", max_new_tokens=5) == expected
+
+
+def test_stop_sequence_matches_reference(generators):
+    ours, reference = generators
+    free = ours("Stop here", max_new_tokens=10, do_sample=False, return_full_text=False)[0]["generated_text"]
+    stop = free[2:6]  # a string the model is about to produce, that may end mid-token
+    kwargs = dict(max_new_tokens=10, do_sample=False, stop_sequence=stop)
+    got = ours("Stop here", **kwargs)
+    assert got == reference("Stop here", **kwargs)
+    assert len(got[0]["generated_text"]) < len("Stop here" + free)
+
+
+def test_scores_passthrough_matches_reference(generators):
+    ours, reference = generators
+    kwargs = dict(max_new_tokens=3, do_sample=False, return_dict_in_generate=True, output_scores=True)
+    got, expected = ours("Scores", **kwargs)[0], reference("Scores", **kwargs)[0]
+    assert got.keys() == expected.keys() and got["generated_text"] == expected["generated_text"]
+    torch.testing.assert_close(torch.tensor(got["scores"]), torch.tensor(expected["scores"]), rtol=1e-4, atol=1e-4)
+
+
 # ---- text2text / summarization / translation vs transformers' generate -------------------------------------
 
 TASK_PARAMS = {
