@@ -178,6 +178,13 @@ def test_text2text_matches_generate(t5):
     assert pipe(TEXTS, batch_size=2, **kwargs) == got
 
 
+def test_text2text_default_beams_match_generate(t5):
+    """Without a task block or model setting, text2text uses 4 beams (the transformers 4.x pipeline default)."""
+    make, reference, tokenizer = t5
+    got = make("text2text-generation")(TEXTS[0], max_new_tokens=5)
+    assert got == [{"generated_text": _oracle(reference, tokenizer, TEXTS[0], num_beams=4, max_new_tokens=5)[0]}]
+
+
 def test_summarization_matches_generate(t5):
     make, reference, tokenizer = t5
     pipe = make("summarization")
