@@ -19,7 +19,7 @@ from snuggle.pipelines import pipeline
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]
 PREFILL = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello, I am"}]
-GREEDY = dict(max_new_tokens=6, do_sample=False)
+GREEDY = {"max_new_tokens": 6, "do_sample": False}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -90,7 +90,7 @@ def test_text_generation_matches_reference(generators, name, inputs, kwargs):
 
 def test_seeded_sampling_matches_reference(generators):
     ours, reference = generators
-    kwargs = dict(do_sample=True, num_return_sequences=3, max_new_tokens=5, top_k=20)
+    kwargs = {"do_sample": True, "num_return_sequences": 3, "max_new_tokens": 5, "top_k": 20}
     torch.manual_seed(7)
     expected = reference("Seeded prompt", **kwargs)
     torch.manual_seed(7)
@@ -110,7 +110,7 @@ def test_stop_sequence_matches_reference(generators):
     ours, reference = generators
     free = ours("Stop here", max_new_tokens=10, do_sample=False, return_full_text=False)[0]["generated_text"]
     stop = free[2:6]  # a string the model is about to produce, that may end mid-token
-    kwargs = dict(max_new_tokens=10, do_sample=False, stop_sequence=stop)
+    kwargs = {"max_new_tokens": 10, "do_sample": False, "stop_sequence": stop}
     got = ours("Stop here", **kwargs)
     assert got == reference("Stop here", **kwargs)
     assert len(got[0]["generated_text"]) < len("Stop here" + free)
@@ -118,7 +118,7 @@ def test_stop_sequence_matches_reference(generators):
 
 def test_scores_passthrough_matches_reference(generators):
     ours, reference = generators
-    kwargs = dict(max_new_tokens=3, do_sample=False, return_dict_in_generate=True, output_scores=True)
+    kwargs = {"max_new_tokens": 3, "do_sample": False, "return_dict_in_generate": True, "output_scores": True}
     got, expected = ours("Scores", **kwargs)[0], reference("Scores", **kwargs)[0]
     assert got.keys() == expected.keys() and got["generated_text"] == expected["generated_text"]
     torch.testing.assert_close(torch.tensor(got["scores"]), torch.tensor(expected["scores"]), rtol=1e-4, atol=1e-4)
@@ -171,7 +171,7 @@ TEXTS = ["The quick brown fox jumps over the lazy dog.", "How old are you?"]
 def test_text2text_matches_generate(t5):
     make, reference, tokenizer = t5
     pipe = make("text2text-generation")
-    kwargs = dict(max_new_tokens=7, num_beams=1, no_repeat_ngram_size=2)
+    kwargs = {"max_new_tokens": 7, "num_beams": 1, "no_repeat_ngram_size": 2}
     got = pipe(TEXTS, **kwargs)
     assert got == [{"generated_text": _oracle(reference, tokenizer, t, **kwargs)[0]} for t in TEXTS]
     # batched (right-padded encoder inputs) gives the same
@@ -200,7 +200,7 @@ def test_translation_matches_generate(t5):
     prefix = "translate English to French: "
     assert pipe(TEXTS[1]) == [{"translation_text": _oracle(reference, tokenizer, TEXTS[1], prefix, **block)[0]}]
     # num_return_sequences with beams: one list of translations per input
-    beams = dict(num_beams=3, num_return_sequences=2, max_new_tokens=5)
+    beams = {"num_beams": 3, "num_return_sequences": 2, "max_new_tokens": 5}
     expected = _oracle(reference, tokenizer, TEXTS[1], prefix, **{**block, **beams})
     assert pipe([TEXTS[1]], **beams) == [[{"translation_text": text} for text in expected]]
 

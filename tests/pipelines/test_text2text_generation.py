@@ -12,7 +12,10 @@ import torch
 
 from snuggle.models import T5Config, T5ForConditionalGeneration
 from snuggle.pipelines import PipelineError, pipeline
-from snuggle.pipelines.generation_kwargs import TEXT2TEXT_GENERATION_DEFAULTS, resolve_generate_kwargs
+from snuggle.pipelines.generation_kwargs import (
+    TEXT2TEXT_GENERATION_DEFAULTS,
+    resolve_generate_kwargs,
+)
 from snuggle.tokenizers.pretrained import AutoTokenizer
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"

@@ -11,7 +11,10 @@ import torch
 
 from snuggle.models import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 from snuggle.pipelines import PipelineError, pipeline
-from snuggle.pipelines.generation_kwargs import TEXT_GENERATION_DEFAULTS, resolve_generate_kwargs
+from snuggle.pipelines.generation_kwargs import (
+    TEXT_GENERATION_DEFAULTS,
+    resolve_generate_kwargs,
+)
 from snuggle.tokenizers.pretrained import AutoTokenizer
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
@@ -46,7 +49,7 @@ def generator(folder):
     return pipeline("text-generation", model=str(folder))
 
 
-GREEDY = dict(max_new_tokens=5, do_sample=False)
+GREEDY = {"max_new_tokens": 5, "do_sample": False}
 
 
 def _greedy_ids(generator, ids, n=5):
@@ -216,7 +219,12 @@ def test_generators_of_prompts_and_chats_are_lazy(generator):
 
 
 def test_incompatible_models_are_named(folder):
-    from snuggle.models import BertConfig, BertModel, T5Config, T5ForConditionalGeneration
+    from snuggle.models import (
+        BertConfig,
+        BertModel,
+        T5Config,
+        T5ForConditionalGeneration,
+    )
     from snuggle.pipelines import SummarizationPipeline, TextGenerationPipeline
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
