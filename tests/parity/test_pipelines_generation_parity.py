@@ -8,27 +8,17 @@ the oracle is transformers' model.generate on the same tiny T5 folder + tokenize
 task_specific_params block transformers 4.x applied.
 """
 
-from pathlib import Path
-
 import pytest
 import torch
 import transformers
 
 from snuggle.pipelines import pipeline
+from tests.conftest import DATASETS
+from tests.pipelines.generation_fixtures import one_thread  # noqa: F401 (autouse)
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]
 PREFILL = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello, I am"}]
 GREEDY = {"max_new_tokens": 6, "do_sample": False}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; several threads per test process thrash a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _save_tokenizer(path):

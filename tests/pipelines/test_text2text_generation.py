@@ -5,7 +5,6 @@ plumbing: prefixes and task blocks from config.task_specific_params, output keys
 """
 
 import logging
-from pathlib import Path
 
 import pytest
 import torch
@@ -17,23 +16,15 @@ from snuggle.pipelines.generation_kwargs import (
     resolve_generate_kwargs,
 )
 from snuggle.tokenizers.pretrained import AutoTokenizer
+from tests.conftest import DATASETS
+from tests.pipelines.generation_fixtures import one_thread  # noqa: F401 (autouse)
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 TASK_PARAMS = {
     "summarization": {"prefix": "summarize: ", "max_length": 9, "min_length": 3, "no_repeat_ngram_size": 2,
                       "num_beams": 1},
     "translation_en_to_fr": {"prefix": "translate English to French: ", "max_length": 7, "num_beams": 1},
     "translation_en_to_de": {"prefix": "translate English to German: ", "max_length": 6, "num_beams": 1},
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; several threads per test process thrash a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ Expected values come from `model.generate` on the same ids (greedy), so these te
 plumbing: inputs, chat rendering, output shapes, batching, long prompts and generation defaults.
 """
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -16,18 +14,10 @@ from snuggle.pipelines.generation_kwargs import (
     resolve_generate_kwargs,
 )
 from snuggle.tokenizers.pretrained import AutoTokenizer
+from tests.conftest import DATASETS
+from tests.pipelines.generation_fixtures import one_thread  # noqa: F401 (autouse)
 
-DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 CONTEXT = 96
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; several threads per test process thrash a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
