@@ -142,3 +142,12 @@ def test_truncation_matches_reference(clf_folder):
     got, expected = ours_fe(long_text, truncation=True), ref_fe(long_text, truncation=True)
     assert len(got[0]) == len(expected[0]) == 512
     assert_close(got, expected)
+
+
+def test_text_pairs_in_batches(clf_folder):
+    pairs = [{"text": "A man eats.", "text_pair": "Someone is eating food at a table."},
+             {"text": "It rains.", "text_pair": "Dry."},
+             {"text": "The film was long and dull, I slept.", "text_pair": "Boring movie."}]
+    ours = pipeline("text-classification", model=str(clf_folder))
+    ref = transformers.pipeline("text-classification", model=str(clf_folder))
+    assert_close(ours(pairs, batch_size=2, top_k=None), ref(pairs, batch_size=2, top_k=None))
