@@ -21,10 +21,26 @@ import os
 
 from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError, _resolve_dtype
 
-__all__ = ["pipeline", "Pipeline", "PipelineError", "KeyDataset", "PIPELINE_REGISTRY", "PipelineRegistry",
-           "register_pipeline", "TextClassificationPipeline", "FeatureExtractionPipeline", "FillMaskPipeline",
-           "TokenClassificationPipeline", "NerPipeline", "QuestionAnsweringPipeline", "ZeroShotClassificationPipeline",
-           "TextGenerationPipeline", "Text2TextGenerationPipeline", "SummarizationPipeline", "TranslationPipeline"]
+__all__ = [
+    "PIPELINE_REGISTRY",
+    "FeatureExtractionPipeline",
+    "FillMaskPipeline",
+    "KeyDataset",
+    "NerPipeline",
+    "Pipeline",
+    "PipelineError",
+    "PipelineRegistry",
+    "QuestionAnsweringPipeline",
+    "SummarizationPipeline",
+    "Text2TextGenerationPipeline",
+    "TextClassificationPipeline",
+    "TextGenerationPipeline",
+    "TokenClassificationPipeline",
+    "TranslationPipeline",
+    "ZeroShotClassificationPipeline",
+    "pipeline",
+    "register_pipeline",
+]
 
 # task -> (module.ClassName, Auto model class names tried in order)
 _BUILTIN_TASKS = {

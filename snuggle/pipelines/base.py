@@ -215,7 +215,7 @@ class Pipeline:
         side = getattr(self.tokenizer, "padding_side", "right") if self.tokenizer is not None else "right"
         pad_values = self._pad_values()
         batch = {}
-        for key in items[0].keys():
+        for key in items[0]:
             values = [item[key] for item in items]
             if not isinstance(values[0], torch.Tensor):
                 batch[key] = values

@@ -11,8 +11,13 @@ computes them for MiniLM.
 from __future__ import annotations
 
 from snuggle.pipelines.base import Pipeline, PipelineError
-from snuggle.pipelines.text_inputs import check_length, check_text, check_tokenizer_kwargs, tokenize_texts, \
-    with_truncation_limit
+from snuggle.pipelines.text_inputs import (
+    check_length,
+    check_text,
+    check_tokenizer_kwargs,
+    tokenize_texts,
+    with_truncation_limit,
+)
 
 POOLINGS = ("mean", "cls", "max")
 

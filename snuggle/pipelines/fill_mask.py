@@ -8,7 +8,12 @@
 from __future__ import annotations
 
 from snuggle.pipelines.base import Pipeline, PipelineError
-from snuggle.pipelines.text_inputs import check_length, check_text, check_tokenizer_kwargs, with_truncation_limit
+from snuggle.pipelines.text_inputs import (
+    check_length,
+    check_text,
+    check_tokenizer_kwargs,
+    with_truncation_limit,
+)
 
 
 class FillMaskPipeline(Pipeline):

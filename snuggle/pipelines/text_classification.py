@@ -11,7 +11,12 @@ from __future__ import annotations
 import inspect
 
 from snuggle.pipelines.base import Pipeline, PipelineError
-from snuggle.pipelines.text_inputs import check_length, check_tokenizer_kwargs, tokenize_texts, with_truncation_limit
+from snuggle.pipelines.text_inputs import (
+    check_length,
+    check_tokenizer_kwargs,
+    tokenize_texts,
+    with_truncation_limit,
+)
 
 FUNCTIONS = ("sigmoid", "softmax", "none")
 

