@@ -67,6 +67,8 @@ CASES = [
     ("new_text_only", "Once upon a time", {"return_full_text": False}),
     ("tensors", "Once upon a time", {"return_tensors": True}),
     ("max_length", "Once upon a time", {"max_length": 9, "max_new_tokens": None}),
+    ("empty_prompt", "", {}),
+    ("empty_prompt_tensors", "", {"return_tensors": True}),
 ]
 
 
