@@ -1,0 +1,188 @@
+"""Generation benchmark: snuggle `model.generate` vs transformers on SmolLM2-135M-Instruct, the same workload in one run.
+
+Both libraries load the same fp32 safetensors folder (bench/smollm2.py) and get the same token ids (the
+prompt is rendered once with the reference tokenizer's chat template).
+
+- greedy: one chat prompt, 128 new tokens (min_new_tokens = max_new_tokens, so both produce exactly 128),
+  tokens per second; the greedy tokens of the two libraries are compared;
+- batch: 8 different chat prompts (left-padded), sampled (do_sample=True, seeded), 128 new tokens each,
+  total new tokens per second;
+- roofline: decoding one token reads every weight once (the tied embedding once, as lm_head), so
+  tokens/s cannot exceed DRAM bandwidth / fp32 weight bytes. The bandwidth is measured here (best of a
+  large tensor sum and copy with the same torch threads), and the greedy rate is printed as a % of it.
+
+Prints `name: snuggle/transformers = ratio` lines (ours / theirs in tokens per second; goals: greedy >= 1.8x
+and >= 85% of the roofline, batch >= 2x), absolute rates and the torch thread count.
+
+    .venv/bin/python bench/generation.py [--repeat 2] [--new-tokens 128] [--only greedy|batch] [--static]
+
+`--static` also times snuggle with cache_implementation="static" (preallocated KV cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from bench.smollm2 import smollm2_fp32_folder  # noqa: E402
+
+CHAT_PROMPTS = [
+    "Write a short story about a robot learning to paint.",
+    "Explain why the sky is blue to a ten-year-old.",
+    "Give me three tips for writing clean Python code.",
+    "What is the capital of France, and what is it famous for?",
+    "Summarize the plot of Romeo and Juliet in a few sentences.",
+    "How do plants make their food?",
+    "Write a haiku about autumn rain.",
+    "List some healthy breakfast ideas.",
+]
+
+
+# ------------------------------------------------------------------------------------------------------- measuring
+def dram_bandwidth_gbps(megabytes: int = 512, repeat: int = 5) -> float:
+    """Best of a streaming sum (reads) and a copy (read + write) over a tensor far larger than any cache."""
+    source = torch.ones(megabytes * 1024 * 1024 // 4, dtype=torch.float32)
+    target = torch.empty_like(source)
+    best_sum = best_copy = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        source.sum()
+        best_sum = min(best_sum, time.perf_counter() - start)
+        start = time.perf_counter()
+        target.copy_(source)
+        best_copy = min(best_copy, time.perf_counter() - start)
+    nbytes = source.numel() * 4
+    del source, target
+    gc.collect()
+    return max(nbytes / best_sum, 2 * nbytes / best_copy) / 1e9
+
+
+def weight_bytes(model) -> int:
+    """Bytes of distinct parameter storage (tied or fused weights counted once)."""
+    seen, total = set(), 0
+    for parameter in model.parameters():
+        key = (parameter.untyped_storage().data_ptr(), parameter.storage_offset(), parameter.numel())
+        if key not in seen:
+            seen.add(key)
+            total += parameter.numel() * parameter.element_size()
+    return total
+
+
+def best_time(function, repeat: int) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+# --------------------------------------------------------------------------------------------------------- loading
+def load(folder: str):
+    import transformers
+
+    from snuggle.models import AutoModelForCausalLM
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    tokenizer.padding_side = "left"
+    reference = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    ours = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    return tokenizer, reference, ours
+
+
+def chat_inputs(tokenizer, prompts: list[str]) -> dict:
+    texts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
+    encoded = tokenizer(texts, return_tensors="pt", padding=True)
+    return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+
+def generate_with(model, inputs: dict, new_tokens: int, **kwargs):
+    return model.generate(**inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------- reports
+def report(name: str, ours: float, theirs: float, unit: str = "tok/s") -> None:
+    print(f"{name}: snuggle/transformers = {ours / theirs:.2f}x  ({ours:.1f} vs {theirs:.1f} {unit})", flush=True)
+
+
+def bench_greedy(tokenizer, reference, ours, args, roofline: float) -> None:
+    inputs = chat_inputs(tokenizer, CHAT_PROMPTS[:1])
+    prompt = inputs["input_ids"].shape[1]
+    variants = [("snuggle", ours, {})]
+    if args.static:
+        variants.append(("snuggle static cache", ours, {"cache_implementation": "static"}))
+    for _, model, extra in [("transformers", reference, {}), *variants]:
+        generate_with(model, inputs, 8, do_sample=False, **extra)  # warm-up
+    reference_time, reference_out = best_time(
+        lambda: generate_with(reference, inputs, args.new_tokens, do_sample=False), args.repeat
+    )
+    reference_rate = args.new_tokens / reference_time
+    for label, model, extra in variants:
+        our_time, our_out = best_time(
+            lambda m=model, e=extra: generate_with(m, inputs, args.new_tokens, do_sample=False, **e), args.repeat
+        )
+        our_rate = args.new_tokens / our_time
+        same = our_out[:, prompt:].tolist() == reference_out[:, prompt:].tolist()
+        suffix = "" if label == "snuggle" else f" [{label}]"
+        report(f"greedy SmolLM2-135M fp32, {args.new_tokens} new tokens{suffix}", our_rate, reference_rate)
+        print(f"  roofline {roofline:.1f} tok/s: snuggle {100 * our_rate / roofline:.0f}%, "
+              f"transformers {100 * reference_rate / roofline:.0f}%; greedy tokens identical: {same}", flush=True)
+
+
+def bench_batch(tokenizer, reference, ours, args) -> None:
+    inputs = chat_inputs(tokenizer, CHAT_PROMPTS)
+    rows = inputs["input_ids"].shape[0]
+    sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.95, "top_k": 50}
+
+    def run(model):
+        torch.manual_seed(0)
+        return generate_with(model, inputs, args.new_tokens, **sampling)
+
+    for model in (reference, ours):
+        generate_with(model, inputs, 4, **sampling)  # warm-up
+    reference_time, _ = best_time(lambda: run(reference), args.repeat)
+    our_time, _ = best_time(lambda: run(ours), args.repeat)
+    total = rows * args.new_tokens
+    report(f"batch of {rows} sampled chat prompts, {args.new_tokens} new tokens each (total tokens/s)",
+           total / our_time, total / reference_time)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--only", choices=["greedy", "batch"])
+    parser.add_argument("--static", action="store_true", help="also time snuggle with a static KV cache")
+    args = parser.parse_args()
+
+    folder = smollm2_fp32_folder()
+    tokenizer, reference, ours = load(folder)
+    bandwidth = dram_bandwidth_gbps()
+    nbytes = weight_bytes(ours)
+    roofline = bandwidth * 1e9 / nbytes
+    print(f"torch threads: {torch.get_num_threads()} (cpu count {os.cpu_count()}); measured DRAM bandwidth "
+          f"{bandwidth:.1f} GB/s; fp32 weights {nbytes / 1e6:.0f} MB -> roofline {roofline:.1f} tok/s", flush=True)
+    if args.only in (None, "greedy"):
+        bench_greedy(tokenizer, reference, ours, args, roofline)
+    if args.only in (None, "batch"):
+        bench_batch(tokenizer, reference, ours, args)
+
+
+if __name__ == "__main__":
+    main()
