@@ -281,17 +281,19 @@ class LlamaModel(LlamaPreTrainedModel):
         hidden_states = inputs_embeds
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        shape, flat = hidden_states.shape, None  # flat: (batch * seq, hidden) while fast layers follow each other
         for layer in self.layers[: config.num_hidden_layers]:
             if output_hidden_states:
-                all_hidden_states += (hidden_states,)
+                all_hidden_states += (hidden_states if flat is None else flat.view(shape),)
             mask = masks[layer.self_attn.sliding_window]
             if fast and fast_path_available(layer):
-                # (batch * seq, hidden) between fast layers
-                flat = hidden_states.reshape(-1, hidden_states.shape[-1])
-                fast_output = fast_layer_forward(layer, flat, batch_size, mask, cos, signed_sin, cache)
+                source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
+                fast_output = fast_layer_forward(layer, source, batch_size, mask, cos, signed_sin, cache)
                 if fast_output is not None:
-                    hidden_states = fast_output.view(hidden_states.shape)
+                    flat = fast_output
                     continue
+            if flat is not None:
+                hidden_states, flat = flat.view(shape), None
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(
                     layer.__call__, hidden_states, mask, position_embeddings, None, implementation
@@ -301,6 +303,8 @@ class LlamaModel(LlamaPreTrainedModel):
             if output_attentions:
                 all_attentions += (weights,)
 
+        if flat is not None:
+            hidden_states = flat.view(shape)
         hidden_states = self.norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)

@@ -213,8 +213,10 @@ def fast_layer_forward(
     # attention block: (batch * seq, (q_heads + 2 kv_heads) * head_dim)
     normed = _rms_norm(layer.input_layernorm, hidden_states)
     projected = F.linear(normed, weights.qkv_weight, weights.qkv_bias)
-    query_key, value = projected.split(((q_heads + kv_heads) * head_dim, kv_heads * head_dim), dim=-1)
-    query_key = query_key.view(batch, seq_len, q_heads + kv_heads, head_dim)
+    # (batch, seq, q_heads + kv_heads, head_dim) and (batch, seq, kv_heads, head_dim) views
+    query_key, value = projected.view(batch, seq_len, q_heads + 2 * kv_heads, head_dim).split(
+        (q_heads + kv_heads, kv_heads), dim=2
+    )
     if hasattr(attention, "q_norm"):
         query_key = torch.cat(
             (attention.q_norm(query_key[:, :, :q_heads]), attention.k_norm(query_key[:, :, q_heads:])), dim=2
@@ -222,7 +224,7 @@ def fast_layer_forward(
     query_key = rotate_queries_and_keys(query_key, cos, signed_sin)
     # (batch, heads, seq, head_dim) views
     query, key = query_key.transpose(1, 2).split((q_heads, kv_heads), dim=1)
-    value = value.view(batch, seq_len, kv_heads, head_dim).transpose(1, 2)
+    value = value.transpose(1, 2)
     if cache is not None:
         key, value = cache.update(key, value, attention.layer_idx)
 

@@ -66,6 +66,16 @@ def test_fused_path_equals_module_path_and_reference(family, tmp_path):
         torch.testing.assert_close(b, c.detach(), atol=1e-5, rtol=1e-5, msg=lambda m, s=step: f"fast vs module {s}: {m}")
 
 
+def test_hidden_states_of_the_fast_path(tmp_path):
+    _, mine = _pair("qwen3", tmp_path)
+    with torch.no_grad():
+        fast = mine(INPUT_IDS, attention_mask=ATTENTION_MASK, output_hidden_states=True)
+    module_path = mine(INPUT_IDS, attention_mask=ATTENTION_MASK, output_hidden_states=True)
+    assert len(fast.hidden_states) == len(module_path.hidden_states) == 3
+    for a, b in zip(fast.hidden_states, module_path.hidden_states):
+        torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=1e-5)
+
+
 def test_fused_weights_share_storage_and_state_dict_is_unchanged(tmp_path):
     reference, mine = _pair("llama", tmp_path)
     keys_before = list(mine.state_dict())
@@ -130,8 +140,12 @@ def test_hooks_keep_the_module_path(tmp_path):
     handle = layer.self_attn.q_proj.register_forward_hook(lambda module, args, output: seen.append(output.shape))
     assert not fast_path_available(layer) and fast_path_available(mine.model.layers[1])
     with torch.no_grad():
-        mine(INPUT_IDS)
+        mixed = mine(INPUT_IDS, attention_mask=ATTENTION_MASK, output_hidden_states=True)  # layer 0 module, 1 fast
     assert seen == [torch.Size([2, 8, 32])]
+    module_path = mine(INPUT_IDS, attention_mask=ATTENTION_MASK, output_hidden_states=True)
+    torch.testing.assert_close(mixed.logits, module_path.logits.detach(), atol=1e-5, rtol=1e-5)
+    for a, b in zip(mixed.hidden_states, module_path.hidden_states):
+        torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=1e-5)
     handle.remove()
     assert fast_path_available(layer)
 
