@@ -5,8 +5,9 @@ A decoder layer calls `cache.update(key, value, layer_idx)` with the keys/values
 that layer, which it attends over. The model asks `cache.get_seq_length()` before running the layers
 to know where the new tokens start (their positions and the causal-mask offset).
 
-`DynamicCache` grows by concatenation (the transformers default). It always keeps every token, also
-for sliding-window layers: the attention mask hides what falls outside the window, so outputs equal a
+`DynamicCache` grows with each forward pass (the transformers default), into per-layer buffers with
+spare room, so a decoding step copies only the new token. It always keeps every token, also for
+sliding-window layers: the attention mask hides what falls outside the window, so outputs equal a
 full forward pass. `StaticCache` preallocates fixed-size buffers and copies new tokens in place.
 
 Legacy format: a tuple with one `(key, value)` pair per layer, as transformers 4 returned it.
@@ -42,7 +43,7 @@ class Cache:
 
 
 class DynamicCache(Cache):
-    """A cache that grows with each forward pass: per layer, keys and values are concatenated on the sequence axis.
+    """A cache that grows with each forward pass: per layer, keys and values are appended on the sequence axis.
 
     >>> cache = DynamicCache()
     >>> k = v = torch.zeros(1, 2, 3, 4)               # (batch, kv_heads, seq, head_dim)
@@ -52,10 +53,15 @@ class DynamicCache(Cache):
     (torch.Size([1, 2, 4, 4]), 4)
     """
 
+    # spare tokens allocated per layer when the cache grows (so decoding does not copy the cache every step)
+    GROWTH = 128
+
     def __init__(self, legacy_cache: Sequence | None = None, config=None, **kwargs) -> None:
         # `config` is accepted (and unused) so `DynamicCache(config=model.config)` works as in transformers.
         self.key_cache: list[torch.Tensor | None] = []
         self.value_cache: list[torch.Tensor | None] = []
+        # layer -> (key buffer, value buffer, the keys view last returned); see _append
+        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
         if legacy_cache is not None:
             for layer_idx, pair in enumerate(legacy_cache):
                 if len(pair) < 2:
@@ -76,15 +82,45 @@ class DynamicCache(Cache):
         if past_keys is None:
             self.key_cache[layer_idx] = key_states
             self.value_cache[layer_idx] = value_states
-        else:
-            if past_keys.shape[0] != key_states.shape[0] or past_keys.shape[1] != key_states.shape[1]:
-                raise ModelError(
-                    f"DynamicCache layer {layer_idx}: cached keys have shape {tuple(past_keys.shape)} but the new keys "
-                    f"have {tuple(key_states.shape)} (batch and kv_heads must match); start a new cache for a new batch"
-                )
+            return key_states, value_states
+        if past_keys.shape[0] != key_states.shape[0] or past_keys.shape[1] != key_states.shape[1]:
+            raise ModelError(
+                f"DynamicCache layer {layer_idx}: cached keys have shape {tuple(past_keys.shape)} but the new keys "
+                f"have {tuple(key_states.shape)} (batch and kv_heads must match); start a new cache for a new batch"
+            )
+        if past_keys.dim() != 4 or key_states.dtype != past_keys.dtype or key_states.device != past_keys.device:
             self.key_cache[layer_idx] = torch.cat([past_keys, key_states], dim=-2)
             self.value_cache[layer_idx] = torch.cat([self.value_cache[layer_idx], value_states], dim=-2)
-        return self.key_cache[layer_idx], self.value_cache[layer_idx]
+            return self.key_cache[layer_idx], self.value_cache[layer_idx]
+        keys, values = self._append(layer_idx, past_keys, self.value_cache[layer_idx], key_states, value_states)
+        self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
+        return keys, values
+
+    def _append(self, layer_idx, past_keys, past_values, key_states, value_states):
+        """Write the new tokens after the cached ones in a buffer with spare room; return views of the filled part.
+
+        Concatenating would copy the whole cache of every layer at every decoding step; instead each layer keeps
+        a buffer that grows by GROWTH tokens at a time. The returned views hold the same values a concatenation
+        would. If the cached tensors are not our last views (cropped, reordered or set by the caller), the
+        buffer is rebuilt from them.
+        """
+        past_length, new_tokens = past_keys.shape[-2], key_states.shape[-2]
+        buffers = self._buffers.get(layer_idx)
+        if buffers is None or buffers[2] is not past_keys or past_length + new_tokens > buffers[0].shape[-2]:
+            batch, heads, _, head_dim = past_keys.shape
+            capacity = past_length + new_tokens + self.GROWTH
+            key_buffer = past_keys.new_empty((batch, heads, capacity, head_dim))
+            value_buffer = past_values.new_empty((batch, past_values.shape[1], capacity, past_values.shape[-1]))
+            key_buffer.narrow(2, 0, past_length).copy_(past_keys)
+            value_buffer.narrow(2, 0, past_length).copy_(past_values)
+        else:
+            key_buffer, value_buffer = buffers[0], buffers[1]
+        key_buffer.narrow(2, past_length, new_tokens).copy_(key_states)
+        value_buffer.narrow(2, past_length, new_tokens).copy_(value_states)
+        keys = key_buffer.narrow(2, 0, past_length + new_tokens)
+        values = value_buffer.narrow(2, 0, past_length + new_tokens)
+        self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
+        return keys, values
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Number of tokens cached for `layer_idx` (0 when that layer has seen nothing yet)."""
@@ -106,6 +142,7 @@ class DynamicCache(Cache):
 
     def reset(self) -> None:
         """Forget every token (the layers stay)."""
+        self._buffers = {}
         self.key_cache = [None] * len(self.key_cache)
         self.value_cache = [None] * len(self.value_cache)
 

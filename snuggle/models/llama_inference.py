@@ -214,7 +214,7 @@ def fast_layer_forward(
     normed = _rms_norm(layer.input_layernorm, hidden_states)
     projected = F.linear(normed, weights.qkv_weight, weights.qkv_bias)
     # (batch, seq, q_heads + kv_heads, head_dim) and (batch, seq, kv_heads, head_dim) views
-    query_key, value = projected.view(batch, seq_len, q_heads + 2 * kv_heads, head_dim).split(
+    query_key, value = projected.view(batch, seq_len, q_heads + 2 * kv_heads, head_dim).split_with_sizes(
         (q_heads + kv_heads, kv_heads), dim=2
     )
     if hasattr(attention, "q_norm"):
@@ -223,7 +223,7 @@ def fast_layer_forward(
         )
     query_key = rotate_queries_and_keys(query_key, cos, signed_sin)
     # (batch, heads, seq, head_dim) views
-    query, key = query_key.transpose(1, 2).split((q_heads, kv_heads), dim=1)
+    query, key = query_key.transpose(1, 2).split_with_sizes((q_heads, kv_heads), dim=1)
     value = value.transpose(1, 2)
     if cache is not None:
         key, value = cache.update(key, value, attention.layer_idx)

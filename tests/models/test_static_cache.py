@@ -117,3 +117,27 @@ def test_static_matches_the_reference_static_cache(tmp_path):
         got = mine(next_ids, past_key_values=my_cache, use_cache=True).logits
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
     assert my_cache.get_seq_length() == ref_cache.get_seq_length() == 6
+
+
+def test_dynamic_cache_appends_into_buffers_like_concatenation():
+    """DynamicCache writes each step into a buffer with spare room; the views equal torch.cat of every step,
+    also after the caller crops or reorders the cache."""
+    torch.manual_seed(0)
+    cache = DynamicCache()
+    steps = [torch.randn(2, 2, n, 4) for n in (3, 1, 1, 2)]
+    expected = None
+    for step in steps:
+        keys, values = cache.update(step, step * 2, 0)
+        expected = step if expected is None else torch.cat([expected, step], dim=-2)
+        assert torch.equal(keys, expected) and torch.equal(values, expected * 2)
+    cache.crop(4)
+    keys, _ = cache.update(steps[1], steps[1], 0)
+    assert torch.equal(keys, torch.cat([expected[:, :, :4], steps[1]], dim=-2))
+    cache.reorder_cache(torch.tensor([1, 0]))
+    keys, _ = cache.update(steps[2], steps[2], 0)
+    reordered = torch.cat([expected[:, :, :4], steps[1]], dim=-2)[[1, 0]]
+    assert torch.equal(keys, torch.cat([reordered, steps[2]], dim=-2))
+    many = torch.randn(2, 2, DynamicCache.GROWTH + 5, 4)  # more than the spare room: the buffer grows
+    keys, _ = cache.update(many, many, 0)
+    assert keys.shape[-2] == 6 + DynamicCache.GROWTH + 5 and torch.equal(keys[:, :, -many.shape[-2]:], many)
+    assert cache.get_seq_length() == keys.shape[-2]
