@@ -85,3 +85,17 @@ def test_smollm2_left_padded_batch(models):
     expected = reference.generate(**batch, **kwargs)
     got = ours.generate(batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
     assert got.tolist() == expected.tolist()
+
+
+def test_smollm2_stop_strings_with_each_librarys_tokenizer(models, smollm2_fp32_path):
+    """stop_strings needs tokenizer=; ours takes snuggle's tokenizer, the reference its own: same tokens."""
+    from snuggle import AutoTokenizer
+
+    tokenizer, reference, ours = models
+    our_tokenizer = AutoTokenizer.from_pretrained(str(smollm2_fp32_path))
+    input_ids = _chat_ids(tokenizer, PROMPTS[0])
+    kwargs = dict(max_new_tokens=16, do_sample=False, stop_strings=[" is", "."])
+    expected = reference.generate(input_ids, tokenizer=tokenizer, **kwargs)
+    got = ours.generate(input_ids, tokenizer=our_tokenizer, **kwargs)
+    assert got.tolist() == expected.tolist()
+    assert got.shape[1] < input_ids.shape[1] + 16  # a stop string ended generation early
