@@ -108,7 +108,10 @@ def _can_still_improve(can_improve, running_beam_scores, beam_scores, is_sent_fi
 
 def beam_search(state):
     """Run beam search on a prepared DecodeState (rows = batch * num_beams); return sequences or a Beam output."""
-    from snuggle.generation.utils import GenerateBeamDecoderOnlyOutput, GenerateBeamEncoderDecoderOutput
+    from snuggle.generation.outputs import (
+        GenerateBeamDecoderOnlyOutput,
+        GenerateBeamEncoderDecoderOutput,
+    )
 
     model, config = state.model, state.config
     num_beams = config.num_beams

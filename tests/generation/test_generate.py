@@ -10,7 +10,13 @@ import torch
 from snuggle.errors import ConfigError, ModelError
 from snuggle.generation import GenerationConfig, generate
 from snuggle.models import (
-    BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, T5Config,
+    BertConfig,
+    BertModel,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    T5Config,
     T5ForConditionalGeneration,
 )
 
@@ -142,7 +148,7 @@ def test_right_padding_warns_once(llama, generation_log):
 
 
 def test_pad_from_eos_is_one_info_line_and_nothing_else(gpt2, generation_log):
-    from snuggle.generation import utils
+    from snuggle.generation import prepare as utils
 
     utils._pad_info_logged.discard(EOS)
     ids = torch.tensor([[1, 2, 3], [4, 6, 7]])

@@ -35,7 +35,7 @@ _CAUSAL_CONFIGS = {
 CAUSAL_KINDS = tuple(_CAUSAL_CONFIGS)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def model_folder(kind: str) -> str:
     """Save a tiny random `kind` model with transformers (seeded) and return the folder."""
     folder = tempfile.mkdtemp(prefix=f"snuggle-gen-{kind}-")
@@ -55,7 +55,7 @@ def model_folder(kind: str) -> str:
     return folder
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_pair(kind: str):
     """(transformers model, snuggle model) loaded from the same folder."""
     from snuggle.models import AutoModelForCausalLM, T5ForConditionalGeneration

@@ -4,10 +4,15 @@ import pytest
 import torch
 
 from tests.parity.generation_models import (
-    CAUSAL_KINDS, PAD, encoder_batch, frequent_token, left_padded_batch, load_pair,
+    CAUSAL_KINDS,
+    PAD,
+    encoder_batch,
+    frequent_token,
+    left_padded_batch,
+    load_pair,
 )
 
-OUTPUT = dict(return_dict_in_generate=True, output_scores=True, output_logits=True)
+OUTPUT = {"return_dict_in_generate": True, "output_scores": True, "output_logits": True}
 
 
 def _assert_same_beam_output(expected, got):
@@ -33,11 +38,11 @@ def test_beam_search_left_padded_batch_with_eos(kind):
 
 
 @pytest.mark.parametrize("options", [
-    dict(num_beams=4, num_return_sequences=3, length_penalty=0.5),
-    dict(num_beams=3, length_penalty=-1.0, early_stopping=True),
-    dict(num_beams=3, length_penalty=2.0, early_stopping="never"),
-    dict(num_beams=2, early_stopping=False, no_repeat_ngram_size=2),
-    dict(num_beams=3, num_return_sequences=2, two_eos=True),
+    {"num_beams": 4, "num_return_sequences": 3, "length_penalty": 0.5},
+    {"num_beams": 3, "length_penalty": -1.0, "early_stopping": True},
+    {"num_beams": 3, "length_penalty": 2.0, "early_stopping": "never"},
+    {"num_beams": 2, "early_stopping": False, "no_repeat_ngram_size": 2},
+    {"num_beams": 3, "num_return_sequences": 2, "two_eos": True},
 ], ids=["nrs3-lp0.5", "early-true", "never", "ngram", "eos-list"])
 def test_beam_search_options(options):
     reference, ours = load_pair("llama")
@@ -56,8 +61,8 @@ def test_beam_search_options(options):
 def test_beam_sampling_seeded(seed):
     reference, ours = load_pair("gpt2")
     input_ids, mask = left_padded_batch()
-    kwargs = dict(num_beams=3, do_sample=True, top_k=10, temperature=0.9, max_new_tokens=8, pad_token_id=PAD,
-                  num_return_sequences=2)
+    kwargs = {"num_beams": 3, "do_sample": True, "top_k": 10, "temperature": 0.9, "max_new_tokens": 8, "pad_token_id": PAD,
+                  "num_return_sequences": 2}
     torch.manual_seed(seed)
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     torch.manual_seed(seed)
@@ -68,7 +73,7 @@ def test_beam_sampling_seeded(seed):
 def test_beam_search_plain_tensor_and_no_eos():
     reference, ours = load_pair("qwen2")
     input_ids = torch.tensor([[3, 4, 5, 6]])
-    kwargs = dict(num_beams=2, max_new_tokens=6, eos_token_id=None, pad_token_id=PAD)
+    kwargs = {"num_beams": 2, "max_new_tokens": 6, "eos_token_id": None, "pad_token_id": PAD}
     assert ours.generate(input_ids, **kwargs).tolist() == reference.generate(input_ids, **kwargs).tolist()
 
 
@@ -76,7 +81,7 @@ def test_t5_beam_search():
     reference, ours = load_pair("t5")
     input_ids, mask = encoder_batch()
     eos = frequent_token(reference, input_ids, mask, step=2)
-    for extra in (dict(num_beams=3), dict(num_beams=4, num_return_sequences=2, length_penalty=0.7)):
+    for extra in ({"num_beams": 3}, {"num_beams": 4, "num_return_sequences": 2, "length_penalty": 0.7}):
         kwargs = dict(max_new_tokens=8, eos_token_id=eos, **extra, **OUTPUT)
         expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
         got = ours.generate(input_ids, attention_mask=mask, **kwargs)

@@ -3,9 +3,20 @@
 import pytest
 import torch
 
-from snuggle.generation import GenerationConfig, LogitsProcessor, LogitsProcessorList, StoppingCriteria, generate
+from snuggle.generation import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    generate,
+)
 from tests.parity.generation_models import (
-    CAUSAL_KINDS, PAD, encoder_batch, frequent_token, left_padded_batch, load_pair,
+    CAUSAL_KINDS,
+    PAD,
+    encoder_batch,
+    frequent_token,
+    left_padded_batch,
+    load_pair,
 )
 
 
@@ -18,7 +29,7 @@ def test_greedy_left_padded_batch_with_eos_stop(kind):
     reference, ours = load_pair(kind)
     input_ids, mask = left_padded_batch()
     eos = frequent_token(reference, input_ids, mask)
-    kwargs = dict(max_new_tokens=12, do_sample=False, eos_token_id=eos, pad_token_id=PAD)
+    kwargs = {"max_new_tokens": 12, "do_sample": False, "eos_token_id": eos, "pad_token_id": PAD}
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     got = ours.generate(input_ids, attention_mask=mask, **kwargs)
     _same(expected, got)
@@ -45,8 +56,8 @@ def test_greedy_without_attention_mask_infers_it_from_pad():
 def test_seeded_sampling_with_num_return_sequences(kind, seed):
     reference, ours = load_pair(kind)
     input_ids, mask = left_padded_batch()
-    kwargs = dict(max_new_tokens=10, do_sample=True, num_return_sequences=3, top_k=20, top_p=0.9, temperature=0.8,
-                  pad_token_id=PAD)
+    kwargs = {"max_new_tokens": 10, "do_sample": True, "num_return_sequences": 3, "top_k": 20, "top_p": 0.9, "temperature": 0.8,
+                  "pad_token_id": PAD}
     torch.manual_seed(seed)
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     torch.manual_seed(seed)
@@ -58,8 +69,8 @@ def test_seeded_sampling_with_num_return_sequences(kind, seed):
 def test_return_dict_scores_and_logits():
     reference, ours = load_pair("qwen2")
     input_ids, mask = left_padded_batch()
-    kwargs = dict(max_new_tokens=6, return_dict_in_generate=True, output_scores=True, output_logits=True,
-                  repetition_penalty=1.3, pad_token_id=PAD)
+    kwargs = {"max_new_tokens": 6, "return_dict_in_generate": True, "output_scores": True, "output_logits": True,
+                  "repetition_penalty": 1.3, "pad_token_id": PAD}
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     got = ours.generate(input_ids, attention_mask=mask, **kwargs)
     assert type(got).__name__ == type(expected).__name__ == "GenerateDecoderOnlyOutput"
@@ -74,7 +85,7 @@ def test_min_new_tokens_and_max_length():
     reference, ours = load_pair("llama")
     input_ids, mask = left_padded_batch()
     eos = frequent_token(reference, input_ids, mask, step=1)
-    for kwargs in (dict(min_new_tokens=5, max_new_tokens=9), dict(max_length=13), dict(min_length=10, max_length=14)):
+    for kwargs in ({"min_new_tokens": 5, "max_new_tokens": 9}, {"max_length": 13}, {"min_length": 10, "max_length": 14}):
         kwargs.update(eos_token_id=eos, pad_token_id=PAD)
         _same(reference.generate(input_ids, attention_mask=mask, **kwargs),
               ours.generate(input_ids, attention_mask=mask, **kwargs))
@@ -105,7 +116,7 @@ def test_custom_processors_and_criteria():
     reference, ours = load_pair("llama")
     input_ids, mask = left_padded_batch()
     first = int(reference.generate(input_ids, attention_mask=mask, max_new_tokens=1, pad_token_id=PAD)[0, -1])
-    kwargs = dict(max_new_tokens=10, pad_token_id=PAD, do_sample=True, top_k=5)
+    kwargs = {"max_new_tokens": 10, "pad_token_id": PAD, "do_sample": True, "top_k": 5}
     torch.manual_seed(3)
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs,
                                   logits_processor=transformers.LogitsProcessorList([_BanToken(first)]),
@@ -156,7 +167,7 @@ def test_continue_from_past_key_values():
 def test_static_cache_matches_dynamic_and_reference():
     reference, ours = load_pair("llama")
     input_ids, mask = left_padded_batch()
-    kwargs = dict(max_new_tokens=8, pad_token_id=PAD, eos_token_id=None)
+    kwargs = {"max_new_tokens": 8, "pad_token_id": PAD, "eos_token_id": None}
     dynamic = ours.generate(input_ids, attention_mask=mask, **kwargs)
     static = ours.generate(input_ids, attention_mask=mask, cache_implementation="static", **kwargs)
     _same(dynamic, static)
@@ -168,7 +179,7 @@ def test_t5_greedy_and_return_dict():
     reference, ours = load_pair("t5")
     input_ids, mask = encoder_batch()
     eos = frequent_token(reference, input_ids, mask)
-    kwargs = dict(max_new_tokens=10, eos_token_id=eos, return_dict_in_generate=True, output_scores=True)
+    kwargs = {"max_new_tokens": 10, "eos_token_id": eos, "return_dict_in_generate": True, "output_scores": True}
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     got = ours.generate(input_ids, attention_mask=mask, **kwargs)
     assert type(got).__name__ == "GenerateEncoderDecoderOutput"
@@ -181,7 +192,7 @@ def test_t5_greedy_and_return_dict():
 def test_t5_sampling_seeded():
     reference, ours = load_pair("t5")
     input_ids, mask = encoder_batch()
-    kwargs = dict(max_new_tokens=8, do_sample=True, num_return_sequences=2, top_p=0.8)
+    kwargs = {"max_new_tokens": 8, "do_sample": True, "num_return_sequences": 2, "top_p": 0.8}
     torch.manual_seed(5)
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     torch.manual_seed(5)

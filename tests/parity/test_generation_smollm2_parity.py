@@ -81,7 +81,7 @@ def test_smollm2_left_padded_batch(models):
                                            add_generation_prompt=True) for p in PROMPTS[4:8]]
     tokenizer.padding_side = "left"
     batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    kwargs = dict(max_new_tokens=24, do_sample=False)
+    kwargs = {"max_new_tokens": 24, "do_sample": False}
     expected = reference.generate(**batch, **kwargs)
     got = ours.generate(batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs)
     assert got.tolist() == expected.tolist()
@@ -94,7 +94,7 @@ def test_smollm2_stop_strings_with_each_librarys_tokenizer(models, smollm2_fp32_
     tokenizer, reference, ours = models
     our_tokenizer = AutoTokenizer.from_pretrained(str(smollm2_fp32_path))
     input_ids = _chat_ids(tokenizer, PROMPTS[0])
-    kwargs = dict(max_new_tokens=16, do_sample=False, stop_strings=[" is", "."])
+    kwargs = {"max_new_tokens": 16, "do_sample": False, "stop_strings": [" is", "."]}
     expected = reference.generate(input_ids, tokenizer=tokenizer, **kwargs)
     got = ours.generate(input_ids, tokenizer=our_tokenizer, **kwargs)
     assert got.tolist() == expected.tolist()
