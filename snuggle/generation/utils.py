@@ -2,7 +2,7 @@
 
 The steps mirror transformers' `GenerationMixin.generate`, so results are token-identical to it:
 config resolution and input preparation live in prepare.py (`prepare_generation` -> `DecodeState`),
-greedy / sampling decoding is `_decode_one_beam` here, beam search is beam_search.py, and the output
+greedy / sampling decoding is `_greedy_or_sample` here, beam search is beam_search.py, and the output
 classes are in outputs.py.
 
 The loop writes into preallocated (batch, max_length) buffers (no torch.cat of the sequence or the
@@ -44,7 +44,7 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------------- 3. decode loop
-def _decode_one_beam(state: DecodeState):
+def _greedy_or_sample(state: DecodeState):
     """Greedy (do_sample=False) or multinomial sampling, one token per row per step."""
     model, config = state.model, state.config
     rows, prompt_length = state.input_ids.shape
@@ -182,4 +182,4 @@ def generate(
         from snuggle.generation.beam_search import beam_search
 
         return beam_search(state)
-    return _decode_one_beam(state)
+    return _greedy_or_sample(state)
