@@ -44,3 +44,12 @@ class GenerationMixin:
             self, input_ids, attention_mask=attention_mask, generation_config=generation_config,
             logits_processor=logits_processor, stopping_criteria=stopping_criteria, streamer=streamer, **kwargs,
         )
+
+    def compute_transition_scores(self, sequences, scores, beam_indices=None, normalize_logits: bool = False):
+        """Score of each generated token (see snuggle.generation.transition_scores).
+
+        >>> model.compute_transition_scores(out.sequences, out.scores, out.beam_indices)   # doctest: +SKIP
+        """
+        from snuggle.generation.transition_scores import compute_transition_scores
+
+        return compute_transition_scores(sequences, scores, beam_indices, normalize_logits)

@@ -87,3 +87,20 @@ def test_t5_beam_search():
         got = ours.generate(input_ids, attention_mask=mask, **kwargs)
         _assert_same_beam_output(expected, got)
         assert type(got).__name__ == "GenerateBeamEncoderDecoderOutput"
+
+
+@pytest.mark.parametrize("extra", [{"num_beams": 3, "num_return_sequences": 2}, {}])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_compute_transition_scores(extra, normalize):
+    reference, ours = load_pair("llama")
+    input_ids, mask = left_padded_batch()
+    eos = frequent_token(reference, input_ids, mask, step=2)
+    kwargs = dict(max_new_tokens=7, eos_token_id=eos, pad_token_id=PAD, **extra, **OUTPUT)
+    expected_out = reference.generate(input_ids, attention_mask=mask, **kwargs)
+    got_out = ours.generate(input_ids, attention_mask=mask, **kwargs)
+    beams = expected_out.get("beam_indices")
+    expected = reference.compute_transition_scores(expected_out.sequences, expected_out.scores, beams,
+                                                   normalize_logits=normalize)
+    got = ours.compute_transition_scores(got_out.sequences, got_out.scores, got_out.get("beam_indices"),
+                                         normalize_logits=normalize)
+    torch.testing.assert_close(got, expected)
