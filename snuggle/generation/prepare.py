@@ -156,10 +156,15 @@ class DecodeState:
     extra_kwargs: dict
     keep_last_logits: bool
     streamer: Any
+    token_type_ids: torch.Tensor | None = None  # (rows, max_length): the prompt's, then its last value repeated
 
-    def model_inputs(self, ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor | None) -> dict:
-        """Keyword arguments of one forward call over `ids` (the new tokens)."""
+    def model_inputs(self, ids: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor | None,
+                     end: int | None = None) -> dict:
+        """Keyword arguments of one forward call over `ids`, the tokens just before position `end`."""
         inputs = dict(self.extra_kwargs)
+        if self.token_type_ids is not None:
+            end = self.prompt_length if end is None else end
+            inputs["token_type_ids"] = self.token_type_ids[:, end - ids.shape[1]:end]
         if self.is_encoder_decoder:
             inputs.update(decoder_input_ids=ids, encoder_outputs=self.encoder_outputs,
                           attention_mask=self.encoder_attention_mask)
@@ -183,14 +188,14 @@ class DecodeState:
         With a cache only the last token is fed; with use_cache=False the whole sequence is run again.
         """
         if self.config.use_cache:
-            return self.model_inputs(sequences[:, -1:], mask, next_positions)
+            return self.model_inputs(sequences[:, -1:], mask, next_positions, sequences.shape[1])
         positions = None
         if self.position_ids is not None:
             if mask is None:
                 positions = torch.arange(sequences.shape[1], device=sequences.device).expand(sequences.shape[0], -1)
             else:
                 positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        return self.model_inputs(sequences, mask, positions)
+        return self.model_inputs(sequences, mask, positions, sequences.shape[1])
 
     def next_token_logits(self, outputs) -> torch.Tensor:
         """(rows, vocab) float32 copy of the last position's logits (frees the big prefill logits)."""
@@ -465,6 +470,12 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
     criteria = _build_stopping_criteria(config, model, eos, tokenizer, list(stopping_criteria or []))
     extra = {k: v for k, v in model_kwargs.items() if v is not None}
     extra = {k: _expand_rows(v, expand) for k, v in extra.items()}
+    token_type_ids = extra.pop("token_type_ids", None)
+    if token_type_ids is not None:
+        # Like the reference: new tokens get the type of the prompt's last token.
+        token_type_ids = torch.cat(
+            [token_type_ids, token_type_ids[:, -1:].expand(-1, config.max_length - token_type_ids.shape[1])], dim=-1
+        )
     if config.output_attentions:
         extra["output_attentions"] = True
     if config.output_hidden_states:
@@ -475,4 +486,5 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
         criteria=criteria, eos=eos, pad=pad, cache=cache, past_length=past_length, attention_mask=mask,
         position_ids=position_ids, encoder_outputs=encoder_outputs, encoder_attention_mask=encoder_attention_mask,
         extra_kwargs=extra, keep_last_logits="logits_to_keep" in accepted, streamer=streamer,
+        token_type_ids=token_type_ids,
     )

@@ -216,3 +216,15 @@ def test_static_cache_for_beams_and_t5(kind, extra):
     kwargs = dict(max_new_tokens=7, pad_token_id=PAD, **extra)
     expected = reference.generate(input_ids, attention_mask=mask, **kwargs)
     _same(expected, ours.generate(input_ids, attention_mask=mask, cache_implementation="static", **kwargs))
+
+
+@pytest.mark.parametrize("extra", [{}, {"num_beams": 2}])
+def test_token_type_ids_follow_the_new_tokens(extra):
+    """GPT-2 takes token_type_ids: each new token gets the prompt's last type, as in the reference."""
+    reference, ours = load_pair("gpt2")
+    input_ids, mask = left_padded_batch()
+    token_type_ids = torch.zeros_like(input_ids)
+    token_type_ids[:, -2:] = 3
+    kwargs = dict(max_new_tokens=6, pad_token_id=PAD, token_type_ids=token_type_ids, **extra)
+    _same(reference.generate(input_ids, attention_mask=mask, **kwargs),
+          ours.generate(input_ids, attention_mask=mask, **kwargs))
