@@ -47,6 +47,7 @@ from snuggle.models.llama_configs import (
 from snuggle.models.llama_inference import (
     fast_layer_forward,
     fast_path_available,
+    make_input_major,
     rotary_tables,
     sdpa_additive_mask,
 )
@@ -443,6 +444,8 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         if num_logits_to_keep is not None:  # the transformers 4.45 name
             logits_to_keep = num_logits_to_keep
         hidden_states = _keep_last_positions(outputs.last_hidden_state, logits_to_keep)
+        if not torch.is_grad_enabled() and not self.training:
+            make_input_major(self.lm_head)  # once: the (in, out) layout streams faster for a few tokens
         logits = self.lm_head(hidden_states)
 
         loss = None

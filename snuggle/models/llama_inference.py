@@ -87,6 +87,22 @@ def _fuse(linears: list[nn.Linear]) -> tuple[torch.Tensor, torch.Tensor | None] 
     return fused_t.t(), fused_bias
 
 
+def make_input_major(linear: nn.Linear) -> None:
+    """Re-lay out a plain nn.Linear's weight in place as a transposed view of an (in, out) matrix (see `_fuse`).
+
+    Used for the LM head, the largest single matrix (a tied embedding shares the parameter and simply reads
+    its rows strided). Idempotent: an input-major weight is left alone, so calling it every step costs one
+    stride check.
+    """
+    weight = linear.weight
+    if type(linear) is not nn.Linear or weight.dim() != 2 or weight.device.type == "meta":
+        return
+    if weight.stride(0) == 1 and weight.stride(1) == weight.shape[0]:
+        return
+    with torch.inference_mode(False), torch.no_grad():
+        weight.data = weight.detach().t().contiguous().t()
+
+
 class LayerWeights(NamedTuple):
     """What the fast path multiplies by, for one layer (fused weights share storage with the parameters)."""
 
