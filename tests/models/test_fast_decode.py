@@ -159,3 +159,17 @@ def test_inference_mode_then_training(tmp_path):
     loss = mine(input_ids=INPUT_IDS, labels=INPUT_IDS).loss
     loss.backward()
     assert mine.model.layers[0].self_attn.q_proj.weight.grad is not None
+
+
+def test_tied_lm_head_relaid_out_still_tied_and_saves(tmp_path):
+    reference, mine = _pair("qwen3", tmp_path)  # tie_word_embeddings=True
+    with torch.no_grad():
+        got = mine(INPUT_IDS, attention_mask=ATTENTION_MASK).logits
+        expected = reference(INPUT_IDS, attention_mask=ATTENTION_MASK).logits
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    head, embedding = mine.lm_head.weight, mine.model.embed_tokens.weight
+    assert head is embedding and head.stride() == (1, head.shape[0])  # input-major, still one parameter
+    mine.save_pretrained(tmp_path / "saved")
+    reloaded = transformers.Qwen3ForCausalLM.from_pretrained(tmp_path / "saved").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(INPUT_IDS).logits, reference(INPUT_IDS).logits, atol=1e-5, rtol=1e-5)
