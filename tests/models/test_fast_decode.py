@@ -18,13 +18,13 @@ import snuggle.models.llama as ours
 from snuggle.models.cache import DynamicCache
 from snuggle.models.llama_inference import fast_path_available, layer_weights
 
-TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
+TINY = {"vocab_size": 61, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64, "pad_token_id": 0}
 FAMILIES = {
-    "llama": ("Llama", dict(attention_bias=True)),
-    "mistral": ("Mistral", dict(sliding_window=4)),
-    "qwen2": ("Qwen2", dict(use_sliding_window=True, sliding_window=4, max_window_layers=1)),
-    "qwen3": ("Qwen3", dict(head_dim=16, tie_word_embeddings=True)),
+    "llama": ("Llama", {"attention_bias": True}),
+    "mistral": ("Mistral", {"sliding_window": 4}),
+    "qwen2": ("Qwen2", {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1}),
+    "qwen3": ("Qwen3", {"head_dim": 16, "tie_word_embeddings": True}),
 }
 INPUT_IDS = torch.tensor([[0, 0, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18]])
 ATTENTION_MASK = torch.tensor([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]])

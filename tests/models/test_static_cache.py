@@ -17,8 +17,8 @@ from snuggle.models.llama import (
     Qwen2ForCausalLM,
 )
 
-TINY = dict(vocab_size=61, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
+TINY = {"vocab_size": 61, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 64, "pad_token_id": 0}
 
 
 def _model(config_class=LlamaConfig, model_class=LlamaForCausalLM, **extra):
