@@ -1,9 +1,9 @@
 """The inference fast path of the Llama-family decoder layer: fused projections and few ops per layer.
 
-Decoding one token of a small model is dominated by per-op dispatch, not arithmetic: SmolLM2-135M reads
-~540 MB of weights per token (~20 ms at DRAM speed) but the module-by-module forward issues ~60 torch ops
-per layer (~2 ms per token of pure overhead on this machine's CPUs). Under `torch.no_grad()` /
-`torch.inference_mode()` a layer instead runs `fast_layer_forward`, about 14 kernels:
+Decoding one token of a small model is dominated by weight reads and per-op dispatch, not arithmetic:
+SmolLM2-135M reads ~540 MB of weights per token (~20 ms at DRAM speed) while the module-by-module forward
+issues ~60 torch ops per layer. Under `torch.no_grad()` / `torch.inference_mode()` (eval mode, SDPA) a layer
+instead runs `fast_layer_forward`, ~27 ops of which ~12 are kernels:
 
     rms_norm -> linear(qkv) -> rotary on q and k together -> cache update -> sdpa -> addmm(o_proj + residual)
     rms_norm -> linear(gate|up) -> silu * up -> addmm(down_proj + residual)
