@@ -339,7 +339,12 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
     if input_ids is not None:
         if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
             found = tuple(input_ids.shape) if isinstance(input_ids, torch.Tensor) else type(input_ids).__name__
-            raise ConfigError(f"generate: `input_ids` must be a 2-D LongTensor (batch, seq), found {found}")
+            hint = ""
+            if hasattr(input_ids, "keys") and "input_ids" in input_ids.keys():
+                hint = " (a tokenizer output: unpack it, `model.generate(**inputs, ...)`)"
+            elif isinstance(input_ids, torch.Tensor) and input_ids.dim() == 1:
+                hint = " (a single sequence: use `ids[None]` or `ids.unsqueeze(0)`)"
+            raise ConfigError(f"generate: `input_ids` must be a 2-D LongTensor (batch, seq), found {found}{hint}")
         if input_ids.shape[1] == 0 and not is_encoder_decoder:
             raise ConfigError("generate: `input_ids` is empty (0 tokens); give at least one prompt token")
     batch_size = input_ids.shape[0] if input_ids is not None else encoder_outputs.last_hidden_state.shape[0]

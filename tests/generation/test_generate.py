@@ -240,3 +240,11 @@ def test_function_form_and_return_dict_keys(llama):
                    output_scores=True, eos_token_id=None)
     assert list(out.keys()) == ["sequences", "scores", "past_key_values"]
     assert out["cache"] is out.past_key_values and len(out.scores) == 2
+
+
+def test_tokenizer_output_or_1d_ids_get_a_hint(llama):
+    ids = torch.tensor([[1, 2, 3]])
+    with pytest.raises(ConfigError, match=r"\*\*inputs"):
+        llama.generate({"input_ids": ids, "attention_mask": torch.ones_like(ids)}, max_new_tokens=2)
+    with pytest.raises(ConfigError, match=r"unsqueeze\(0\)"):
+        llama.generate(ids[0], max_new_tokens=2)
