@@ -1,4 +1,4 @@
-"""Build the optional C fast path of the tokenizers engine.
+"""Build the optional C fast paths (tokenizers engine, small-batch fp32 products for decoding).
 
 The extension is optional: when no C compiler is present, snuggle falls back to its
 pure-Python reference implementation (same results, slower).
@@ -23,6 +23,13 @@ setup(
             "snuggle.tokenizers._train",
             sources=["snuggle/tokenizers/_train.c"],
             extra_compile_args=["-O3", "-std=c11"],
+            optional=True,
+        ),
+        Extension(
+            "snuggle.models._gemv",
+            sources=["snuggle/models/_gemv.c"],
+            extra_compile_args=["-O3", "-std=c11", "-pthread", "-ffp-contract=fast"],
+            extra_link_args=["-pthread"],
             optional=True,
         ),
     ]

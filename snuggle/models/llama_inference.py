@@ -38,6 +38,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module_globals
 
+try:  # optional C extension (setup.py): 2-thread small-batch fp32 products; torch's matmul otherwise
+    from snuggle.models import _gemv
+except ImportError:  # pragma: no cover - exercised by monkeypatching in tests/models/test_gemv.py
+    _gemv = None
+
+# the C kernel takes at most this many rows (batch * seq); longer inputs (prefill) keep torch's GEMM
+SMALL_MATMUL_MAX_ROWS = 16
+
 # ---------------------------------------------------------------------------------------------------------------
 # Fused weights sharing storage with the parameters
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,8 +208,67 @@ def _rms_norm(norm: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
     return F.rms_norm(hidden_states, norm.weight.shape, norm.weight, norm.variance_epsilon)
 
 
+def _small_matmul_applies(hidden: torch.Tensor, weight_t: torch.Tensor) -> bool:
+    # the kernel's worker thread spins between calls: next to torch's own 2-thread ops it halves the speed
+    # (measured 4 tok/s instead of 21), so it is used only while torch runs on one thread (the decode loop
+    # of generate sets that, see `snuggle.generation.utils`)
+    if _gemv is None or torch.is_grad_enabled() or torch.get_num_threads() != 1:
+        return False
+    return (
+        hidden.dim() == 2 and weight_t.dim() == 2
+        and 0 < hidden.shape[0] <= SMALL_MATMUL_MAX_ROWS and hidden.shape[1] == weight_t.shape[0]
+        and hidden.dtype == torch.float32 and weight_t.dtype == torch.float32
+        and hidden.device.type == "cpu" and weight_t.device.type == "cpu"
+        and hidden.is_contiguous() and weight_t.stride(1) == 1 and weight_t.stride(0) >= weight_t.shape[1]
+    )
+
+
+def input_major_matmul(hidden: torch.Tensor, weight_t: torch.Tensor, residual: torch.Tensor | None = None):
+    """hidden @ weight_t (+ residual) for an input-major (in, out) weight; None when the C kernel does not apply.
+
+    Decoding multiplies 1-16 rows by each weight once, so the time is the time to stream the weight: the
+    `_gemv` extension splits the weight's rows over two threads (~25 GB/s here vs ~16 GB/s for the BLAS
+    one-row product on the small per-layer matrices). Applies to fp32 CPU tensors without autograd,
+    hidden (rows <= SMALL_MATMUL_MAX_ROWS, in) contiguous, weight_t rows contiguous, residual (rows, out)
+    contiguous fp32. The accumulation order differs from BLAS (results equal to ~1e-6 relative).
+
+    >>> import torch
+    >>> with torch.no_grad():
+    ...     x, w = torch.ones(1, 4), torch.ones(4, 3)
+    ...     out = input_major_matmul(x, w)
+    >>> out is None or out.tolist() == [[4.0, 4.0, 4.0]]
+    True
+    """
+    if not _small_matmul_applies(hidden, weight_t):
+        return None
+    rows, columns = hidden.shape[0], weight_t.shape[1]
+    init = 0
+    if residual is not None:
+        if (residual.dtype != torch.float32 or residual.device.type != "cpu" or not residual.is_contiguous()
+                or tuple(residual.shape) != (rows, columns)):
+            return None
+        init = residual.data_ptr()
+    out = torch.empty((rows, columns), dtype=torch.float32)
+    _gemv.gemv(hidden.data_ptr(), weight_t.data_ptr(), out.data_ptr(), rows, weight_t.shape[0], columns,
+               weight_t.stride(0), init)
+    return out
+
+
+def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+    """F.linear for a weight that is a transposed view of an input-major matrix (the fused projections)."""
+    if bias is None:
+        out = input_major_matmul(hidden, weight.t())
+        if out is not None:
+            return out
+    return F.linear(hidden, weight, bias)
+
+
 def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, weight_t: torch.Tensor, bias) -> torch.Tensor:
     """residual + hidden @ weight_t (+ bias), 2D, as one addmm when there is no bias."""
+    if bias is None:
+        out = input_major_matmul(hidden, weight_t, residual)
+        if out is not None:
+            return out
     if bias is not None or residual.dtype != weight_t.dtype:
         return residual + F.linear(hidden, weight_t.t(), bias)
     return torch.addmm(residual, hidden, weight_t)
@@ -233,7 +300,7 @@ def fast_layer_forward(
 
     # attention block: (batch * seq, (q_heads + 2 kv_heads) * head_dim)
     normed = _rms_norm(layer.input_layernorm, hidden_states)
-    projected = F.linear(normed, weights.qkv_weight, weights.qkv_bias)
+    projected = _linear(normed, weights.qkv_weight, weights.qkv_bias)
     # (batch, seq, q_heads + kv_heads, head_dim) and (batch, seq, kv_heads, head_dim) views
     query_key, value = projected.view(batch, seq_len, q_heads + 2 * kv_heads, head_dim).split_with_sizes(
         (q_heads + kv_heads, kv_heads), dim=2
@@ -264,6 +331,6 @@ def fast_layer_forward(
 
     # MLP block: (batch * seq, 2 * intermediate)
     normed = _rms_norm(layer.post_attention_layernorm, hidden_states)
-    gate_and_up = F.linear(normed, weights.gate_up_weight, weights.gate_up_bias)
+    gate_and_up = _linear(normed, weights.gate_up_weight, weights.gate_up_bias)
     gate, up = gate_and_up.chunk(2, dim=-1)
     return _residual_linear(hidden_states, F.silu(gate) * up, weights.down_weight_t, weights.down_bias)
