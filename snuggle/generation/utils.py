@@ -93,6 +93,8 @@ def _greedy_or_sample(state: DecodeState):
     ))
     next_positions = None if positions is None else positions[:, -1:] + 1
     cur = prompt_length
+    if getattr(model, "_single_thread_decode", None) is not None and model._single_thread_decode(rows):
+        torch.set_num_threads(1)  # decode steps use the model's own 2-thread kernel; generate() restores it
     while True:
         logits = state.next_token_logits(outputs)
         next_scores = state.processors(sequences[:, :cur], logits)
@@ -182,4 +184,9 @@ def generate(
         from snuggle.generation.beam_search import beam_search
 
         return beam_search(state)
-    return _greedy_or_sample(state)
+    threads = torch.get_num_threads()
+    try:
+        return _greedy_or_sample(state)
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)

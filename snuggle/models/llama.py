@@ -44,6 +44,7 @@ from snuggle.models.llama_configs import (
     Qwen2Config,
     Qwen3Config,
 )
+from snuggle.models import llama_inference
 from snuggle.models.llama_inference import (
     fast_layer_forward,
     fast_path_available,
@@ -406,6 +407,14 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
     """Decoder + `lm_head`; `labels` (batch, seq) give the shifted next-token loss (-100 = ignored)."""
 
     _tied_weights_keys = ["lm_head.weight"]
+
+    def _single_thread_decode(self, rows: int) -> bool:
+        """Whether generate's decode loop should run torch on one thread: the decode steps then use the
+        `_gemv` kernel's own two threads (llama_inference.input_major_matmul), which must not compete with
+        torch's spinning OpenMP threads."""
+        weight = self.lm_head.weight
+        return (llama_inference._gemv is not None and rows <= llama_inference.SMALL_MATMUL_MAX_ROWS
+                and weight.device.type == "cpu" and weight.dtype == torch.float32 and not self.training)
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(config)
