@@ -23,7 +23,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,8 +31,9 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cached_folder import cached_folder  # noqa: E402
+
 SST2_DEV = Path("/work/shared/datasets/sst2/dev.tsv")
-CLF_DONE = ".complete"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
@@ -53,29 +53,19 @@ def sentences(n: int = 512) -> list[str]:
 
 def clf_folder() -> str:
     """MiniLM + a random (seeded) 2-label head as a BertForSequenceClassification folder, built once."""
-    folder = os.environ.get("SNUGGLE_MINILM_CLF_DIR") or str(ROOT / ".cache" / "minilm-clf")
-    if os.path.isfile(os.path.join(folder, CLF_DONE)):
-        return folder
-    import torch
 
-    from snuggle.models import BertForSequenceClassification
+    def build(staging: str) -> None:
+        import torch
 
-    os.makedirs(os.path.dirname(folder), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".minilm-clf-", dir=os.path.dirname(folder))
-    try:
+        from snuggle.models import BertForSequenceClassification
+
         torch.manual_seed(0)
         BertForSequenceClassification.from_pretrained(minilm_folder(), num_labels=2).save_pretrained(staging)
         for name in TOKENIZER_FILES:
             if os.path.isfile(os.path.join(minilm_folder(), name)):
                 shutil.copy(os.path.join(minilm_folder(), name), os.path.join(staging, name))
-        open(os.path.join(staging, CLF_DONE), "w").close()
-        if os.path.isdir(folder):
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    return cached_folder(os.environ.get("SNUGGLE_MINILM_CLF_DIR") or str(ROOT / ".cache" / "minilm-clf"), build)
 
 
 def build(lib: str, task: str, folder: str):

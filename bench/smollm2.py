@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
+
+from bench.cached_folder import cached_folder
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_DONE = ".complete"
 
 
 def smollm2_gguf_folder() -> str:
@@ -38,30 +37,19 @@ def default_folder() -> str:
 
 def smollm2_fp32_folder(folder: str | None = None) -> str:
     """Path of the fp32 folder, building it first if it is not there (a few seconds)."""
-    folder = folder or default_folder()
-    if os.path.isfile(os.path.join(folder, _DONE)):
-        return folder
-    import torch
 
-    from snuggle.models import AutoModelForCausalLM
-    from snuggle.tokenizers.pretrained import AutoTokenizer
+    def build(staging: str) -> None:
+        import torch
 
-    source = smollm2_gguf_folder()
-    parent = os.path.dirname(os.path.abspath(folder))
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".smollm2-", dir=parent)
-    try:
+        from snuggle.models import AutoModelForCausalLM
+        from snuggle.tokenizers.pretrained import AutoTokenizer
+
+        source = smollm2_gguf_folder()
         model = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF_NAME, dtype=torch.float32)
         model.save_pretrained(staging)
         AutoTokenizer.from_pretrained(source, gguf_file=GGUF_NAME).save_pretrained(staging)
-        open(os.path.join(staging, _DONE), "w").close()
-        if os.path.isdir(folder):
-            shutil.rmtree(folder)
-        os.replace(staging, folder)
-    finally:
-        if os.path.isdir(staging):
-            shutil.rmtree(staging, ignore_errors=True)
-    return folder
+
+    return cached_folder(folder or default_folder(), build)
 
 
 if __name__ == "__main__":
