@@ -111,6 +111,7 @@ def beam_search(state):
     from snuggle.generation.outputs import (
         GenerateBeamDecoderOnlyOutput,
         GenerateBeamEncoderDecoderOutput,
+        StepRecorder,
     )
 
     model, config = state.model, state.config
@@ -141,9 +142,7 @@ def beam_search(state):
     keep_logits = config.return_dict_in_generate and config.output_logits
     all_scores = () if keep_scores else None
     raw_logits = () if keep_logits else None
-    decoder_attentions = () if config.return_dict_in_generate and config.output_attentions else None
-    cross_attentions = () if config.return_dict_in_generate and config.output_attentions else None
-    decoder_hidden = () if config.return_dict_in_generate and config.output_hidden_states else None
+    extras = StepRecorder(config, state)
 
     # Unused tail positions hold pad (eos[0] when pad is 0 or unset), or -1 without eos, as in the reference.
     if eos:
@@ -185,14 +184,7 @@ def beam_search(state):
                 raw_logits += (logits.clone(),)
             if keep_scores:
                 all_scores += (log_probs.clone(),)
-            if decoder_attentions is not None:
-                decoder_attentions += (outputs.decoder_attentions if state.is_encoder_decoder else outputs.attentions,)
-                if state.is_encoder_decoder:
-                    cross_attentions += (outputs.cross_attentions,)
-            if decoder_hidden is not None:
-                decoder_hidden += (
-                    outputs.decoder_hidden_states if state.is_encoder_decoder else outputs.hidden_states,
-                )
+            extras.record(outputs)
         del outputs
         log_probs = _unflatten_beams(log_probs, batch_size, num_beams) + running_beam_scores[:, :, None]
         log_probs = log_probs.reshape(batch_size, -1)  # (batch, num_beams * vocab)
@@ -242,17 +234,12 @@ def beam_search(state):
         return sequences
     sequences_scores = beam_scores if config.output_scores else None
     if state.is_encoder_decoder:
-        encoder = state.encoder_outputs
         return GenerateBeamEncoderDecoderOutput(
             sequences=sequences, sequences_scores=sequences_scores, scores=all_scores, logits=raw_logits,
             beam_indices=beam_indices,
-            encoder_attentions=encoder.get("attentions") if config.output_attentions else None,
-            encoder_hidden_states=encoder.get("hidden_states") if config.output_hidden_states else None,
-            decoder_attentions=decoder_attentions, cross_attentions=cross_attentions,
-            decoder_hidden_states=decoder_hidden, past_key_values=state.cache,
+            **extras.output_fields(), past_key_values=state.cache,
         )
     return GenerateBeamDecoderOnlyOutput(
         sequences=sequences, sequences_scores=sequences_scores, scores=all_scores, logits=raw_logits,
-        beam_indices=beam_indices, attentions=decoder_attentions, hidden_states=decoder_hidden,
-        past_key_values=state.cache,
+        beam_indices=beam_indices, **extras.output_fields(), past_key_values=state.cache,
     )

@@ -83,3 +83,39 @@ class GenerateBeamEncoderDecoderOutput(ModelOutput):
     cross_attentions: tuple | None = None
     decoder_hidden_states: tuple | None = None
     past_key_values: Any = None
+
+
+class StepRecorder:
+    """Collects the per-step attentions / hidden states the caller asked for (output_attentions,
+    output_hidden_states with return_dict_in_generate) and hands them to the output class by its field names."""
+
+    def __init__(self, config, state) -> None:
+        keep = bool(config.return_dict_in_generate)
+        self.output_attentions = keep and bool(config.output_attentions)
+        self.output_hidden_states = keep and bool(config.output_hidden_states)
+        self.state = state
+        self.decoder_attentions = () if self.output_attentions else None
+        self.cross_attentions = () if self.output_attentions else None
+        self.decoder_hidden = () if self.output_hidden_states else None
+
+    def record(self, outputs) -> None:
+        """Keep this step's tensors from the model outputs (a no-op when nothing was asked for)."""
+        encoder_decoder = self.state.is_encoder_decoder
+        if self.decoder_attentions is not None:
+            self.decoder_attentions += (outputs.decoder_attentions if encoder_decoder else outputs.attentions,)
+            if encoder_decoder:
+                self.cross_attentions += (outputs.cross_attentions,)
+        if self.decoder_hidden is not None:
+            self.decoder_hidden += (outputs.decoder_hidden_states if encoder_decoder else outputs.hidden_states,)
+
+    def output_fields(self) -> dict:
+        """Keyword arguments for the Generate*Output class of this model family."""
+        if not self.state.is_encoder_decoder:
+            return {"attentions": self.decoder_attentions, "hidden_states": self.decoder_hidden}
+        encoder = self.state.encoder_outputs
+        return {
+            "encoder_attentions": encoder.get("attentions") if self.output_attentions else None,
+            "encoder_hidden_states": encoder.get("hidden_states") if self.output_hidden_states else None,
+            "decoder_attentions": self.decoder_attentions, "cross_attentions": self.cross_attentions,
+            "decoder_hidden_states": self.decoder_hidden,
+        }

@@ -25,6 +25,7 @@ from snuggle.generation.outputs import (
     GenerateBeamEncoderDecoderOutput,
     GenerateDecoderOnlyOutput,
     GenerateEncoderDecoderOutput,
+    StepRecorder,
 )
 from snuggle.generation.prepare import DecodeState, _pad_info_logged, prepare_generation  # noqa: F401
 from snuggle.generation.stopping_criteria import (
@@ -75,9 +76,7 @@ def _greedy_or_sample(state: DecodeState):
     keep_logits = config.return_dict_in_generate and config.output_logits
     scores = () if keep_scores else None
     raw_logits = () if keep_logits else None
-    decoder_attentions = () if config.return_dict_in_generate and config.output_attentions else None
-    cross_attentions = () if config.return_dict_in_generate and config.output_attentions else None
-    decoder_hidden = () if config.return_dict_in_generate and config.output_hidden_states else None
+    extras = StepRecorder(config, state)
     unfinished = torch.ones(rows, dtype=torch.bool, device=device)
     streamer = state.streamer
     if streamer is not None:
@@ -103,14 +102,7 @@ def _greedy_or_sample(state: DecodeState):
                 scores += (next_scores,)
             if keep_logits:
                 raw_logits += (logits,)
-            if decoder_attentions is not None:
-                decoder_attentions += (outputs.decoder_attentions if state.is_encoder_decoder else outputs.attentions,)
-                if state.is_encoder_decoder:
-                    cross_attentions += (outputs.cross_attentions,)
-            if decoder_hidden is not None:
-                decoder_hidden += (
-                    outputs.decoder_hidden_states if state.is_encoder_decoder else outputs.hidden_states,
-                )
+            extras.record(outputs)
         del outputs
         if config.do_sample:
             next_tokens = torch.multinomial(torch.softmax(next_scores, dim=-1), num_samples=1).squeeze(1)
@@ -140,17 +132,13 @@ def _greedy_or_sample(state: DecodeState):
     if not config.return_dict_in_generate:
         return sequences
     if state.is_encoder_decoder:
-        encoder = state.encoder_outputs
         return GenerateEncoderDecoderOutput(
             sequences=sequences, scores=scores, logits=raw_logits,
-            encoder_attentions=encoder.get("attentions") if config.output_attentions else None,
-            encoder_hidden_states=encoder.get("hidden_states") if config.output_hidden_states else None,
-            decoder_attentions=decoder_attentions, cross_attentions=cross_attentions,
-            decoder_hidden_states=decoder_hidden, past_key_values=state.cache,
+            **extras.output_fields(), past_key_values=state.cache,
         )
     return GenerateDecoderOnlyOutput(
-        sequences=sequences, scores=scores, logits=raw_logits, attentions=decoder_attentions,
-        hidden_states=decoder_hidden, past_key_values=state.cache,
+        sequences=sequences, scores=scores, logits=raw_logits, **extras.output_fields(),
+        past_key_values=state.cache,
     )
 
 
