@@ -58,18 +58,23 @@ static Py_ssize_t tile_for(int rows, Py_ssize_t n) {
     return n < tile ? n : tile;
 }
 
+/* Each output row's tile starts from `init` (copied unless it is the output itself) or from zero. */
+static inline __attribute__((always_inline)) void start_tile(const Job *job, Py_ssize_t c0, Py_ssize_t width) {
+    for (int b = 0; b < job->rows; b++) {
+        float *acc = job->out + b * job->ldo + c0;
+        if (job->init == NULL) memset(acc, 0, (size_t)width * sizeof(float));
+        else if (job->init + b * job->ldi != job->out + b * job->ldo)
+            memcpy(acc, job->init + b * job->ldi + c0, (size_t)width * sizeof(float));
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------- plain C */
 static inline __attribute__((always_inline)) void kernel_body(const Job *job) {
     const int rows = job->rows;
     const Py_ssize_t n = job->n, tile = tile_for(rows, n);
     for (Py_ssize_t c0 = 0; c0 < n; c0 += tile) {
         const Py_ssize_t width = n - c0 < tile ? n - c0 : tile;
-        for (int b = 0; b < rows; b++) {
-            float *acc = job->out + b * job->ldo + c0;
-            if (job->init == NULL) memset(acc, 0, (size_t)width * sizeof(float));
-            else if (job->init + b * job->ldi != job->out + b * job->ldo)
-                memcpy(acc, job->init + b * job->ldi + c0, (size_t)width * sizeof(float));
-        }
+        start_tile(job, c0, width);
         Py_ssize_t k = job->k0;
         for (; k + 4 <= job->k1; k += 4) {
             const float *w0 = job->w + k * job->ldw + c0, *w1 = w0 + job->ldw, *w2 = w1 + job->ldw,
@@ -104,12 +109,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const Job *job) {
     const Py_ssize_t n = job->n, tile = tile_for(rows, n), ldw = job->ldw;
     for (Py_ssize_t c0 = 0; c0 < n; c0 += tile) {
         const Py_ssize_t width = n - c0 < tile ? n - c0 : tile;
-        for (int b = 0; b < rows; b++) {
-            float *acc = job->out + b * job->ldo + c0;
-            if (job->init == NULL) memset(acc, 0, (size_t)width * sizeof(float));
-            else if (job->init + b * job->ldi != job->out + b * job->ldo)
-                memcpy(acc, job->init + b * job->ldi + c0, (size_t)width * sizeof(float));
-        }
+        start_tile(job, c0, width);
         const Py_ssize_t full = width & ~(Py_ssize_t)15;
         const __mmask16 tail = (__mmask16)((1u << (width - full)) - 1u);
         Py_ssize_t k = job->k0;
