@@ -191,3 +191,12 @@ def denumpify_detensorize(metrics: Any) -> Any:
     if kind == "torch" and hasattr(metrics, "numel") and metrics.numel() == 1:
         return metrics.item()
     return metrics
+
+
+class HubStrategy(ExplicitEnum):
+    """What the Trainer pushes to the Hub and when (TrainingArguments.hub_strategy)."""
+
+    END = "end"
+    EVERY_SAVE = "every_save"
+    CHECKPOINT = "checkpoint"
+    ALL_CHECKPOINTS = "all_checkpoints"
