@@ -187,3 +187,48 @@ def test_tensorboard_default_folder_and_rank(tmp_path, monkeypatch):
     runs = list((tmp_path / "out" / "runs").iterdir())
     assert len(runs) == 1 and cb.logging_dir == str(runs[0])
     assert read_events(runs[0])[0]["train/loss"][0] == (2, 0.5)
+
+
+def test_tensorboardx_fallback(tmp_path, monkeypatch):
+    """Without tensorboard, tensorboardX's SummaryWriter is used (a stand-in module here)."""
+    import sys
+
+    written = []
+
+    class FakeWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_text(self, tag, text, step=None):
+            written.append(("text", tag, step))
+
+        def add_scalar(self, tag, value, step):
+            written.append(("scalar", tag, value, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            written.append(("close",))
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *a, **k):
+        if name == "tensorboard":
+            return None
+        if name == "tensorboardX":
+            return object()
+        return real_find_spec(name, *a, **k)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    monkeypatch.setitem(sys.modules, "tensorboardX", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    cb = integ.TensorBoardCallback()
+    args = make_args(tmp_path, logging_dir=str(tmp_path / "tbx"))
+    cb.on_train_begin(args, TrainerState(), TrainerControl())
+    assert isinstance(cb.tb_writer, FakeWriter) and cb.tb_writer.log_dir == str(tmp_path / "tbx")
+    cb.on_log(args, TrainerState(global_step=3), TrainerControl(), logs={"loss": 0.5, "eval_loss": 0.25,
+                                                                         "skip": [1, 2]})
+    cb.on_train_end(args, TrainerState(), TrainerControl())
+    assert written == [("text", "args", None), ("scalar", "train/loss", 0.5, 3), ("scalar", "eval/loss", 0.25, 3),
+                       ("close",)]
