@@ -31,6 +31,7 @@ _LAZY = {
     "InitProcessGroupKwargs": "snuggle.accelerate.plugins",
     "AutocastKwargs": "snuggle.accelerate.plugins",
     "ProjectConfiguration": "snuggle.accelerate.plugins",
+    "DataLoaderConfiguration": "snuggle.accelerate.plugins",
     **{name: "snuggle.accelerate.operations" for name in (
         "gather", "gather_object", "reduce", "broadcast", "broadcast_object_list", "pad_across_processes",
         "send_to_device")},

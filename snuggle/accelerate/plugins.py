@@ -189,3 +189,20 @@ class ProjectConfiguration:
     def __post_init__(self):
         if self.logging_dir is None:
             self.logging_dir = self.project_dir
+
+
+@dataclass
+class DataLoaderConfiguration:
+    """How Accelerator.prepare rebuilds data loaders (accelerate 1.x's DataLoaderConfiguration).
+
+    split_batches: cut each batch into one slice per process (global batch = loader batch size)
+    instead of giving each process whole batches (global batch = loader batch size x processes).
+    even_batches: complete the last global batch with samples from the start of the data so all
+    processes take the same number of steps. non_blocking: asynchronous host-to-device copies.
+    """
+
+    split_batches: bool = False
+    dispatch_batches: bool | None = None
+    even_batches: bool = True
+    use_seedable_sampler: bool = False
+    non_blocking: bool = False

@@ -211,7 +211,8 @@ _FORWARDED = {
         "send_to_device", "recursively_apply", "concatenate", "find_batch_size", "slice_tensors")},
     **{name: "snuggle.accelerate.plugins" for name in (
         "GradientAccumulationPlugin", "FullyShardedDataParallelPlugin", "DistributedDataParallelKwargs",
-        "GradScalerKwargs", "InitProcessGroupKwargs", "AutocastKwargs", "ProjectConfiguration")},
+        "GradScalerKwargs", "InitProcessGroupKwargs", "AutocastKwargs", "ProjectConfiguration",
+        "DataLoaderConfiguration")},
     "skip_first_batches": "snuggle.accelerate.data_loader",
 }
 

@@ -1,0 +1,96 @@
+"""Experiment trackers for Accelerator(log_with=...): 'jsonl' (always available: one JSON object
+per log() call in <logging_dir>/<project>/log_history.jsonl) and 'tensorboard' (when tensorboard
+is installed).
+
+>>> resolve_trackers("jsonl")
+['jsonl']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from snuggle.errors import ConfigError, MissingDependencyError
+
+_KNOWN = ("jsonl", "tensorboard")
+
+
+def resolve_trackers(log_with) -> list[str]:
+    """Normalise log_with (None, a name, 'all', or a list of names) to a list of tracker names."""
+    if log_with is None:
+        return []
+    names = [log_with] if isinstance(log_with, str) else list(log_with)
+    if "all" in names:
+        return ["jsonl"] + (["tensorboard"] if _tensorboard_available() else [])
+    unknown = [n for n in names if n not in _KNOWN]
+    if unknown:
+        raise ConfigError(f"log_with: unknown tracker(s) {unknown}; available: {list(_KNOWN)} or 'all'")
+    if "tensorboard" in names and not _tensorboard_available():
+        raise MissingDependencyError("log_with='tensorboard' needs the tensorboard package: pip install tensorboard")
+    return names
+
+
+def _tensorboard_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class JsonlTracker:
+    name = "jsonl"
+
+    def __init__(self, run_name: str, logging_dir: str | None, config: dict | None = None):
+        folder = os.path.join(logging_dir or ".", run_name)
+        os.makedirs(folder, exist_ok=True)
+        self.path = os.path.join(folder, "log_history.jsonl")
+        self.tracker = self
+        if config:
+            with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
+                json.dump(config, f, indent=2, default=str)
+
+    def log(self, values: dict, step: int | None = None) -> None:
+        record = {"step": step, "time": time.time(), **{k: _plain(v) for k, v in values.items()}}
+        with open(self.path, "a", encoding="utf-8") as f:  # append-only: each line is complete
+            f.write(json.dumps(record) + "\n")
+
+    def finish(self) -> None:
+        pass
+
+
+class TensorBoardTracker:
+    name = "tensorboard"
+
+    def __init__(self, run_name: str, logging_dir: str | None, config: dict | None = None):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.tracker = SummaryWriter(os.path.join(logging_dir or ".", run_name))
+        if config:
+            self.tracker.add_text("config", json.dumps(config, default=str))
+
+    def log(self, values: dict, step: int | None = None) -> None:
+        for key, value in values.items():
+            value = _plain(value)
+            if isinstance(value, (int, float)):
+                self.tracker.add_scalar(key, value, global_step=step)
+            elif isinstance(value, str):
+                self.tracker.add_text(key, value, global_step=step)
+        self.tracker.flush()
+
+    def finish(self) -> None:
+        self.tracker.close()
+
+
+def _plain(value):
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+def make_trackers(names: list[str], project_name: str, logging_dir: str | None, config: dict | None,
+                  is_main_process: bool = True) -> list:
+    if not is_main_process:
+        return []
+    classes = {"jsonl": JsonlTracker, "tensorboard": TensorBoardTracker}
+    return [classes[name](project_name, logging_dir, config) for name in names]
