@@ -361,6 +361,13 @@ class Accelerator:
             "device_id": self.device,
             **plugin.extra_kwargs,
         }
+        if plugin.sync_module_states and self.device.type == "cpu":
+            # FSDP's own sync_module_states only works for GPU tensors: broadcast rank 0's
+            # parameters and buffers ourselves so every process starts from the same weights
+            with torch.no_grad():
+                for tensor in [*model.parameters(), *model.buffers()]:
+                    torch.distributed.broadcast(tensor.data, src=0)
+            kwargs["sync_module_states"] = False
         if plugin.mixed_precision_policy is not None:
             kwargs["mixed_precision"] = plugin.mixed_precision_policy
         wrapped = FSDP(model, **kwargs)
@@ -523,7 +530,8 @@ class Accelerator:
             from torch.distributed.fsdp import FullStateDictConfig, StateDictType
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
-            # offload_to_cpu on a CPU-only run crashes torch 2.13's FSDP (segfault): only offload from CUDA
+            # offload_to_cpu on a CPU-only run breaks torch 2.13's FSDP (segfault for the model state,
+            # silently wrong optimizer moments): only offload from CUDA
             config = FullStateDictConfig(offload_to_cpu=self.device.type == "cuda", rank0_only=True)
             with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, config):
                 return model.state_dict()
@@ -564,7 +572,7 @@ class Accelerator:
                 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
                 with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(),
-                                          FullOptimStateDictConfig(rank0_only=False)):
+                                          FullOptimStateDictConfig(offload_to_cpu=self.device.type == "cuda", rank0_only=False)):
                     return FSDP.optim_state_dict(model, optimizer.optimizer)
         return optimizer.state_dict()
 
@@ -622,12 +630,7 @@ class Accelerator:
         for i, model in enumerate(self._models):
             state = ckpt.load_model_weights(input_dir, i)
             if _is_fsdp(model):
-                from torch.distributed.fsdp import FullStateDictConfig, StateDictType
-                from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-                with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT,
-                                          FullStateDictConfig(rank0_only=False)):
-                    model.load_state_dict(state, strict=strict)
+                _load_full_state_into_fsdp(model, state, strict=strict)
             else:
                 self.unwrap_model(model).load_state_dict(state, strict=strict)
         for i, optimizer in enumerate(self._optimizers):
@@ -639,7 +642,7 @@ class Accelerator:
                 from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
                 with FSDP.state_dict_type(fsdp_model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(),
-                                          FullOptimStateDictConfig(rank0_only=False)):
+                                          FullOptimStateDictConfig(offload_to_cpu=self.device.type == "cuda", rank0_only=False)):
                     state = FSDP.optim_state_dict_to_load(fsdp_model, optimizer.optimizer, state)
             optimizer.load_state_dict(state)
         for i, scheduler in enumerate(self._schedulers):
@@ -709,6 +712,17 @@ class Accelerator:
 
 def _is_fsdp(model) -> bool:
     return type(model).__name__ == "FullyShardedDataParallel"
+
+
+def _load_full_state_into_fsdp(model, state: dict, strict: bool = True) -> None:
+    """Load a full (unsharded) state dict into an FSDP model on every process."""
+    from torch.distributed.fsdp import FullStateDictConfig, StateDictType
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+    # offload_to_cpu=False: on CPU-only runs torch 2.13's "offload" aliases tensors it then reuses
+    with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT,
+                              FullStateDictConfig(offload_to_cpu=False, rank0_only=False)):
+        model.load_state_dict(state, strict=strict)
 
 
 def _to_fp32(output):
