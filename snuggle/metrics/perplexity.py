@@ -14,7 +14,7 @@ Nothing is downloaded.
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from snuggle.errors import ConfigError, DataError
 from snuggle.metrics.base import EvaluationModule
@@ -91,7 +91,7 @@ def compute_perplexity(texts, model_id, *, tokenizer=None, batch_size=16, add_st
         shift_mask = mask[..., 1:].contiguous()
         nll = (loss_fct(shift_logits.transpose(1, 2), shift_labels) * shift_mask).sum(1) / shift_mask.sum(1)
         ppls += torch.exp(nll).tolist()
-    return {"perplexities": ppls, "mean_perplexity": math.fsum(ppls) / len(ppls)}
+    return {"perplexities": ppls, "mean_perplexity": float(np.mean(ppls))}
 
 
 class Perplexity(EvaluationModule):
