@@ -7,7 +7,7 @@ computed here with Lentz's continued fraction (relative error ~1e-14).
 
 >>> round(pearsonr([1, 2, 3, 4], [1, 3, 2, 4])[0], 6)
 0.8
->>> spearmanr([1, 2, 3, 4], [1, 3, 2, 4])[0]
+>>> round(spearmanr([1, 2, 3, 4], [1, 3, 2, 4])[0], 6)
 0.8
 """
 
