@@ -8,8 +8,8 @@ a run's learning rates are identical.
 >>> import torch
 >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
 >>> sched = get_scheduler("linear", opt, num_warmup_steps=2, num_training_steps=4)
->>> [round(sched.get_last_lr()[0], 3) for _ in range(5) if not sched.step()]
-[0.5, 1.0, 0.5, 0.0, 0.0]
+>>> [sched.lr_lambdas[0](step) for step in range(6)]  # the lr multiplier at each step
+[0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
 """
 
 from __future__ import annotations
@@ -267,7 +267,8 @@ def get_scheduler(name: str | SchedulerType, optimizer: Optimizer, num_warmup_st
     except TypeError as e:
         if "unexpected keyword" not in str(e):
             raise
-        raise ConfigError(f"lr_scheduler_kwargs {sorted(extra)} do not fit lr_scheduler_type={name.value!r}: {e}") from None
+        raise ConfigError(
+            f"lr_scheduler_kwargs {sorted(extra)} do not fit lr_scheduler_type={name.value!r}: {e}") from None
 
 
 # ---------------------------------------------------------------------------- Adafactor

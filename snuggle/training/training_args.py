@@ -102,7 +102,8 @@ class _CheckedKwargs(type):
                 value = kwargs.pop(old)
                 if new in kwargs and kwargs[new] != value:
                     raise ConfigError(
-                        f"{old}={value!r} and {new}={kwargs[new]!r} disagree; {old} is the old name of {new}: pass only {new}"
+                        f"{old}={value!r} and {new}={kwargs[new]!r} disagree; {old} is the old name of {new}: "
+                        f"pass only {new}"
                     )
                 logger.info(f"`{old}` is the old name of `{new}`; using {new}={value!r}")
                 kwargs[new] = value
@@ -299,7 +300,8 @@ class TrainingArguments(metaclass=_CheckedKwargs):
         for name in _DICT_FIELDS:
             setattr(self, name, _parse_json_dict(name, getattr(self, name)))
         if isinstance(self.lr_scheduler_kwargs, str):
-            raise ConfigError(f"lr_scheduler_kwargs must be a dict or a JSON object string, got {self.lr_scheduler_kwargs!r}")
+            raise ConfigError(
+                f"lr_scheduler_kwargs must be a dict or a JSON object string, got {self.lr_scheduler_kwargs!r}")
 
         # gradient_checkpointing* are the older names of activation_checkpointing*; keep both in step.
         for old, new in (("gradient_checkpointing", "activation_checkpointing"),
@@ -416,7 +418,8 @@ class TrainingArguments(metaclass=_CheckedKwargs):
         if not 0.0 <= self.label_smoothing_factor < 1.0:
             raise ConfigError(f"label_smoothing_factor must be in [0, 1), got {self.label_smoothing_factor}")
         if not isinstance(self.max_steps, int) or self.max_steps == 0 or self.max_steps < -1:
-            raise ConfigError(f"max_steps must be a positive integer, or -1 to use num_train_epochs; got {self.max_steps!r}")
+            raise ConfigError(
+                f"max_steps must be a positive integer, or -1 to use num_train_epochs; got {self.max_steps!r}")
         for name in ("save_total_limit", "eval_accumulation_steps", "torch_empty_cache_steps"):
             value = getattr(self, name)
             floor = 0 if name == "save_total_limit" else 1
@@ -427,7 +430,8 @@ class TrainingArguments(metaclass=_CheckedKwargs):
         if self.warmup_steps < 0:
             raise ConfigError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
         if self.warmup_steps > 1 and self.warmup_steps != int(self.warmup_steps):
-            raise ConfigError(f"warmup_steps must be an integer when larger than 1 (or a fraction below 1), got {self.warmup_steps}")
+            raise ConfigError(
+                f"warmup_steps must be an integer when larger than 1 (or a fraction below 1), got {self.warmup_steps}")
         if self.warmup_ratio is not None:
             if not 0.0 <= self.warmup_ratio <= 1.0:
                 raise ConfigError(f"warmup_ratio must be in [0, 1], got {self.warmup_ratio}")
@@ -445,14 +449,17 @@ class TrainingArguments(metaclass=_CheckedKwargs):
         evaluating = self.eval_strategy != IntervalStrategy.NO
         if self.load_best_model_at_end:
             if not evaluating:
-                raise ConfigError("load_best_model_at_end=True needs evaluation: set eval_strategy to 'steps' or 'epoch'")
+                raise ConfigError(
+                    "load_best_model_at_end=True needs evaluation: set eval_strategy to 'steps' or 'epoch'")
             if self.save_strategy != SaveStrategy.BEST:
                 if self.eval_strategy.value != self.save_strategy.value:
                     raise ConfigError(
-                        "load_best_model_at_end=True needs save_strategy to match eval_strategy (or save_strategy='best'); "
+                        "load_best_model_at_end=True needs save_strategy to match eval_strategy "
+                        "(or save_strategy='best'); "
                         f"got eval_strategy={self.eval_strategy.value!r}, save_strategy={self.save_strategy.value!r}"
                     )
-                if self.eval_strategy == IntervalStrategy.STEPS and not self._is_multiple(self.save_steps, self.eval_steps):
+                steps = self.eval_strategy == IntervalStrategy.STEPS
+                if steps and not self._is_multiple(self.save_steps, self.eval_steps):
                     raise ConfigError(
                         f"load_best_model_at_end=True needs save_steps ({self.save_steps}) to be a round multiple of "
                         f"eval_steps ({self.eval_steps}), so every checkpoint has an evaluation"
