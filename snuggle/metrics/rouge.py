@@ -189,5 +189,5 @@ class Rouge(EvaluationModule):
             per_example.append(scorer.score_multi(list(ref), pred) if multi_ref else scorer.score(ref, pred))
         if use_aggregator:
             collected = {t: [s[t] for s in per_example] for t in rouge_types}
-            return {t: agg[1].fmeasure for t, agg in bootstrap_aggregate(collected).items()}
+            return {t: float(agg[1].fmeasure) for t, agg in bootstrap_aggregate(collected).items()}
         return {t: [s[t].fmeasure for s in per_example] for t in rouge_types}
