@@ -29,6 +29,13 @@ def _generation_names() -> list[str]:
     return [n for n in names if n not in ("generate", "build_logits_processor", "GENERATION_CONFIG_NAME")]
 
 
+def _training_names() -> list[str]:
+    """snuggle.training's public names (its package module is a plain name table, no torch)."""
+    from snuggle.training import __all__ as names
+
+    return list(names)
+
+
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     # tokenizers layer (transformers names)
@@ -51,14 +58,8 @@ _EXPORTS: dict[str, str] = {
             "DatasetInfo", "load_dataset_builder", "ReadInstruction", "Split", "NamedSplit",
         )
     },
-    # data collators (transformers names)
-    **{
-        name: "snuggle.training.collators"
-        for name in (
-            "DataCollatorWithPadding", "DataCollatorForLanguageModeling", "DataCollatorForSeq2Seq",
-            "DataCollatorForTokenClassification", "DefaultDataCollator", "default_data_collator",
-        )
-    },
+    # training: data collators, TrainingArguments, Trainer, callbacks, schedulers (transformers names)
+    **{name: "snuggle.training" for name in _training_names()},
     # models (transformers names): configs, PreTrainedModel, Auto classes, architectures
     **{name: "snuggle.models" for name in _model_names()},
     # generation and pipelines (transformers names)
@@ -77,7 +78,7 @@ _EXPORTS: dict[str, str] = {
     "SnuggleError": "snuggle.errors",
 }
 
-_SUBPACKAGES = {"tokenizers", "data", "models", "generation", "pipelines", "training", "utils", "errors", "cli"}
+_SUBPACKAGES = {"tokenizers", "data", "models", "generation", "pipelines", "training", "metrics", "accelerate", "utils", "errors", "cli"}
 
 __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 
