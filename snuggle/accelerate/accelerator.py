@@ -109,7 +109,8 @@ class Accelerator:
             if gradient_accumulation_steps == 1 and env_steps is not None:
                 gradient_accumulation_steps = int(env_steps)
             gradient_accumulation_plugin = GradientAccumulationPlugin(num_steps=gradient_accumulation_steps)
-        steps = gradient_accumulation_plugin.num_steps or 1
+        steps = gradient_accumulation_plugin.num_steps
+        steps = 1 if steps is None else steps
         if not isinstance(steps, int) or steps < 1:
             raise ConfigError(f"gradient_accumulation_steps must be an integer >= 1, got {steps!r}")
         GradientState._reset_state()

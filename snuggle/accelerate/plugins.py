@@ -85,7 +85,7 @@ class GradientAccumulationPlugin(KwargsHandler):
     sync_each_batch: bool = False
 
     def to_kwargs(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"num_steps": self.num_steps or 1}
+        return dataclasses.asdict(self) | {"num_steps": 1 if self.num_steps is None else self.num_steps}
 
 
 _SHARDING = ("FULL_SHARD", "SHARD_GRAD_OP", "NO_SHARD", "HYBRID_SHARD", "HYBRID_SHARD_ZERO2")
