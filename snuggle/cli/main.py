@@ -19,6 +19,8 @@ _COMMANDS = {
     "tokenizer": "snuggle.cli.tokenizer",
     "datasets": "snuggle.cli.datasets",
     "demo": "snuggle.cli.demo",
+    "launch": "snuggle.cli.launch",
+    "config": "snuggle.cli.config",
 }
 
 
