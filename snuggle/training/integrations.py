@@ -79,13 +79,12 @@ def _args_json(args: Any) -> str:
     return json.dumps(vars(args), indent=2, sort_keys=True, default=str)
 
 
-def _logging_dir(args: Any) -> str:
-    """args.logging_dir when set, else args.output_dir (the folder the run writes to)."""
-    folder = getattr(args, "logging_dir", None) or getattr(args, "output_dir", None)
+def _output_dir(args: Any) -> str:
+    """args.output_dir: the run's folder, the same across a resume (logging_dir defaults to a new
+    runs/<time>_<host> folder per run, so a log that must survive a resume cannot live there)."""
+    folder = getattr(args, "output_dir", None)
     if not folder:
-        raise ConfigError(
-            "report_to needs a folder for its logs: set TrainingArguments.output_dir (or logging_dir)"
-        )
+        raise ConfigError("report_to='jsonl' needs a folder for its log: set TrainingArguments.output_dir")
     return os.fspath(folder)
 
 
@@ -178,7 +177,7 @@ class TensorBoardCallback(TrainerCallback):
 
 
 class JsonlLoggerCallback(TrainerCallback):
-    """Append one JSON object per `on_log` to `<logging_dir or output_dir>/log_history.jsonl`:
+    """Append one JSON object per `on_log` to `<output_dir>/log_history.jsonl`:
     {"step": global_step, "epoch": epoch, **logs}. Each line is flushed as it is written, so the file
     can be followed during training; only the main process writes.
 
@@ -198,7 +197,7 @@ class JsonlLoggerCallback(TrainerCallback):
         self.filename = filename
 
     def path(self, args: Any) -> str:
-        return os.path.join(_logging_dir(args), self.filename)
+        return os.path.join(_output_dir(args), self.filename)
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero or state.global_step <= 0:

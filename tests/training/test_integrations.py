@@ -75,13 +75,15 @@ def test_jsonl_one_line_per_log_flushed(tmp_path):
     assert list(records[1])[:2] == ["step", "epoch"]
 
 
-def test_jsonl_uses_logging_dir_and_main_process_only(tmp_path):
+def test_jsonl_uses_output_dir_and_main_process_only(tmp_path):
+    # logging_dir is per run (runs/<time>_<host>); the JSONL log stays in output_dir so a resume finds it
     args = make_args(tmp_path, logging_dir=str(tmp_path / "logs"))
     cb = integ.JsonlLoggerCallback()
     cb.on_log(args, TrainerState(global_step=1, is_world_process_zero=False), None, logs={"loss": 1.0})
-    assert not (tmp_path / "logs").exists()
+    assert not (tmp_path / "out" / "log_history.jsonl").exists()
     cb.on_log(args, TrainerState(global_step=1), None, logs={"loss": 1.0})
-    assert (tmp_path / "logs" / "log_history.jsonl").read_text() == '{"step": 1, "epoch": 0, "loss": 1.0}\n'
+    assert not (tmp_path / "logs").exists()
+    assert (tmp_path / "out" / "log_history.jsonl").read_text() == '{"step": 1, "epoch": 0, "loss": 1.0}\n'
     with pytest.raises(ConfigError, match="output_dir"):
         cb.on_log(types.SimpleNamespace(output_dir=None), TrainerState(), None, logs={"loss": 1.0})
 
