@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(__file__))
+import ops_script  # noqa: E402,F401 - runs the PartialState / collective-operation checks first
 from common import loss_fn, lr_lambda, make_data, make_model, plain_loop  # noqa: E402
 
 from snuggle.accelerate import Accelerator  # noqa: E402

@@ -1,4 +1,5 @@
-"""Under torchrun (2 processes): PartialState and the collective operations. Prints `OK <rank>`."""
+"""Under torchrun (2 processes): PartialState and the collective operations. Prints `ops OK <rank>`.
+ddp_script.py imports it first, so one launch checks both."""
 
 import os
 import sys
@@ -75,5 +76,6 @@ def main_only():
 
 assert main_only() == ("ran" if rank == 0 else None)
 state.wait_for_everyone()
-print(f"OK {rank}", flush=True)
-state.destroy_process_group()
+print(f"ops OK {rank}", flush=True)
+if __name__ == "__main__":
+    state.destroy_process_group()
