@@ -60,6 +60,17 @@ _EXPORTS: dict[str, str] = {
     },
     # training: data collators, TrainingArguments, Trainer, callbacks, schedulers (transformers names)
     **{name: "snuggle.training" for name in _training_names()},
+    # accelerate names (the collectives stay at snuggle.accelerate: gather, reduce, ...)
+    **{
+        name: "snuggle.accelerate"
+        for name in (
+            "Accelerator", "PartialState", "AcceleratorState", "GradientState", "DistributedType", "PrecisionType",
+            "find_executable_batch_size", "release_memory", "skip_first_batches", "prepare_data_loader",
+            "GradientAccumulationPlugin", "FullyShardedDataParallelPlugin", "DistributedDataParallelKwargs",
+            "GradScalerKwargs", "InitProcessGroupKwargs", "AutocastKwargs", "ProjectConfiguration",
+            "DataLoaderConfiguration",
+        )
+    },
     # models (transformers names): configs, PreTrainedModel, Auto classes, architectures
     **{name: "snuggle.models" for name in _model_names()},
     # generation and pipelines (transformers names)
