@@ -75,8 +75,8 @@ def group_texts(ids: list[int], block_size: int, limit: int | None) -> Dataset:
 
 
 @torch.no_grad()
-def evaluate(model, eval_dataloader, accelerator) -> tuple[float, float]:
-    """Mean eval loss over every process's batches, and its perplexity."""
+def evaluate(model, eval_dataloader, accelerator) -> tuple[float, float, int]:
+    """Mean eval loss over every process's batches, its perplexity, and how many samples it covers."""
     model.eval()
     losses = []
     for batch in eval_dataloader:
@@ -84,8 +84,9 @@ def evaluate(model, eval_dataloader, accelerator) -> tuple[float, float]:
         # one entry per sample, so gather_for_metrics can drop the sampler's padding samples
         losses.append(accelerator.gather_for_metrics(loss.detach().repeat(batch["input_ids"].shape[0])))
     model.train()
-    eval_loss = torch.cat(losses).mean().item()
-    return eval_loss, math.exp(min(eval_loss, 50.0))
+    losses = torch.cat(losses)
+    eval_loss = losses.mean().item()
+    return eval_loss, math.exp(min(eval_loss, 50.0)), losses.numel()
 
 
 def main(argv=None) -> dict:
@@ -154,14 +155,14 @@ def main(argv=None) -> dict:
                     accelerator.print(f"step {completed_steps}/{max_steps} loss {last_loss:.4f} "
                                       f"lr {lr_scheduler.get_last_lr()[0]:.2e}")
                 if completed_steps % args.eval_every == 0:
-                    eval_loss, ppl = evaluate(model, eval_dataloader, accelerator)
+                    eval_loss, ppl, _ = evaluate(model, eval_dataloader, accelerator)
                     history.append({"step": completed_steps, "eval_loss": eval_loss, "perplexity": ppl})
                     accelerator.print(f"step {completed_steps}: eval loss {eval_loss:.4f} perplexity {ppl:.2f}")
                 if completed_steps >= max_steps:
                     break
             if completed_steps >= max_steps:
                 break
-        eval_loss, perplexity = evaluate(model, eval_dataloader, accelerator)
+        eval_loss, perplexity, eval_samples = evaluate(model, eval_dataloader, accelerator)
 
     output_dir = Path(args.output_dir)
     # optimizer, scheduler, RNG and weights: `accelerator.load_state` continues from here
@@ -170,7 +171,8 @@ def main(argv=None) -> dict:
     unwrapped = accelerator.unwrap_model(model)
     results = {"eval_loss": eval_loss, "perplexity": perplexity, "train_loss": last_loss, "steps": completed_steps,
                "epochs": num_epochs, "num_processes": accelerator.num_processes, "history": history,
-               "wall_time_s": round(clock.seconds, 1), "train_blocks": len(train_ds), "eval_blocks": len(eval_ds)}
+               "wall_time_s": round(clock.seconds, 1), "train_blocks": len(train_ds), "eval_blocks": len(eval_ds),
+               "eval_samples_gathered": eval_samples}
     if accelerator.is_main_process:
         unwrapped.save_pretrained(output_dir / "model")
         tokenizer.save_pretrained(output_dir / "model")

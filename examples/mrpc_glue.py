@@ -25,7 +25,7 @@ LABELS = {0: "not_equivalent", 1: "equivalent"}
 
 def parse_args(argv=None):
     parser = common_parser(__doc__.splitlines()[0], "runs/mrpc", max_length=128, batch_size=32, learning_rate=1e-4,
-                           num_epochs=5.0, eval_steps=58, logging_steps=20, patience=3)
+                           num_epochs=3.0, eval_steps=58, logging_steps=20, patience=3)
     return parser.parse_args(argv)
 
 

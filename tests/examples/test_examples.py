@@ -107,6 +107,7 @@ def test_clm_accelerate_single_process(tmp_path):
                     "128", "--max-eval-samples", "16", "--batch-size", "8", "--block-size", "64",
                     "--hidden-size", "64", "--num-layers", "2", "--eval-every", "4")
     assert r["steps"] == 8 and r["num_processes"] == 1 and len(r["history"]) == 2
+    assert r["eval_samples_gathered"] == r["eval_blocks"] == 16
     # a uniform guess over the 512-token vocabulary has perplexity 512; 8 steps already beat it clearly
     assert math.isfinite(r["perplexity"]) and r["perplexity"] < 400
     assert r["perplexity"] == pytest.approx(math.exp(r["eval_loss"]), rel=1e-6)
@@ -129,6 +130,8 @@ def test_clm_accelerate_two_processes(tmp_path):
                     "--hidden-size", "64", "--num-layers", "2", "--eval-every", "3", launcher=launcher)
     assert r["steps"] == 6 and r["num_processes"] == 2
     assert math.isfinite(r["perplexity"]) and r["perplexity"] < 512
+    # 15 eval blocks over 2 processes: the sampler repeats one to even out, gather_for_metrics drops it
+    assert r["eval_blocks"] == 15 and r["eval_samples_gathered"] == 15
 
 
 @pytest.mark.slow
