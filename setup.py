@@ -1,4 +1,4 @@
-"""Build the optional C fast paths (tokenizers engine, small-batch fp32 products for decoding).
+"""Build the optional C fast paths (tokenizers engine, fp32 decode kernels: whole layers and small-batch products).
 
 The extension is optional: when no C compiler is present, snuggle falls back to its
 pure-Python reference implementation (same results, slower).
@@ -27,7 +27,8 @@ setup(
         ),
         Extension(
             "snuggle.models._gemv",
-            sources=["snuggle/models/_gemv.c"],
+            sources=["snuggle/models/_gemv.c", "snuggle/models/_decode_kernels.c", "snuggle/models/_decode_layer.c"],
+            depends=["snuggle/models/_decode.h"],
             extra_compile_args=["-O3", "-std=c11", "-pthread", "-ffp-contract=fast"],
             extra_link_args=["-pthread"],
             optional=True,

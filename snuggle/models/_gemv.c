@@ -1,188 +1,78 @@
-/* Small-batch fp32 matrix products for decoding: y = init + x @ W_t with x (B, K), W_t (K, N) input-major.
+/* Decode-time fp32 kernels for small models on the CPU: the `snuggle.models._gemv` extension (optional).
  *
- * Why: decoding one token multiplies 1-16 rows by every weight matrix once, so the time is the time to stream
- * the weights from DRAM. The BLAS one-row product runs on one thread and reaches ~16 GB/s on the small
- * per-layer matrices; two threads streaming halves of the matrix reach the machine's ~25 GB/s.
+ * Why: decoding one token multiplies 1-16 rows by every weight matrix once, so a step costs the time to
+ * stream the weights from DRAM plus, in torch, ~25 small ops per layer of dispatch. Here one C call runs a
+ * whole decoder layer (_decode_layer.c) and the products stream the weights on two threads with register
+ * blocking across the rows (_decode_kernels.c).
  *
- * How: the K rows are split in two halves; the calling thread streams the first half into y, a persistent
- * worker thread streams the second half into a scratch buffer, and the calling thread adds the scratch to y.
- * Each thread walks its rows over column tiles sized so the B x tile accumulators stay in L1; four weight
- * rows are consumed per pass over the accumulators. The worker spins (pause) for ~2 ms after a job, then
- * sleeps on a condition variable, so back-to-back calls of one decode step do not pay a wake-up.
- * The GIL is released during the product.
+ * Threads: a persistent worker thread joins the calling thread for each call (the caller is thread 0).
+ * Between the phases of a layer both meet at a spin barrier. After a call the worker spins (pause) for
+ * ~2 ms waiting for the next one, then sleeps on a condition variable, so the calls of one decode step do
+ * not pay a wake-up. The GIL is released during a call. Use it while torch itself runs one thread (torch's
+ * spinning OpenMP threads would compete for the same two cores): generate's decode loop arranges that.
  *
- * Python API: gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr) -> None, pointers as ints (tensor.data_ptr()),
- * x and y contiguous, ldw the row stride of W_t in floats (>= N), init_ptr 0 (y = x @ W_t) or a (B, N)
- * contiguous buffer (y = init + x @ W_t; init may be y itself). The caller checks dtypes and shapes.
+ * Python API (pointers as ints, tensor.data_ptr(); the caller checks dtypes, shapes and lifetimes):
+ *   gemv(x, w, y, B, K, N, ldw, init)     y = init + x @ W_t, x (B, K) contiguous, W_t (K, N) rows ldw apart,
+ *                                         y (B, N) contiguous, init 0 or a (B, N) contiguous buffer (may be y)
+ *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
+ *   decoder_layer(plan, ...)              run that layer for one token per row (see py_decoder_layer)
+ *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "_decode.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define HAVE_X86 1
 #define CPU_PAUSE() _mm_pause()
 #else
-#define HAVE_X86 0
 #define CPU_PAUSE() ((void)0)
 #endif
 
-#define MAX_ROWS 16
-#define TILE_FLOATS 8192 /* B * tile floats of accumulators: 32 KB */
+const Kernels *decode_kernels = &decode_kernels_generic;
 
-typedef struct {
-    const float *x;
-    Py_ssize_t ldx;
-    const float *w;
-    Py_ssize_t ldw;
-    Py_ssize_t k0, k1;
-    float *out;
-    Py_ssize_t ldo;
-    const float *init; /* NULL: start from zero */
-    Py_ssize_t ldi;
-    int rows;
-    Py_ssize_t n;
-} Job;
-
-typedef void (*KernelFn)(const Job *job);
-
-static Py_ssize_t tile_for(int rows, Py_ssize_t n) {
-    Py_ssize_t tile = TILE_FLOATS / rows;
-    tile = tile >= 1024 ? 1024 : (tile / 16) * 16;
-    if (tile < 16) tile = 16;
-    return n < tile ? n : tile;
-}
-
-/* Each output row's tile starts from `init` (copied unless it is the output itself) or from zero. */
-static inline __attribute__((always_inline)) void start_tile(const Job *job, Py_ssize_t c0, Py_ssize_t width) {
-    for (int b = 0; b < job->rows; b++) {
-        float *acc = job->out + b * job->ldo + c0;
-        if (job->init == NULL) memset(acc, 0, (size_t)width * sizeof(float));
-        else if (job->init + b * job->ldi != job->out + b * job->ldo)
-            memcpy(acc, job->init + b * job->ldi + c0, (size_t)width * sizeof(float));
-    }
-}
-
-/* ---------------------------------------------------------------------------------------------- plain C */
-static inline __attribute__((always_inline)) void kernel_body(const Job *job) {
-    const int rows = job->rows;
-    const Py_ssize_t n = job->n, tile = tile_for(rows, n);
-    for (Py_ssize_t c0 = 0; c0 < n; c0 += tile) {
-        const Py_ssize_t width = n - c0 < tile ? n - c0 : tile;
-        start_tile(job, c0, width);
-        Py_ssize_t k = job->k0;
-        for (; k + 4 <= job->k1; k += 4) {
-            const float *w0 = job->w + k * job->ldw + c0, *w1 = w0 + job->ldw, *w2 = w1 + job->ldw,
-                        *w3 = w2 + job->ldw;
-            for (int b = 0; b < rows; b++) {
-                const float *xb = job->x + b * job->ldx + k;
-                const float a0 = xb[0], a1 = xb[1], a2 = xb[2], a3 = xb[3];
-                float *acc = job->out + b * job->ldo + c0;
-                for (Py_ssize_t c = 0; c < width; c++)
-                    acc[c] += a0 * w0[c] + a1 * w1[c] + a2 * w2[c] + a3 * w3[c];
-            }
-        }
-        for (; k < job->k1; k++) {
-            const float *w0 = job->w + k * job->ldw + c0;
-            for (int b = 0; b < rows; b++) {
-                const float a0 = job->x[b * job->ldx + k];
-                float *acc = job->out + b * job->ldo + c0;
-                for (Py_ssize_t c = 0; c < width; c++) acc[c] += a0 * w0[c];
-            }
-        }
-    }
-}
-
-static void kernel_generic(const Job *job) { kernel_body(job); }
-
-#if HAVE_X86
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const Job *job) { kernel_body(job); }
-
-/* AVX-512: 16 columns per register, masked tail. */
-__attribute__((target("avx512f"))) static void kernel_avx512(const Job *job) {
-    const int rows = job->rows;
-    const Py_ssize_t n = job->n, tile = tile_for(rows, n), ldw = job->ldw;
-    for (Py_ssize_t c0 = 0; c0 < n; c0 += tile) {
-        const Py_ssize_t width = n - c0 < tile ? n - c0 : tile;
-        start_tile(job, c0, width);
-        const Py_ssize_t full = width & ~(Py_ssize_t)15;
-        const __mmask16 tail = (__mmask16)((1u << (width - full)) - 1u);
-        Py_ssize_t k = job->k0;
-        for (; k + 4 <= job->k1; k += 4) {
-            const float *w0 = job->w + k * ldw + c0;
-            for (Py_ssize_t c = 0; c < full; c += 16) {
-                const __m512 v0 = _mm512_loadu_ps(w0 + c), v1 = _mm512_loadu_ps(w0 + ldw + c),
-                             v2 = _mm512_loadu_ps(w0 + 2 * ldw + c), v3 = _mm512_loadu_ps(w0 + 3 * ldw + c);
-                for (int b = 0; b < rows; b++) {
-                    const float *xb = job->x + b * job->ldx + k;
-                    float *acc = job->out + b * job->ldo + c0 + c;
-                    __m512 a = _mm512_loadu_ps(acc);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[0]), v0, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[1]), v1, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[2]), v2, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[3]), v3, a);
-                    _mm512_storeu_ps(acc, a);
-                }
-            }
-            if (tail) {
-                const Py_ssize_t c = full;
-                const __m512 v0 = _mm512_maskz_loadu_ps(tail, w0 + c),
-                             v1 = _mm512_maskz_loadu_ps(tail, w0 + ldw + c),
-                             v2 = _mm512_maskz_loadu_ps(tail, w0 + 2 * ldw + c),
-                             v3 = _mm512_maskz_loadu_ps(tail, w0 + 3 * ldw + c);
-                for (int b = 0; b < rows; b++) {
-                    const float *xb = job->x + b * job->ldx + k;
-                    float *acc = job->out + b * job->ldo + c0 + c;
-                    __m512 a = _mm512_maskz_loadu_ps(tail, acc);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[0]), v0, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[1]), v1, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[2]), v2, a);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(xb[3]), v3, a);
-                    _mm512_mask_storeu_ps(acc, tail, a);
-                }
-            }
-        }
-        for (; k < job->k1; k++) {
-            const float *w0 = job->w + k * ldw + c0;
-            for (Py_ssize_t c = 0; c < width; c += 16) {
-                const __mmask16 m = width - c >= 16 ? (__mmask16)0xFFFF : tail;
-                const __m512 v0 = _mm512_maskz_loadu_ps(m, w0 + c);
-                for (int b = 0; b < rows; b++) {
-                    float *acc = job->out + b * job->ldo + c0 + c;
-                    __m512 a = _mm512_maskz_loadu_ps(m, acc);
-                    a = _mm512_fmadd_ps(_mm512_set1_ps(job->x[b * job->ldx + k]), v0, a);
-                    _mm512_mask_storeu_ps(acc, m, a);
-                }
-            }
-        }
-    }
-}
-#endif
-
-static KernelFn kernel = kernel_generic;
-static const char *kernel_name = "generic";
-
-/* ----------------------------------------------------------------------------------------- the worker */
+/* ------------------------------------------------------------------------------------------ the thread pool */
 static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sleep_cond = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER; /* one caller at a time uses the worker */
 static atomic_ulong job_seq = 0, done_seq = 0;
 static atomic_int worker_sleeping = 0;
 static int worker_started = 0;
-static Job worker_job;
-static float *scratch = NULL;
-static size_t scratch_floats = 0;
-static long spin_ns = 2000000; /* spin this long after a job before sleeping */
+static ParallelFn job_fn;
+static void *job_ctx;
+static long spin_ns = 2000000; /* the worker spins this long after a job before sleeping */
+static int max_threads = 2;     /* set_max_threads(1): the calling thread only */
+/* barrier arrivals of thread 0 and 1, each on its own cache line */
+static struct {
+    _Alignas(64) atomic_uint count;
+} arrivals[2];
 
 static long now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* One pause per poll; after ~100 us of polling also yield the core (a loaded machine may have descheduled
+ * the thread we wait for). */
+static inline void wait_a_little(unsigned *spins) {
+    CPU_PAUSE();
+    if (++*spins > 1000u) sched_yield();
+}
+
+void pool_barrier(int tid, int nthreads) {
+    if (nthreads < 2) return;
+    const unsigned mine = atomic_load_explicit(&arrivals[tid].count, memory_order_relaxed) + 1;
+    atomic_store_explicit(&arrivals[tid].count, mine, memory_order_release);
+    unsigned spins = 0;
+    while (atomic_load_explicit(&arrivals[1 - tid].count, memory_order_acquire) < mine) wait_a_little(&spins);
 }
 
 static void *worker_main(void *unused) {
@@ -204,7 +94,7 @@ static void *worker_main(void *unused) {
             }
         }
         seen = atomic_load_explicit(&job_seq, memory_order_acquire);
-        kernel(&worker_job);
+        job_fn(job_ctx, 1, 2);
         atomic_store_explicit(&done_seq, seen, memory_order_release);
     }
     return NULL;
@@ -232,58 +122,48 @@ static int ensure_worker(void) {
     return ok;
 }
 
-/* Below this many weight floats one thread is faster than handing half to the worker. */
-#define SPLIT_MIN_FLOATS 32768
-
-static void run(const Job *whole) {
-    const Py_ssize_t rows_k = whole->k1 - whole->k0;
-    const size_t need = (size_t)whole->rows * (size_t)whole->n;
-    if (rows_k < 8 || rows_k * whole->n < SPLIT_MIN_FLOATS || pthread_mutex_trylock(&call_lock) != 0) {
-        kernel(whole);
+void pool_run(ParallelFn fn, void *ctx, int want_threads) {
+    if (want_threads < 2 || max_threads < 2 || pthread_mutex_trylock(&call_lock) != 0) {
+        fn(ctx, 0, 1);
         return;
     }
     if (!ensure_worker()) {
         pthread_mutex_unlock(&call_lock);
-        kernel(whole);
+        fn(ctx, 0, 1);
         return;
     }
-    if (need > scratch_floats) {
-        float *grown = (float *)aligned_alloc(64, ((need * sizeof(float) + 63) / 64) * 64);
-        if (grown == NULL) {
-            pthread_mutex_unlock(&call_lock);
-            kernel(whole);
-            return;
-        }
-        free(scratch);
-        scratch = grown;
-        scratch_floats = need;
-    }
-    /* split at a multiple of 4 rows so both halves use the 4-row passes */
-    const Py_ssize_t middle = whole->k0 + ((rows_k / 2) & ~(Py_ssize_t)3);
-    Job mine = *whole;
-    mine.k1 = middle;
-    worker_job = *whole;
-    worker_job.k0 = middle;
-    worker_job.out = scratch;
-    worker_job.ldo = whole->n;
-    worker_job.init = NULL;
+    atomic_store_explicit(&arrivals[0].count, 0, memory_order_relaxed);
+    atomic_store_explicit(&arrivals[1].count, 0, memory_order_relaxed);
+    job_fn = fn;
+    job_ctx = ctx;
     const unsigned long seq = atomic_fetch_add(&job_seq, 1) + 1; /* seq_cst: pairs with worker_sleeping */
     if (atomic_load(&worker_sleeping)) {
         pthread_mutex_lock(&sleep_lock);
         pthread_cond_signal(&sleep_cond);
         pthread_mutex_unlock(&sleep_lock);
     }
-    kernel(&mine);
-    while (atomic_load_explicit(&done_seq, memory_order_acquire) != seq) CPU_PAUSE();
-    for (int b = 0; b < whole->rows; b++) {
-        float *y = whole->out + b * whole->ldo;
-        const float *s = scratch + b * whole->n;
-        for (Py_ssize_t c = 0; c < whole->n; c++) y[c] += s[c];
-    }
+    fn(ctx, 0, 2);
+    unsigned spins = 0;
+    while (atomic_load_explicit(&done_seq, memory_order_acquire) != seq) wait_a_little(&spins);
     pthread_mutex_unlock(&call_lock);
 }
 
-/* ----------------------------------------------------------------------------------------- Python */
+/* --------------------------------------------------------------------------------------------------- gemv */
+/* Below this many weight floats one thread is faster than handing half to the worker. */
+#define SPLIT_MIN_FLOATS 32768
+
+typedef struct {
+    Gemm gemm;
+    ptrdiff_t n;
+} WholeGemm;
+
+static void run_gemm(void *ctx, int tid, int nthreads) {
+    const WholeGemm *job = (const WholeGemm *)ctx;
+    ptrdiff_t c0, c1;
+    split_columns(job->n, tid, nthreads, &c0, &c1);
+    decode_kernels->gemm_cols(&job->gemm, c0, c1);
+}
+
 static PyObject *py_gemv(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 8) {
@@ -295,26 +175,140 @@ static PyObject *py_gemv(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                ldw = PyLong_AsSsize_t(args[6]);
     void *init = PyLong_AsVoidPtr(args[7]);
     if (PyErr_Occurred()) return NULL;
-    if (rows < 1 || rows > MAX_ROWS || k < 0 || n < 0 || ldw < n || x == NULL || w == NULL || y == NULL) {
+    if (rows < 1 || rows > DECODE_MAX_ROWS || k < 0 || n < 0 || ldw < n || x == NULL || w == NULL || y == NULL) {
         PyErr_Format(PyExc_ValueError,
                      "gemv: expected 1 <= B <= %d, K >= 0, ldw >= N >= 0 and non-null pointers, got B=%zd K=%zd "
                      "N=%zd ldw=%zd",
-                     MAX_ROWS, rows, k, n, ldw);
+                     DECODE_MAX_ROWS, rows, k, n, ldw);
         return NULL;
     }
     if (n == 0) Py_RETURN_NONE;
-    Job job = {(const float *)x, k, (const float *)w, ldw, 0, k, (float *)y, n, (const float *)init, n,
-               (int)rows, n};
+    WholeGemm job = {{(const float *)x, k, (const float *)w, ldw, (float *)y, n, (const float *)init, n, NULL,
+                      (int)rows, k},
+                     n};
+    const int threads = k * n >= SPLIT_MIN_FLOATS && n >= 32 ? 2 : 1;
     Py_BEGIN_ALLOW_THREADS
-    run(&job);
+    pool_run(run_gemm, &job, threads);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------ decoder layer */
+static const char PLAN_NAME[] = "snuggle.models._gemv.layer_plan";
+
+static void plan_free(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, PLAN_NAME)); }
+
+/* layer_plan(hidden, q_heads, kv_heads, head_dim, inter, eps1, eps2, scale, norm1, norm2,
+ *            w_qkv, b_qkv, ld_qkv, w_o, b_o, ld_o, w_gate_up, b_gate_up, ld_gate_up, w_down, b_down, ld_down)
+ * weights input-major (in, out) with rows ld apart; biases 0 or (out) contiguous. */
+static PyObject *py_layer_plan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 22) {
+        PyErr_SetString(PyExc_TypeError, "layer_plan takes 22 arguments (see _gemv.c)");
+        return NULL;
+    }
+    Layer l;
+    memset(&l, 0, sizeof l);
+    l.hidden = (int)PyLong_AsLong(args[0]);
+    l.q_heads = (int)PyLong_AsLong(args[1]);
+    l.kv_heads = (int)PyLong_AsLong(args[2]);
+    l.head_dim = (int)PyLong_AsLong(args[3]);
+    l.inter = (int)PyLong_AsLong(args[4]);
+    l.eps1 = (float)PyFloat_AsDouble(args[5]);
+    l.eps2 = (float)PyFloat_AsDouble(args[6]);
+    l.scale = (float)PyFloat_AsDouble(args[7]);
+    l.norm1 = PyLong_AsVoidPtr(args[8]);
+    l.norm2 = PyLong_AsVoidPtr(args[9]);
+    l.w_qkv = PyLong_AsVoidPtr(args[10]);
+    l.b_qkv = PyLong_AsVoidPtr(args[11]);
+    l.ld_qkv = PyLong_AsSsize_t(args[12]);
+    l.w_o = PyLong_AsVoidPtr(args[13]);
+    l.b_o = PyLong_AsVoidPtr(args[14]);
+    l.ld_o = PyLong_AsSsize_t(args[15]);
+    l.w_gate_up = PyLong_AsVoidPtr(args[16]);
+    l.b_gate_up = PyLong_AsVoidPtr(args[17]);
+    l.ld_gate_up = PyLong_AsSsize_t(args[18]);
+    l.w_down = PyLong_AsVoidPtr(args[19]);
+    l.b_down = PyLong_AsVoidPtr(args[20]);
+    l.ld_down = PyLong_AsSsize_t(args[21]);
+    if (PyErr_Occurred()) return NULL;
+    if (l.hidden < 1 || l.q_heads < 1 || l.kv_heads < 1 || l.q_heads % l.kv_heads != 0 || l.head_dim < 2 ||
+        l.head_dim % 2 != 0 || l.inter < 1 || !l.norm1 || !l.norm2 || !l.w_qkv || !l.w_o || !l.w_gate_up ||
+        !l.w_down || l.ld_qkv < (ptrdiff_t)(l.q_heads + 2 * l.kv_heads) * l.head_dim || l.ld_o < l.hidden ||
+        l.ld_gate_up < 2 * (ptrdiff_t)l.inter || l.ld_down < l.hidden) {
+        PyErr_SetString(PyExc_ValueError, "layer_plan: inconsistent sizes, strides or null weight pointers");
+        return NULL;
+    }
+    Layer *plan = malloc(sizeof *plan);
+    if (plan == NULL) return PyErr_NoMemory();
+    *plan = l;
+    PyObject *capsule = PyCapsule_New(plan, PLAN_NAME, plan_free);
+    if (capsule == NULL) free(plan);
+    return capsule;
+}
+
+static _Thread_local float *thread_scratch = NULL; /* per calling thread: calls may come from several threads */
+static _Thread_local size_t thread_scratch_floats = 0;
+
+/* decoder_layer(plan, x, out, rows, cos, sin, ld_rope, keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss,
+ *               kv_len, mask, mask_sb, threads)
+ * x, out (rows, hidden) contiguous; cos / signed sin (rows, head_dim) rows ld_rope apart (0: one row for all);
+ * keys / values: the cache views (batch, kv_heads, kv_len, head_dim) with element strides, head_dim stride 1,
+ * whose last position is written; mask 0 or additive (rows, kv_len) rows mask_sb apart. */
+static PyObject *py_decoder_layer(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 19) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layer takes 19 arguments (see _gemv.c)");
+        return NULL;
+    }
+    const Layer *plan = PyCapsule_GetPointer(args[0], PLAN_NAME);
+    if (plan == NULL) return NULL;
+    Layer l = *plan;
+    l.x = PyLong_AsVoidPtr(args[1]);
+    l.out = PyLong_AsVoidPtr(args[2]);
+    l.rows = (int)PyLong_AsLong(args[3]);
+    l.cos = PyLong_AsVoidPtr(args[4]);
+    l.sin = PyLong_AsVoidPtr(args[5]);
+    l.ld_rope = PyLong_AsSsize_t(args[6]);
+    l.keys = PyLong_AsVoidPtr(args[7]);
+    l.k_sb = PyLong_AsSsize_t(args[8]);
+    l.k_sh = PyLong_AsSsize_t(args[9]);
+    l.k_ss = PyLong_AsSsize_t(args[10]);
+    l.values = PyLong_AsVoidPtr(args[11]);
+    l.v_sb = PyLong_AsSsize_t(args[12]);
+    l.v_sh = PyLong_AsSsize_t(args[13]);
+    l.v_ss = PyLong_AsSsize_t(args[14]);
+    l.kv_len = (int)PyLong_AsLong(args[15]);
+    l.mask = PyLong_AsVoidPtr(args[16]);
+    l.mask_sb = PyLong_AsSsize_t(args[17]);
+    const int threads = (int)PyLong_AsLong(args[18]);
+    if (PyErr_Occurred()) return NULL;
+    if (l.rows < 1 || l.rows > DECODE_MAX_ROWS || l.kv_len < 1 || !l.x || !l.out || !l.cos || !l.sin || !l.keys ||
+        !l.values) {
+        PyErr_Format(PyExc_ValueError, "decoder_layer: expected 1 <= rows <= %d, kv_len >= 1 and non-null pointers",
+                     DECODE_MAX_ROWS);
+        return NULL;
+    }
+    const size_t need = decode_layer_scratch_floats(&l);
+    if (need > thread_scratch_floats) {
+        float *grown = malloc(need * sizeof(float) + 64);
+        if (grown == NULL) return PyErr_NoMemory();
+        free(thread_scratch);
+        thread_scratch = grown;
+        thread_scratch_floats = need;
+    }
+    l.scratch = thread_scratch;
+    Py_BEGIN_ALLOW_THREADS
+    decode_layer(&l, threads);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------------------- module */
 static PyObject *py_kernel_name(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
-    return PyUnicode_FromString(kernel_name);
+    return PyUnicode_FromString(decode_kernels->name);
 }
 
 static PyObject *py_set_spin_us(PyObject *self, PyObject *arg) {
@@ -325,28 +319,73 @@ static PyObject *py_set_spin_us(PyObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_set_max_threads(PyObject *self, PyObject *arg) {
+    (void)self;
+    long threads = PyLong_AsLong(arg);
+    if (threads == -1 && PyErr_Occurred()) return NULL;
+    if (threads < 1 || threads > 2) {
+        PyErr_Format(PyExc_ValueError, "set_max_threads: expected 1 or 2, got %ld", threads);
+        return NULL;
+    }
+    max_threads = (int)threads;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_kernel_names(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    const Kernels *sets[4];
+    const int count = decode_supported_kernels(sets);
+    PyObject *names = PyList_New(count);
+    if (names == NULL) return NULL;
+    for (int i = 0; i < count; i++) {
+        PyObject *name = PyUnicode_FromString(sets[i]->name);
+        if (name == NULL) {
+            Py_DECREF(names);
+            return NULL;
+        }
+        PyList_SET_ITEM(names, i, name);
+    }
+    return names;
+}
+
+static PyObject *py_use_kernels(PyObject *self, PyObject *arg) {
+    (void)self;
+    const char *wanted = PyUnicode_AsUTF8(arg);
+    if (wanted == NULL) return NULL;
+    const Kernels *sets[4];
+    const int count = decode_supported_kernels(sets);
+    for (int i = 0; i < count; i++)
+        if (strcmp(sets[i]->name, wanted) == 0) {
+            decode_kernels = sets[i];
+            Py_RETURN_NONE;
+        }
+    PyErr_Format(PyExc_ValueError, "use_kernels: %R is not one of this CPU's kernel sets (see kernel_names())", arg);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"gemv", (PyCFunction)(void (*)(void))py_gemv, METH_FASTCALL,
      "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr): y = init + x @ W_t in fp32 (see the module source)."},
-    {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernel was chosen for."},
+    {"layer_plan", (PyCFunction)(void (*)(void))py_layer_plan, METH_FASTCALL,
+     "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layer (see the module source)."},
+    {"decoder_layer", (PyCFunction)(void (*)(void))py_decoder_layer, METH_FASTCALL,
+     "decoder_layer(plan, ...): one decoder layer for one token per row (see the module source)."},
+    {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernels were chosen for."},
     {"set_spin_us", py_set_spin_us, METH_O, "How long the worker spins after a job before sleeping."},
+    {"set_max_threads", py_set_max_threads, METH_O, "set_max_threads(1): run on the calling thread only; 2: default."},
+    {"kernel_names", py_kernel_names, METH_NOARGS, "The kernel sets this CPU runs, best first."},
+    {"use_kernels", py_use_kernels, METH_O, "use_kernels(name): switch kernel set (tests, benchmarks)."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_gemv", "Small-batch fp32 products for decoding.", -1,
-                                    methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_gemv", "Decode-time fp32 kernels (see the source).",
+                                    -1, methods};
 
 PyMODINIT_FUNC PyInit__gemv(void) {
-#if HAVE_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
-        kernel = kernel_avx512;
-        kernel_name = "avx512f";
-    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        kernel = kernel_avx2;
-        kernel_name = "avx2";
-    }
-#endif
+    const Kernels *sets[4];
+    decode_supported_kernels(sets);
+    decode_kernels = sets[0];
     pthread_atfork(NULL, NULL, after_fork_in_child);
     return PyModule_Create(&module);
 }

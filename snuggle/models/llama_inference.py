@@ -38,13 +38,19 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as _module_globals
 
-try:  # optional C extension (setup.py): 2-thread small-batch fp32 products; torch's matmul otherwise
+from snuggle.errors import ModelError
+from snuggle.models.cache import DynamicCache, StaticCache
+
+try:  # optional C extension (setup.py): 2-thread decode kernels (whole layers, small-batch products)
     from snuggle.models import _gemv
 except ImportError:  # pragma: no cover - exercised by monkeypatching in tests/models/test_gemv.py
     _gemv = None
 
-# the C kernel takes at most this many rows (batch * seq); longer inputs (prefill) keep torch's GEMM
+# the C kernels take at most this many rows (batch * seq); longer inputs (prefill) keep torch's GEMM
 SMALL_MATMUL_MAX_ROWS = 16
+# a decode-step layer in C uses the worker thread too when its weights have at least this many floats (below,
+# handing half of the work over costs more than it saves); tests set 0 to run the two-thread code on tiny models
+DECODE_TWO_THREADS_MIN_FLOATS = 65536
 
 # ---------------------------------------------------------------------------------------------------------------
 # Fused weights sharing storage with the parameters
@@ -274,6 +280,116 @@ def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, weight_t: tor
     return torch.addmm(residual, hidden, weight_t)
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# A decode step's layer in one C call
+# ---------------------------------------------------------------------------------------------------------------
+_PLAN_ATTRIBUTE = "_snuggle_decode_plan"
+
+
+def _f32_cpu(tensor: torch.Tensor | None) -> bool:
+    return tensor is None or (tensor.dtype == torch.float32 and tensor.device.type == "cpu")
+
+
+def _pointer(tensor: torch.Tensor | None) -> int:
+    return 0 if tensor is None else tensor.data_ptr()
+
+
+def layer_plan(layer: nn.Module, weights: LayerWeights):
+    """The `_gemv.layer_plan` capsule of a layer (sizes and weight pointers), cached next to its fused weights;
+    None when the C layer cannot run it (no extension, q/k norms, other dtypes, uneven head groups).
+
+    The capsule holds raw pointers: it is rebuilt whenever the fused weights are (a replaced parameter) or a
+    norm weight was replaced, and the cache entry keeps the fused weights alive.
+    """
+    attention, mlp = layer.self_attn, layer.mlp
+    norms = (layer.input_layernorm, layer.post_attention_layernorm)
+    key = (norms[0].weight.data_ptr(), norms[1].weight.data_ptr(), norms[0].variance_epsilon,
+           norms[1].variance_epsilon)
+    cached = layer.__dict__.get(_PLAN_ATTRIBUTE)
+    if cached is not None and cached[0] is weights and cached[1] == key:
+        return cached[2]
+    plan = None
+    q_heads, kv_heads, head_dim = attention.num_heads, attention.num_key_value_heads, attention.head_dim
+    matrices = (weights.qkv_weight.t(), weights.o_weight_t, weights.gate_up_weight.t(), weights.down_weight_t)
+    biases = (weights.qkv_bias, weights.o_bias, weights.gate_up_bias, weights.down_bias)
+    usable = (
+        _gemv is not None and hasattr(_gemv, "decoder_layer") and not hasattr(attention, "q_norm")
+        and q_heads % kv_heads == 0 and head_dim % 2 == 0
+        and all(_f32_cpu(t) and t.stride(1) == 1 for t in matrices)
+        and all(_f32_cpu(b) and (b is None or b.is_contiguous()) for b in biases)
+        and all(_f32_cpu(n.weight) and n.weight.is_contiguous() for n in norms)
+    )
+    if usable:
+        qkv, o, gate_up, down = matrices
+        plan = _gemv.layer_plan(
+            o.shape[1], q_heads, kv_heads, head_dim, mlp.down_proj.in_features,
+            float(norms[0].variance_epsilon), float(norms[1].variance_epsilon), float(attention.scaling),
+            norms[0].weight.data_ptr(), norms[1].weight.data_ptr(),
+            qkv.data_ptr(), _pointer(biases[0]), qkv.stride(0), o.data_ptr(), _pointer(biases[1]), o.stride(0),
+            gate_up.data_ptr(), _pointer(biases[2]), gate_up.stride(0), down.data_ptr(), _pointer(biases[3]),
+            down.stride(0),
+        )
+    layer.__dict__[_PLAN_ATTRIBUTE] = (weights, key, plan)
+    return plan
+
+
+def _rope_row_stride(table: torch.Tensor, batch: int, head_dim: int) -> int | None:
+    """Row stride of a (batch or 1, 1, 1, head_dim) rotary table, 0 when shared by all rows; None otherwise."""
+    if (table.dim() != 4 or table.dtype != torch.float32 or tuple(table.shape[1:]) != (1, 1, head_dim)
+            or table.stride(3) != 1 or table.shape[0] not in (1, batch)):
+        return None
+    return 0 if table.shape[0] == 1 else table.stride(0)
+
+
+def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, cos, signed_sin, cache):
+    """One decoder layer for one token per row as a single `_gemv.decoder_layer` call; None when it does not apply.
+
+    Applies under the same conditions as the small-batch kernel (fp32 CPU, no autograd, torch on one thread,
+    1-16 rows), with a DynamicCache/StaticCache (or none) and an additive or no mask. The new token's cache slot
+    is reserved first with `cache.update` on a placeholder, and the kernel writes the rotated key and the value
+    into it, so the cache holds exactly what the torch path would have appended.
+    """
+    attention = layer.self_attn
+    kv_heads, head_dim = attention.num_key_value_heads, attention.head_dim
+    if (hidden_states.shape[0] != batch or batch > SMALL_MATMUL_MAX_ROWS or torch.get_num_threads() != 1
+            or torch.is_grad_enabled() or not _f32_cpu(hidden_states) or not hidden_states.is_contiguous()
+            or (cache is not None and type(cache) not in (DynamicCache, StaticCache))):
+        return None
+    plan = layer_plan(layer, weights)
+    if plan is None:
+        return None
+    rope_stride = _rope_row_stride(cos, batch, head_dim)
+    if rope_stride is None or _rope_row_stride(signed_sin, batch, head_dim) != rope_stride:
+        return None
+    kv_len = 1 if cache is None else cache.get_seq_length(attention.layer_idx) + 1
+    mask_stride = 0
+    if attention_mask is not None:
+        if (attention_mask.dtype != torch.float32 or attention_mask.dim() != 4
+                or tuple(attention_mask.shape[1:]) != (1, 1, kv_len) or attention_mask.shape[0] not in (1, batch)
+                or attention_mask.stride(3) != 1):
+            return None
+        mask_stride = 0 if attention_mask.shape[0] == 1 else attention_mask.stride(0)
+
+    # two distinct slots: a cache seeing its first token stores the tensors it is given
+    placeholder = hidden_states.new_empty((2, batch, kv_heads, 1, head_dim))
+    keys, values = placeholder[0], placeholder[1]
+    if cache is not None:
+        keys, values = cache.update(keys, values, attention.layer_idx)
+    if tuple(keys.shape) != (batch, kv_heads, kv_len, head_dim) or keys.shape != values.shape \
+            or keys.stride(3) != 1 or values.stride(3) != 1:
+        raise ModelError(f"{type(cache).__name__}.update returned keys of shape {tuple(keys.shape)} for layer "
+                         f"{attention.layer_idx}, expected {(batch, kv_heads, kv_len, head_dim)}")
+    out = torch.empty_like(hidden_states)
+    big = weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS
+    _gemv.decoder_layer(
+        plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(), signed_sin.data_ptr(), rope_stride,
+        keys.data_ptr(), keys.stride(0), keys.stride(1), keys.stride(2),
+        values.data_ptr(), values.stride(0), values.stride(1), values.stride(2),
+        kv_len, _pointer(attention_mask), mask_stride, 2 if big else 1,
+    )
+    return out
+
+
 def fast_layer_forward(
     layer: nn.Module,
     hidden_states: torch.Tensor,
@@ -295,6 +411,10 @@ def fast_layer_forward(
         return None
     attention = layer.self_attn
     seq_len = hidden_states.shape[0] // batch
+    if seq_len == 1 and _gemv is not None:
+        out = decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, cos, signed_sin, cache)
+        if out is not None:
+            return out
     head_dim = attention.head_dim
     q_heads, kv_heads = attention.num_heads, attention.num_key_value_heads
 

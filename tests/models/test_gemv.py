@@ -7,6 +7,15 @@ from snuggle.models import llama_inference
 from snuggle.models.llama import LlamaConfig, LlamaForCausalLM
 
 _gemv = llama_inference._gemv  # None when the extension is not built
+KERNEL_SETS = _gemv.kernel_names() if _gemv is not None else []  # e.g. ["avx512f", "avx2", "generic"]
+
+
+@pytest.fixture(params=KERNEL_SETS)
+def kernels(request):
+    best = _gemv.kernel_name()
+    _gemv.use_kernels(request.param)
+    yield request.param
+    _gemv.use_kernels(best)
 
 
 def _run(x, w_t, init=None):
@@ -19,7 +28,7 @@ def _run(x, w_t, init=None):
 
 @pytest.mark.skipif(_gemv is None, reason="the C extension is not built (setup.py build_ext)")
 @pytest.mark.parametrize("depth,columns", [(576, 960), (37, 5), (1536, 576), (100, 2100), (8, 3), (576, 17)])
-def test_kernel_equals_torch_matmul_for_every_batch(depth, columns):
+def test_kernel_equals_torch_matmul_for_every_batch(depth, columns, kernels):
     generator = torch.Generator().manual_seed(depth * 7 + columns)
     w_t = torch.randn(depth, columns, generator=generator)
     for rows in range(1, 17):
@@ -28,7 +37,7 @@ def test_kernel_equals_torch_matmul_for_every_batch(depth, columns):
 
 
 @pytest.mark.skipif(_gemv is None, reason="the C extension is not built (setup.py build_ext)")
-def test_kernel_accumulates_and_reads_strided_rows():
+def test_kernel_accumulates_and_reads_strided_rows(kernels):
     generator = torch.Generator().manual_seed(0)
     wide = torch.randn(300, 1200, generator=generator)
     w_t = wide[:, 100:1123]  # rows 1200 floats apart, 1023 columns
@@ -49,6 +58,8 @@ def test_kernel_rejects_bad_sizes():
         _gemv.gemv(x.data_ptr(), x.data_ptr(), x.data_ptr(), 17, 4, 4, 4, 0)
     with pytest.raises(ValueError, match="ldw"):
         _gemv.gemv(x.data_ptr(), x.data_ptr(), x.data_ptr(), 1, 4, 4, 2, 0)
+    with pytest.raises(ValueError, match="kernel sets"):
+        _gemv.use_kernels("avx1024")
 
 
 def _tiny_model():

@@ -1,0 +1,95 @@
+/* Shared declarations of the `_gemv` extension (decode-time fp32 kernels), see _gemv.c for the overview.
+ *
+ *   _gemv.c            Python module, the two-thread pool (persistent worker + spin barrier), dispatch
+ *   _decode_kernels.c  the instruction-set specific pieces: register-blocked small-batch GEMM, attention for one
+ *                      group of query heads, SiLU(gate) * up, RMSNorm; generic C / AVX2+FMA / AVX-512F builds
+ *   _decode_layer.c    one Llama decoder layer for 1-16 tokens, split over the two threads
+ */
+#ifndef SNUGGLE_DECODE_H
+#define SNUGGLE_DECODE_H
+
+#include <stddef.h>
+
+#define DECODE_MAX_ROWS 16
+
+/* y[:, c0:c1] = init[:, c0:c1] + bias[c0:c1] + x @ w[:, c0:c1] for `rows` rows.
+ * x (rows, k) row stride ldx; w (k, n) input-major with row stride ldw (columns contiguous); y row stride ldy;
+ * init NULL (start from zero) or (rows, n) row stride ldi (may equal y: accumulate in place); bias NULL or (n). */
+typedef struct {
+    const float *x;
+    ptrdiff_t ldx;
+    const float *w;
+    ptrdiff_t ldw;
+    float *y;
+    ptrdiff_t ldy;
+    const float *init;
+    ptrdiff_t ldi;
+    const float *bias;
+    int rows;
+    ptrdiff_t k;
+} Gemm;
+
+/* Attention of one token (one batch row) for the query heads that share one kv head. */
+typedef struct {
+    const float *queries; /* (group, head_dim), already rotated */
+    const float *keys;    /* (kv_len, head_dim) rows ks apart */
+    ptrdiff_t ks;
+    const float *values; /* (kv_len, head_dim) rows vs apart */
+    ptrdiff_t vs;
+    const float *mask; /* additive (kv_len) or NULL */
+    int group, kv_len, head_dim;
+    float scale;
+    float *scores; /* scratch (kv_len) */
+    float *out;    /* (group, head_dim) */
+} HeadGroup;
+
+typedef struct {
+    const char *name;
+    void (*gemm_cols)(const Gemm *g, ptrdiff_t c0, ptrdiff_t c1);
+    void (*attend)(const HeadGroup *h);
+    void (*silu_mul)(float *gate, const float *up, ptrdiff_t n); /* gate = silu(gate) * up */
+    void (*rms_norm)(const float *x, const float *weight, float eps, float *out, ptrdiff_t n);
+} Kernels;
+
+extern const Kernels *decode_kernels; /* the set in use */
+extern const Kernels decode_kernels_generic;
+/* The sets this CPU runs, best first (generic last); fills out[0..count) (at most 4), returns count. */
+int decode_supported_kernels(const Kernels **out);
+
+/* Two-thread pool: run fn(ctx, tid, nthreads) on the caller (tid 0) and the worker (tid 1), or on the
+ * caller alone (nthreads 1) when the worker is busy or cannot start. Returns when both are done. */
+typedef void (*ParallelFn)(void *ctx, int tid, int nthreads);
+void pool_run(ParallelFn fn, void *ctx, int want_threads);
+void pool_barrier(int tid, int nthreads); /* inside fn: wait until every thread of the run got here */
+
+/* Column range [c0, c1) of thread tid out of nthreads for n columns, cut at multiples of 16 floats. */
+static inline void split_columns(ptrdiff_t n, int tid, int nthreads, ptrdiff_t *c0, ptrdiff_t *c1) {
+    ptrdiff_t cut = nthreads == 1 ? n : ((n / 2 + 8) / 16) * 16;
+    if (cut > n) cut = n;
+    *c0 = tid == 0 ? 0 : cut;
+    *c1 = tid == 0 ? cut : n;
+}
+
+/* One Llama decoder layer for `rows` single-token rows (see _decode_layer.c). */
+typedef struct {
+    int rows, hidden, q_heads, kv_heads, head_dim, inter;
+    float eps1, eps2, scale;
+    const float *norm1, *norm2;                         /* (hidden) */
+    const float *w_qkv, *b_qkv; ptrdiff_t ld_qkv;       /* (hidden, (q + 2 kv) * head_dim) */
+    const float *w_o, *b_o; ptrdiff_t ld_o;             /* (q * head_dim, hidden) */
+    const float *w_gate_up, *b_gate_up; ptrdiff_t ld_gate_up; /* (hidden, 2 * inter): gate | up */
+    const float *w_down, *b_down; ptrdiff_t ld_down;    /* (inter, hidden) */
+    const float *x; /* (rows, hidden) contiguous */
+    float *out;     /* (rows, hidden) contiguous, may not alias x */
+    const float *cos, *sin; ptrdiff_t ld_rope; /* (rows, head_dim) rows ld_rope apart (0: shared); sin signed */
+    float *keys, *values; /* cache views (batch, kv_heads, kv_len, head_dim); the last position is written */
+    ptrdiff_t k_sb, k_sh, k_ss, v_sb, v_sh, v_ss;
+    int kv_len;
+    const float *mask; ptrdiff_t mask_sb; /* additive (rows, kv_len) rows mask_sb apart, or NULL */
+    float *scratch; /* decode_layer_scratch_floats() floats */
+} Layer;
+
+size_t decode_layer_scratch_floats(const Layer *layer);
+void decode_layer(Layer *layer, int want_threads);
+
+#endif

@@ -1,0 +1,144 @@
+/* One Llama decoder layer for 1-16 single-token rows (a decode step), on the two threads of the pool.
+ *
+ * The same computation as llama_inference.fast_layer_forward (the pure-torch reference it is tested against):
+ *
+ *     xn = rms_norm(x)                                      each thread, into its own buffer (no barrier)
+ *     qkv = xn @ W_qkv (+ b)                                inputs split (gemm_split_k)   | barrier | sum | barrier
+ *     per (row, kv head), split between the threads:
+ *         rotate k, write k and v at the cache's last position, rotate the group's queries,
+ *         softmax(q k^T * scale + mask) v over the cache                                            | barrier
+ *     out = x + att @ W_o (+ b)                             inputs split                  | barrier | sum | barrier
+ *     xn = rms_norm(out)                                    each thread
+ *     gate|up = xn @ W_gate_up                             inputs split                  | barrier
+ *     h = silu(gate) * up                                   each thread its gate/up columns (after the sum) | barrier
+ *     out += h @ W_down (+ b)                               inputs split                  | barrier | sum (end)
+ *
+ * The cache slot for the new token is reserved by the caller (cache.update with a placeholder), so the keys
+ * and values live in the very tensors the Python path uses. Rotary tables: cos and signed sin as built by
+ * llama_inference.rotary_tables (x * cos + roll(x, d/2) * signed_sin).
+ */
+#include <string.h>
+
+#include "_decode.h"
+
+/* scratch layout (floats): 2 normed copies | qkv | attention output | gate|up | thread 1's partial product (as
+ * wide as the widest product) | per-thread query + scores */
+static size_t qkv_width(const Layer *l) { return (size_t)(l->q_heads + 2 * l->kv_heads) * l->head_dim; }
+static size_t group_size(const Layer *l) { return (size_t)(l->q_heads / l->kv_heads); }
+static size_t per_thread_floats(const Layer *l) {
+    return group_size(l) * ((size_t)l->head_dim + (size_t)l->kv_len);
+}
+
+static size_t partial_width(const Layer *l) {
+    size_t widest = qkv_width(l) > (size_t)l->hidden ? qkv_width(l) : (size_t)l->hidden;
+    return widest > 2 * (size_t)l->inter ? widest : 2 * (size_t)l->inter;
+}
+
+size_t decode_layer_scratch_floats(const Layer *l) {
+    const size_t rows = (size_t)l->rows;
+    return 2 * rows * l->hidden + rows * qkv_width(l) + rows * l->q_heads * l->head_dim + rows * 2 * l->inter +
+           rows * partial_width(l) + 2 * per_thread_floats(l) + 64;
+}
+
+static void rotate(const float *x, const float *cos, const float *sin, int dim, float *out) {
+    const int half = dim / 2;
+    for (int i = 0; i < half; i++) out[i] = x[i] * cos[i] + x[i + half] * sin[i];
+    for (int i = half; i < dim; i++) out[i] = x[i] * cos[i] + x[i - half] * sin[i];
+}
+
+/* g over all columns with the k inputs split between the threads, so each streams one contiguous half of the
+ * weight (~20% faster than splitting the columns: half rows are short runs for the prefetcher). Thread 0
+ * accumulates into g->y (from init and bias), thread 1 into `partial` (rows, n) from zero; after the barrier
+ * the caller adds partial to y for its columns (add_partial). */
+static void gemm_split_k(const Kernels *kern, const Gemm *g, ptrdiff_t n, float *partial, int tid, int nthreads) {
+    Gemm mine = *g;
+    if (nthreads > 1) {
+        const ptrdiff_t middle = (g->k / 2 / 16) * 16;
+        if (tid == 0) {
+            mine.k = middle;
+        } else {
+            mine.x += middle;
+            mine.w += middle * g->ldw;
+            mine.k = g->k - middle;
+            mine.y = partial;
+            mine.ldy = n;
+            mine.init = NULL;
+            mine.bias = NULL;
+        }
+    }
+    kern->gemm_cols(&mine, 0, n);
+    pool_barrier(tid, nthreads);
+}
+
+static void add_partial(float *y, ptrdiff_t ldy, const float *partial, ptrdiff_t n, int rows, ptrdiff_t c0,
+                        ptrdiff_t c1, int nthreads) {
+    if (nthreads < 2) return;
+    for (int r = 0; r < rows; r++)
+        for (ptrdiff_t c = c0; c < c1; c++) y[r * ldy + c] += partial[r * n + c];
+}
+
+static void run_layer(void *ctx, int tid, int nthreads) {
+    const Layer *l = (const Layer *)ctx;
+    const Kernels *kern = decode_kernels;
+    const int rows = l->rows, hidden = l->hidden, dim = l->head_dim, group = (int)group_size(l);
+    const ptrdiff_t qkv_n = (ptrdiff_t)qkv_width(l), att_n = (ptrdiff_t)l->q_heads * dim, inter = l->inter;
+    float *normed = l->scratch + (size_t)tid * rows * hidden;
+    float *qkv = l->scratch + 2 * (size_t)rows * hidden;
+    float *att = qkv + (size_t)rows * qkv_n;
+    float *gate_up = att + (size_t)rows * att_n;
+    float *partial = gate_up + (size_t)rows * 2 * inter; /* thread 1's half of each product */
+    float *mine = partial + (size_t)rows * partial_width(l) + (size_t)tid * per_thread_floats(l);
+    ptrdiff_t c0, c1;
+
+    /* attention block */
+    for (int r = 0; r < rows; r++)
+        kern->rms_norm(l->x + (size_t)r * hidden, l->norm1, l->eps1, normed + (size_t)r * hidden, hidden);
+    Gemm g = {normed, hidden, l->w_qkv, l->ld_qkv, qkv, qkv_n, NULL, 0, l->b_qkv, rows, hidden};
+    gemm_split_k(kern, &g, qkv_n, partial, tid, nthreads);
+    split_columns(qkv_n, tid, nthreads, &c0, &c1);
+    add_partial(qkv, qkv_n, partial, qkv_n, rows, c0, c1, nthreads);
+    pool_barrier(tid, nthreads);
+
+    float *query = mine, *scores = mine + (size_t)group * dim;
+    const int slot = l->kv_len - 1;
+    for (int item = tid; item < rows * l->kv_heads; item += nthreads) {
+        const int r = item / l->kv_heads, h = item % l->kv_heads;
+        const float *row = qkv + (size_t)r * qkv_n;
+        const float *cos = l->cos + (size_t)r * l->ld_rope, *sin = l->sin + (size_t)r * l->ld_rope;
+        float *keys = l->keys + r * l->k_sb + h * l->k_sh, *values = l->values + r * l->v_sb + h * l->v_sh;
+        rotate(row + (size_t)(l->q_heads + h) * dim, cos, sin, dim, keys + slot * l->k_ss);
+        memcpy(values + slot * l->v_ss, row + (size_t)(l->q_heads + l->kv_heads + h) * dim,
+               (size_t)dim * sizeof(float));
+        for (int q = 0; q < group; q++) rotate(row + (size_t)(h * group + q) * dim, cos, sin, dim, query + q * dim);
+        HeadGroup head = {query, keys, l->k_ss, values, l->v_ss, l->mask ? l->mask + r * l->mask_sb : NULL,
+                          group, l->kv_len, dim, l->scale, scores, att + (size_t)r * att_n + (size_t)h * group * dim};
+        kern->attend(&head);
+    }
+    pool_barrier(tid, nthreads);
+
+    g = (Gemm){att, att_n, l->w_o, l->ld_o, l->out, hidden, l->x, hidden, l->b_o, rows, att_n};
+    gemm_split_k(kern, &g, hidden, partial, tid, nthreads);
+    split_columns(hidden, tid, nthreads, &c0, &c1);
+    add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads);
+    pool_barrier(tid, nthreads);
+
+    /* MLP block: after the product, each thread finishes its gate columns [c0, c1) and the matching up
+     * columns inter + [c0, c1) and applies silu(gate) * up to them */
+    for (int r = 0; r < rows; r++)
+        kern->rms_norm(l->out + (size_t)r * hidden, l->norm2, l->eps2, normed + (size_t)r * hidden, hidden);
+    g = (Gemm){normed, hidden, l->w_gate_up, l->ld_gate_up, gate_up, 2 * inter, NULL, 0, l->b_gate_up, rows, hidden};
+    gemm_split_k(kern, &g, 2 * inter, partial, tid, nthreads);
+    split_columns(inter, tid, nthreads, &c0, &c1);
+    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, c0, c1, nthreads);
+    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, inter + c0, inter + c1, nthreads);
+    for (int r = 0; r < rows; r++)
+        kern->silu_mul(gate_up + (size_t)r * 2 * inter + c0, gate_up + (size_t)r * 2 * inter + inter + c0, c1 - c0);
+    pool_barrier(tid, nthreads);
+
+    g = (Gemm){gate_up, 2 * inter, l->w_down, l->ld_down, l->out, hidden, l->out, hidden, l->b_down, rows, inter};
+    gemm_split_k(kern, &g, hidden, partial, tid, nthreads);
+    split_columns(hidden, tid, nthreads, &c0, &c1);
+    add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads);
+}
+
+void decode_layer(Layer *layer, int want_threads) { pool_run(run_layer, layer, want_threads); }

@@ -1,0 +1,166 @@
+"""The C decoder layer (`_gemv.decoder_layer`, used for decode steps) equals the pure-torch fast path.
+
+Each test runs the same decode step twice on tiny random models: once through the C layer and once with the
+extension hidden (llama_inference._gemv = None: the torch ops of `fast_layer_forward`), and compares logits
+and the key/value caches. Both kernel sets (every set this CPU runs: AVX-512 / AVX2 / generic C) and both thread counts are covered.
+"""
+
+import contextlib
+
+import pytest
+import torch
+
+from snuggle.models import llama_inference
+from snuggle.models.cache import DynamicCache, StaticCache
+from snuggle.models.llama import LlamaConfig, LlamaForCausalLM, Qwen3ForCausalLM
+from snuggle.models.llama_configs import Qwen3Config
+
+_gemv = llama_inference._gemv
+pytestmark = pytest.mark.skipif(_gemv is None or not hasattr(_gemv, "decoder_layer"),
+                                reason="the C extension is not built (setup.py build_ext)")
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def torch_layers_only():
+    saved = llama_inference._gemv
+    llama_inference._gemv = None
+    try:
+        yield
+    finally:
+        llama_inference._gemv = saved
+
+
+KERNEL_SETS = _gemv.kernel_names() if _gemv is not None and hasattr(_gemv, "kernel_names") else []
+
+
+@pytest.fixture(params=KERNEL_SETS)
+def kernels(request):
+    best = _gemv.kernel_name()
+    _gemv.use_kernels(request.param)
+    yield request.param
+    _gemv.use_kernels(best)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request, monkeypatch):
+    # 2: the layer uses the worker thread even for tiny weights; 1: only the calling thread
+    monkeypatch.setattr(llama_inference, "DECODE_TWO_THREADS_MIN_FLOATS", 0 if request.param == 2 else 1 << 40)
+    return request.param
+
+
+def tiny_model(seed=0, family=(LlamaConfig, LlamaForCausalLM), **overrides):
+    torch.manual_seed(seed)
+    settings = dict(vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=2, num_attention_heads=6,
+                    num_key_value_heads=2, head_dim=16, tie_word_embeddings=True)
+    settings.update(overrides)
+    config_class, model_class = family
+    model = model_class(config_class(**settings)).eval()
+    with torch.no_grad():  # non-trivial norms and biases
+        for name, parameter in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                parameter.add_(torch.randn_like(parameter) * 0.3)
+    return model
+
+
+def decode_step(model, prompt, mask=None, cache=None, steps=2):
+    """Prefill `prompt` (torch), then `steps` one-token steps; the logits of every step and the cache."""
+    cache = DynamicCache() if cache is None else cache
+    logits = []
+    with torch.no_grad(), one_torch_thread():
+        out = model(prompt, attention_mask=mask, past_key_values=cache)
+        token = out.logits[:, -1:].argmax(-1)
+        for _ in range(steps):
+            if mask is not None:
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
+            out = model(token, attention_mask=mask, past_key_values=cache)
+            logits.append(out.logits)
+            token = out.logits[:, -1:].argmax(-1)
+    return torch.cat(logits, dim=1), cache
+
+
+def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache):
+    fast_logits, fast_cache = decode_step(model, prompt, mask, make_cache())
+    with torch_layers_only():
+        torch_logits, torch_cache = decode_step(model, prompt, mask, make_cache())
+    torch.testing.assert_close(fast_logits, torch_logits, rtol=1e-4, atol=1e-4)
+    for layer in range(model.config.num_hidden_layers):
+        for fast, reference in zip(fast_cache[layer], torch_cache[layer]):
+            torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 8, 16])
+def test_decoder_layer_equals_torch_path(rows, kernels, threads):
+    model = tiny_model()
+    prompt = torch.randint(0, 96, (rows, 5), generator=torch.Generator().manual_seed(rows))
+    assert_same_step(model, prompt)
+
+
+def test_c_layer_is_used_for_decode_steps(monkeypatch):
+    model = tiny_model()
+    calls = []
+    real = llama_inference.decode_layer_forward
+    monkeypatch.setattr(llama_inference, "decode_layer_forward",
+                        lambda *args: calls.append(1) or real(*args))
+    decode_step(model, torch.tensor([[1, 2, 3]]), steps=1)
+    assert len(calls) == model.config.num_hidden_layers
+    assert all(llama_inference.layer_plan(layer, llama_inference.layer_weights(layer)) is not None
+               for layer in model.model.layers)
+
+
+def test_biases_and_multi_head_groups(kernels, threads):
+    model = tiny_model(seed=1, attention_bias=True, mlp_bias=True, num_key_value_heads=3,
+                       hidden_size=48, intermediate_size=112)
+    assert_same_step(model, torch.randint(0, 96, (4, 6), generator=torch.Generator().manual_seed(0)))
+
+
+def test_narrow_mlp(kernels, threads):
+    # the products' widths differ in every order: qkv 160 > hidden 64 > gate|up 32
+    model = tiny_model(seed=6, intermediate_size=16, num_key_value_heads=2)
+    assert_same_step(model, torch.randint(0, 96, (2, 4), generator=torch.Generator().manual_seed(2)))
+
+
+def test_padding_mask_and_static_cache(kernels, threads):
+    model = tiny_model(seed=2, num_key_value_heads=6)  # plain multi-head attention
+    prompt = torch.randint(1, 96, (3, 7), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones_like(prompt)
+    mask[0, :3] = 0  # left padding
+    mask[2, :1] = 0
+    assert_same_step(model, prompt, mask)
+    assert_same_step(model, prompt, mask, lambda: StaticCache(config=model.config, max_batch_size=3,
+                                                              max_cache_len=16))
+
+
+def test_long_cache_and_generate_tokens_identical():
+    model = tiny_model(seed=3)
+    prompt = torch.randint(0, 96, (2, 40), generator=torch.Generator().manual_seed(3))
+    assert_same_step(model, prompt)
+    fast = model.generate(prompt, max_new_tokens=12, do_sample=False)
+    with torch_layers_only():
+        reference = model.generate(prompt, max_new_tokens=12, do_sample=False)
+    assert fast.tolist() == reference.tolist()
+
+
+def test_replaced_norm_weight_rebuilds_the_plan():
+    model = tiny_model(seed=4)
+    prompt = torch.tensor([[5, 6, 7]])
+    decode_step(model, prompt)  # builds the plans
+    layer = model.model.layers[0]
+    layer.input_layernorm.weight = torch.nn.Parameter(torch.full_like(layer.input_layernorm.weight, 2.0))
+    assert_same_step(model, prompt)
+
+
+def test_qk_norm_layers_keep_the_torch_ops():
+    model = tiny_model(seed=5, family=(Qwen3Config, Qwen3ForCausalLM))
+    layer = model.model.layers[0]
+    assert llama_inference.layer_plan(layer, llama_inference.layer_weights(layer)) is None
+    assert_same_step(model, torch.tensor([[1, 2, 3, 4]]))  # falls back to the torch ops
