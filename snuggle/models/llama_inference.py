@@ -64,9 +64,19 @@ def _is_plain_linear(module) -> bool:
 
 
 def _signature(linears: list[nn.Linear]) -> tuple:
-    return tuple(
-        (linear.weight.data_ptr(), linear.bias.data_ptr() if linear.bias is not None else None) for linear in linears
-    )
+    # _parameters, not .weight / .bias: nn.Module.__getattr__ is slow, and this runs per layer per decode step
+    signature = []
+    for linear in linears:
+        parameters = linear._parameters
+        bias = parameters["bias"]
+        signature.append((parameters["weight"].data_ptr(), None if bias is None else bias.data_ptr()))
+    return tuple(signature)
+
+
+def _submodules(layer: nn.Module) -> tuple[nn.Module, nn.Module, dict, dict]:
+    """(attention, mlp, attention's submodules, mlp's submodules), read from the module dicts."""
+    attention, mlp = layer._modules["self_attn"], layer._modules["mlp"]
+    return attention, mlp, attention._modules, mlp._modules
 
 
 def _fuse(linears: list[nn.Linear]) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -136,17 +146,17 @@ def layer_weights(layer: nn.Module) -> LayerWeights | None:
     Call only when `fast_path_available(layer)` (every projection a plain nn.Linear). Returns None when the
     projections cannot be fused (meta weights, mixed dtypes).
     """
-    attention, mlp = layer.self_attn, layer.mlp
-    qkv = [attention.q_proj, attention.k_proj, attention.v_proj]
-    gate_up = [mlp.gate_proj, mlp.up_proj]
-    linears = [*qkv, *gate_up, attention.o_proj, mlp.down_proj]
+    _, _, attention, mlp = _submodules(layer)
+    qkv = [attention["q_proj"], attention["k_proj"], attention["v_proj"]]
+    gate_up = [mlp["gate_proj"], mlp["up_proj"]]
+    linears = [*qkv, *gate_up, attention["o_proj"], mlp["down_proj"]]
     cached = layer.__dict__.get(_FUSED_ATTRIBUTE)
     signature = _signature(linears)
     if cached is not None and cached[0] == signature:
         return cached[1]
     weights = None
     fused_qkv, fused_gate_up = _fuse(qkv), _fuse(gate_up)
-    fused_o, fused_down = _fuse([attention.o_proj]), _fuse([mlp.down_proj])
+    fused_o, fused_down = _fuse([attention["o_proj"]]), _fuse([mlp["down_proj"]])
     if None not in (fused_qkv, fused_gate_up, fused_o, fused_down):
         weights = LayerWeights(*fused_qkv, *fused_gate_up, fused_o[0].t(), fused_o[1], fused_down[0].t(),
                                fused_down[1])
@@ -158,24 +168,25 @@ def layer_weights(layer: nn.Module) -> LayerWeights | None:
 # ---------------------------------------------------------------------------------------------------------------
 # Eligibility
 # ---------------------------------------------------------------------------------------------------------------
-def _has_hooks(module: nn.Module) -> bool:
-    return bool(module._forward_hooks or module._forward_pre_hooks)
-
-
 def fast_path_available(layer: nn.Module) -> bool:
     """The layer is the stock Llama-family layer with plain nn.Linear projections and no hooks anywhere (so
     skipping the modules' __call__ changes nothing)."""
     if _module_globals._global_forward_hooks or _module_globals._global_forward_pre_hooks:
         return False
-    attention, mlp = layer.self_attn, layer.mlp
-    if any(_has_hooks(module) for module in (layer, attention, mlp, layer.input_layernorm,
-                                             layer.post_attention_layernorm)):
-        return False
-    linears = (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj,
-               mlp.gate_proj, mlp.up_proj, mlp.down_proj)
-    if not all(_is_plain_linear(linear) for linear in linears):
-        return False
-    return mlp.act_fn is F.silu or isinstance(mlp.act_fn, nn.SiLU)
+    # the module dicts rather than attribute access (nn.Module.__getattr__): this runs per layer per step
+    modules = layer._modules
+    attention, mlp, attention_modules, mlp_modules = _submodules(layer)
+    for module in (layer, attention, mlp, modules["input_layernorm"], modules["post_attention_layernorm"]):
+        if module._forward_hooks or module._forward_pre_hooks:
+            return False
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        if not _is_plain_linear(attention_modules[name]):
+            return False
+    for name in ("gate_proj", "up_proj", "down_proj"):
+        if not _is_plain_linear(mlp_modules[name]):
+            return False
+    act_fn = mlp_modules.get("act_fn") or mlp.__dict__.get("act_fn")
+    return act_fn is F.silu or isinstance(act_fn, nn.SiLU)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -301,13 +312,15 @@ def layer_plan(layer: nn.Module, weights: LayerWeights):
     The capsule holds raw pointers: it is rebuilt whenever the fused weights are (a replaced parameter) or a
     norm weight was replaced, and the cache entry keeps the fused weights alive.
     """
-    attention, mlp = layer.self_attn, layer.mlp
-    norms = (layer.input_layernorm, layer.post_attention_layernorm)
-    key = (norms[0].weight.data_ptr(), norms[1].weight.data_ptr(), norms[0].variance_epsilon,
+    modules = layer._modules
+    norms = (modules["input_layernorm"], modules["post_attention_layernorm"])
+    norm_weights = (norms[0]._parameters["weight"], norms[1]._parameters["weight"])
+    key = (norm_weights[0].data_ptr(), norm_weights[1].data_ptr(), norms[0].variance_epsilon,
            norms[1].variance_epsilon)
     cached = layer.__dict__.get(_PLAN_ATTRIBUTE)
     if cached is not None and cached[0] is weights and cached[1] == key:
         return cached[2]
+    attention, mlp = layer.self_attn, layer.mlp
     plan = None
     q_heads, kv_heads, head_dim = attention.num_heads, attention.num_key_value_heads, attention.head_dim
     matrices = (weights.qkv_weight.t(), weights.o_weight_t, weights.gate_up_weight.t(), weights.down_weight_t)
@@ -341,6 +354,59 @@ def _rope_row_stride(table: torch.Tensor, batch: int, head_dim: int) -> int | No
     return 0 if table.shape[0] == 1 else table.stride(0)
 
 
+class _StepInputs(NamedTuple):
+    """What every layer of one decode step passes to the kernel besides its own weights and cache."""
+
+    cos: torch.Tensor  # kept so the identity check below stays valid
+    signed_sin: torch.Tensor
+    mask: torch.Tensor | None
+    batch: int
+    head_dim: int
+    rope_stride: int
+    mask_length: int | None  # the key length the mask covers (None: no mask)
+    mask_stride: int
+
+
+_last_step: list[_StepInputs | None] = [None]
+
+
+def _step_inputs(cos, signed_sin, mask, batch: int, head_dim: int) -> _StepInputs | None:
+    """Validate the step's rotary tables and mask once per step (all layers share them); None when the C layer
+    cannot take them (then every layer of the step uses the torch ops)."""
+    last = _last_step[0]
+    if (last is not None and last.cos is cos and last.signed_sin is signed_sin and last.mask is mask
+            and last.batch == batch and last.head_dim == head_dim):
+        return last
+    rope_stride = _rope_row_stride(cos, batch, head_dim)
+    if rope_stride is None or _rope_row_stride(signed_sin, batch, head_dim) != rope_stride:
+        return None
+    mask_length = mask_stride = None
+    if mask is None:
+        mask_stride = 0
+    elif (mask.dtype == torch.float32 and mask.device.type == "cpu" and mask.dim() == 4
+          and tuple(mask.shape[1:3]) == (1, 1) and mask.shape[0] in (1, batch) and mask.stride(3) == 1):
+        mask_length, mask_stride = mask.shape[3], 0 if mask.shape[0] == 1 else mask.stride(0)
+    if mask_stride is None:
+        return None
+    inputs = _StepInputs(cos, signed_sin, mask, batch, head_dim, rope_stride, mask_length, mask_stride)
+    _last_step[0] = inputs
+    return inputs
+
+
+_CACHE_TYPES = (DynamicCache, StaticCache)  # caches whose update returns views of their own storage
+_placeholders: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _placeholder(batch: int, kv_heads: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(keys, values) of shape (batch, kv_heads, 1, head_dim) that `cache.update` copies into the new slot."""
+    pair = _placeholders.get((batch, kv_heads, head_dim))
+    if pair is None:
+        with torch.inference_mode(False):  # usable under no_grad and inference_mode alike
+            pair = torch.zeros((2, batch, kv_heads, 1, head_dim)).unbind(0)
+        _placeholders[(batch, kv_heads, head_dim)] = pair
+    return pair
+
+
 def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, cos, signed_sin, cache):
     """One decoder layer for one token per row as a single `_gemv.decoder_layer` call; None when it does not apply.
 
@@ -349,43 +415,40 @@ def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, c
     is reserved first with `cache.update` on a placeholder, and the kernel writes the rotated key and the value
     into it, so the cache holds exactly what the torch path would have appended.
     """
-    attention = layer.self_attn
+    attention = layer._modules["self_attn"]
     kv_heads, head_dim = attention.num_key_value_heads, attention.head_dim
     if (hidden_states.shape[0] != batch or batch > SMALL_MATMUL_MAX_ROWS or torch.get_num_threads() != 1
-            or torch.is_grad_enabled() or not _f32_cpu(hidden_states) or not hidden_states.is_contiguous()
-            or (cache is not None and type(cache) not in (DynamicCache, StaticCache))):
+            or torch.is_grad_enabled() or hidden_states.dtype != torch.float32 or not hidden_states.is_cpu
+            or not hidden_states.is_contiguous() or (cache is not None and type(cache) not in _CACHE_TYPES)):
         return None
     plan = layer_plan(layer, weights)
-    if plan is None:
+    step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
+    if plan is None or step is None:
         return None
-    rope_stride = _rope_row_stride(cos, batch, head_dim)
-    if rope_stride is None or _rope_row_stride(signed_sin, batch, head_dim) != rope_stride:
+    layer_idx = attention.layer_idx
+    kv_len = 1 if cache is None else cache.get_seq_length(layer_idx) + 1
+    if step.mask_length is not None and step.mask_length != kv_len:
         return None
-    kv_len = 1 if cache is None else cache.get_seq_length(attention.layer_idx) + 1
-    mask_stride = 0
-    if attention_mask is not None:
-        if (attention_mask.dtype != torch.float32 or attention_mask.dim() != 4
-                or tuple(attention_mask.shape[1:]) != (1, 1, kv_len) or attention_mask.shape[0] not in (1, batch)
-                or attention_mask.stride(3) != 1):
-            return None
-        mask_stride = 0 if attention_mask.shape[0] == 1 else attention_mask.stride(0)
 
-    # two distinct slots: a cache seeing its first token stores the tensors it is given
-    placeholder = hidden_states.new_empty((2, batch, kv_heads, 1, head_dim))
-    keys, values = placeholder[0], placeholder[1]
+    if cache is None or kv_len == 1:
+        # a cache seeing its first token stores the tensors it is given: two distinct new ones
+        keys, values = hidden_states.new_empty((2, batch, kv_heads, 1, head_dim)).unbind(0)
+    else:  # the cache copies the placeholder's (meaningless) values into the new slot
+        keys, values = _placeholder(batch, kv_heads, head_dim)
     if cache is not None:
-        keys, values = cache.update(keys, values, attention.layer_idx)
-    if tuple(keys.shape) != (batch, kv_heads, kv_len, head_dim) or keys.shape != values.shape \
-            or keys.stride(3) != 1 or values.stride(3) != 1:
+        keys, values = cache.update(keys, values, layer_idx)
+    key_strides, value_strides = keys.stride(), values.stride()
+    if (keys.shape != (batch, kv_heads, kv_len, head_dim) or values.shape != keys.shape or key_strides[3] != 1
+            or value_strides[3] != 1):
         raise ModelError(f"{type(cache).__name__}.update returned keys of shape {tuple(keys.shape)} for layer "
-                         f"{attention.layer_idx}, expected {(batch, kv_heads, kv_len, head_dim)}")
+                         f"{layer_idx}, expected {(batch, kv_heads, kv_len, head_dim)}")
     out = torch.empty_like(hidden_states)
-    big = weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS
+    threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
     _gemv.decoder_layer(
-        plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(), signed_sin.data_ptr(), rope_stride,
-        keys.data_ptr(), keys.stride(0), keys.stride(1), keys.stride(2),
-        values.data_ptr(), values.stride(0), values.stride(1), values.stride(2),
-        kv_len, _pointer(attention_mask), mask_stride, 2 if big else 1,
+        plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(), signed_sin.data_ptr(),
+        step.rope_stride, keys.data_ptr(), key_strides[0], key_strides[1], key_strides[2],
+        values.data_ptr(), value_strides[0], value_strides[1], value_strides[2],
+        kv_len, _pointer(attention_mask), step.mask_stride, threads,
     )
     return out
 
