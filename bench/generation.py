@@ -15,8 +15,11 @@ Prints `name: snuggle/transformers = ratio` lines (ours / theirs in tokens per s
 and >= 85% of the roofline, batch >= 2x), absolute rates and the torch thread count.
 
     .venv/bin/python bench/generation.py [--repeat 2] [--new-tokens 128] [--only greedy|batch] [--static]
+                                         [--breakdown]
 
-`--static` also times snuggle with cache_implementation="static" (preallocated KV cache).
+`--static` also times snuggle with cache_implementation="static" (preallocated KV cache). `--breakdown`
+splits snuggle's decode step time into the C decoder layers, the LM head product and the rest (Python,
+embedding, masks, rotary tables, final norm, cache bookkeeping, sampling), per token.
 """
 
 from __future__ import annotations
@@ -163,12 +166,74 @@ def bench_batch(tokenizer, reference, ours, args) -> None:
            total / our_time, total / reference_time)
 
 
+class _TimedKernels:
+    """Stands in for the `_gemv` module and adds up the wall time of its decoder_layer and gemv calls."""
+
+    def __init__(self, module):
+        self.module, self.seconds = module, {"decoder_layer": 0.0, "gemv": 0.0}
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def _timed(self, name, *args):
+        start = time.perf_counter()
+        getattr(self.module, name)(*args)
+        self.seconds[name] += time.perf_counter() - start
+
+    def decoder_layer(self, *args):
+        self._timed("decoder_layer", *args)
+
+    def gemv(self, *args):
+        self._timed("gemv", *args)
+
+
+def bench_breakdown(tokenizer, ours, args) -> None:
+    """Per-token decode time of snuggle (best of --repeat greedy runs): C layers, LM head, everything else."""
+    from snuggle.models import llama_inference
+
+    if llama_inference._gemv is None:
+        print("breakdown: the _gemv extension is not built (setup.py build_ext)", flush=True)
+        return
+    inputs = chat_inputs(tokenizer, CHAT_PROMPTS[:1])
+    best = None
+    for _ in range(args.repeat):
+        timed = _TimedKernels(llama_inference._gemv)
+        llama_inference._gemv = timed
+        try:
+            generate_with(ours, inputs, 1, do_sample=False)  # prefill + first token: subtracted below
+            prefill = time.perf_counter()
+            generate_with(ours, inputs, 1, do_sample=False)
+            prefill = time.perf_counter() - prefill
+            for key in timed.seconds:
+                timed.seconds[key] = 0.0
+            start = time.perf_counter()
+            generate_with(ours, inputs, args.new_tokens, do_sample=False)
+            total = time.perf_counter() - start - prefill
+        finally:
+            llama_inference._gemv = timed.module
+        if best is None or total < best[0]:
+            best = (total, dict(timed.seconds))
+    total, seconds = best
+    steps = args.new_tokens - 1  # decode steps after the first token
+    layers, head = seconds["decoder_layer"] / steps * 1e3, seconds["gemv"] / steps * 1e3
+    per_token = total / steps * 1e3
+    print(f"breakdown per decode step ({_kernel_label()}): {per_token:.2f} ms = C layers {layers:.2f} ms + LM head "
+          f"{head:.2f} ms + rest {per_token - layers - head:.2f} ms; load {os.getloadavg()[0]:.2f}", flush=True)
+
+
+def _kernel_label() -> str:
+    from snuggle.models import llama_inference
+
+    return f"kernels {llama_inference._gemv.kernel_name()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--only", choices=["greedy", "batch"])
     parser.add_argument("--static", action="store_true", help="also time snuggle with a static KV cache")
+    parser.add_argument("--breakdown", action="store_true", help="split snuggle's decode step time (see above)")
     args = parser.parse_args()
 
     folder = smollm2_fp32_folder()
@@ -177,11 +242,14 @@ def main() -> None:
     nbytes = weight_bytes(ours)
     roofline = bandwidth * 1e9 / nbytes
     print(f"torch threads: {torch.get_num_threads()} (cpu count {os.cpu_count()}); measured DRAM bandwidth "
-          f"{bandwidth:.1f} GB/s; fp32 weights {nbytes / 1e6:.0f} MB -> roofline {roofline:.1f} tok/s", flush=True)
+          f"{bandwidth:.1f} GB/s; fp32 weights {nbytes / 1e6:.0f} MB -> roofline {roofline:.1f} tok/s; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
     if args.only in (None, "greedy"):
         bench_greedy(tokenizer, reference, ours, args, roofline)
     if args.only in (None, "batch"):
         bench_batch(tokenizer, reference, ours, args)
+    if args.breakdown:
+        bench_breakdown(tokenizer, ours, args)
 
 
 if __name__ == "__main__":

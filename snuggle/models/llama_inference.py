@@ -8,6 +8,12 @@ instead runs `fast_layer_forward`, ~27 ops of which ~12 are kernels:
     rms_norm -> linear(qkv) -> rotary on q and k together -> cache update -> sdpa -> addmm(o_proj + residual)
     rms_norm -> linear(gate|up) -> silu * up -> addmm(down_proj + residual)
 
+Decode steps (one token per row, 1-16 rows, fp32 on the CPU, torch on one thread as generate arranges) go
+further when the optional `_gemv` C extension is built: `decode_layer_forward` runs the whole layer above in
+one call on two threads (the extension's worker joins the caller), with the cache slot reserved through
+`cache.update` so the KV cache is the same object the torch ops would fill. The torch ops stay the
+reference: tests/models/test_decode_kernel.py compares the two on tiny random models.
+
 Fused weights. q/k/v (and gate/up) are concatenated once into one input-major (in, out) matrix (the layout
 a one-token matmul streams fastest, see `_fuse`), and the original parameters are then re-pointed
 (`param.data = fused_t[:, cols].t()`) at column blocks of it: no extra memory, the module tree, parameter
