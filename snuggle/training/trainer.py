@@ -45,6 +45,7 @@ from snuggle.training.trainer_data import (
     check_batch_size,
     collator_keep_columns,
     find_labels,
+    trim_padding_columns,
 )
 from snuggle.training.trainer_eval import EvaluationLoop, speed_metrics
 from snuggle.training.trainer_utils import (
@@ -75,6 +76,10 @@ class Trainer(EvaluationLoop):
     `stop_on_nan_loss` (snuggle only, default True): a NaN/inf training loss raises TrainingError naming
     the step before the optimizer applies it; False keeps training (the loss is then filtered from the
     logs when `logging_nan_inf_filter`, as the reference does).
+    `trim_padding` (snuggle only): cut the trailing columns that are padding in every row of a training
+    batch before the forward (see trainer_data.trim_padding_columns; same loss and gradients up to
+    float rounding, much less compute on data padded to max_length). Default: on for snuggle encoder-only
+    or decoder-only models, off for encoder-decoder models and any other nn.Module.
     """
 
     def __init__(self, model: nn.Module | None = None, args: Any = None, data_collator: Callable | None = None,
@@ -83,7 +88,7 @@ class Trainer(EvaluationLoop):
                  compute_metrics: Callable | None = None, callbacks: list | None = None,
                  optimizers: tuple = (None, None), optimizer_cls_and_kwargs: tuple | None = None,
                  preprocess_logits_for_metrics: Callable | None = None, tokenizer: Any = None,
-                 stop_on_nan_loss: bool = True):
+                 stop_on_nan_loss: bool = True, trim_padding: bool | None = None):
         from snuggle.training.training_args import TrainingArguments
 
         if args is None:
@@ -119,6 +124,12 @@ class Trainer(EvaluationLoop):
         if self.optimizer is not None and optimizer_cls_and_kwargs is not None:
             raise TrainingError("pass either optimizers=(optimizer, scheduler) or optimizer_cls_and_kwargs, not both")
         self.stop_on_nan_loss = stop_on_nan_loss
+        if trim_padding is None:
+            from snuggle.models.modeling import PreTrainedModel
+
+            core = _unwrap(model)
+            trim_padding = isinstance(core, PreTrainedModel) and not getattr(core.config, "is_encoder_decoder", False)
+        self.trim_padding = trim_padding
         if args.push_to_hub:
             self._check_hub()
 
@@ -351,6 +362,8 @@ class Trainer(EvaluationLoop):
     def training_step(self, model, inputs, num_items_in_batch=None):
         model.train()
         inputs = self._prepare_inputs(inputs)
+        if self.trim_padding:
+            inputs = trim_padding_columns(inputs)
         try:
             with self.compute_loss_context_manager():
                 loss = self.compute_loss(model, inputs, num_items_in_batch=num_items_in_batch)
@@ -398,9 +411,11 @@ class Trainer(EvaluationLoop):
         if resume_from_checkpoint is None and self.args.resume_from_checkpoint:
             resume_from_checkpoint = self.args.resume_from_checkpoint
         checkpoint = ckpt.resolve_resume_checkpoint(resume_from_checkpoint, self.args.output_dir)
-        if self.model_init is not None and checkpoint is None and trial is None and self.state.global_step:
+        if self.model_init is not None and self.state.global_step:
+            # a second train() with model_init starts from a fresh model (and optimizer), as the reference does
             set_seed(self.args.seed)
             self.model = self.model_init()
+            self.optimizer = self.lr_scheduler = None
         if checkpoint is not None:
             ckpt.load_model_weights(_unwrap(self.model), checkpoint)
         self.is_in_train = True

@@ -240,3 +240,49 @@ def check_batch_size(dataset_len: int | None, batch_size: int, description: str,
             f"{argument}={batch_size} (per process) is larger than the {description} dataset ({dataset_len} rows): "
             f"every batch holds all {dataset_len} rows; lower {argument} to at most {dataset_len} if that is not meant",
         )
+
+
+# Keys whose axis 1 is the sequence axis in the batches our collators build.
+_SEQUENCE_KEYS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "labels", "special_tokens_mask",
+                  "inputs_embeds")
+
+
+def trim_padding_columns(batch: Any) -> Any:
+    """Drop the trailing columns that are padding in every row (attention_mask all 0), for training.
+
+    Data padded to a fixed max_length (e.g. tokenizer(..., padding="max_length")) spends most of the
+    compute on padding; right-padded columns that no row attends to change neither the loss nor the
+    gradients of a masked encoder or causal model, so they are cut before the forward. The batch is
+    returned unchanged when that cannot be proven: no 2-D attention_mask, left padding (nothing
+    trailing to cut), labels that are not -100 in the cut columns, or another tensor whose axis 1
+    has the sequence length (it might not be a sequence axis).
+
+    >>> import torch
+    >>> b = {"input_ids": torch.tensor([[5, 6, 0, 0], [7, 0, 0, 0]]),
+    ...      "attention_mask": torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]]), "labels": torch.tensor([1, 0])}
+    >>> trim_padding_columns(b)["input_ids"].tolist()
+    [[5, 6], [7, 0]]
+    """
+    import torch
+
+    if not isinstance(batch, Mapping):
+        return batch
+    mask = batch.get("attention_mask")
+    if not torch.is_tensor(mask) or mask.dim() != 2:
+        return batch
+    seq = mask.shape[1]
+    used = mask.any(dim=0).nonzero()
+    if used.numel() == 0:
+        return batch
+    keep = int(used[-1]) + 1
+    if keep >= seq:
+        return batch
+    for key, value in batch.items():
+        if not torch.is_tensor(value) or value.dim() < 2 or value.shape[1] != seq:
+            continue
+        if key not in _SEQUENCE_KEYS:
+            return batch  # an unknown (batch, seq, ...) tensor: do not guess
+        if key == "labels" and bool((value[:, keep:] != -100).any()):
+            return batch  # the loss reads labels in the padding: keep everything
+    return {k: (v[:, :keep] if k in _SEQUENCE_KEYS and torch.is_tensor(v) and v.dim() >= 2 and v.shape[1] == seq
+                else v) for k, v in batch.items()}

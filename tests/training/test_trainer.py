@@ -382,3 +382,38 @@ def test_missing_train_dataset_and_push_to_hub(tmp_path):
     except ImportError:
         with pytest.raises(ImportError, match="issue 8"):
             Trainer(tiny_classifier(), args_for(tmp_path, push_to_hub=True))
+
+
+# ------------------------------------------------------------------ padding trimming
+
+
+def test_trim_padding_columns_rules():
+    from snuggle.training.trainer_data import trim_padding_columns
+
+    mask = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]])
+    ids = torch.tensor([[5, 6, 0, 0], [7, 0, 0, 0]])
+    out = trim_padding_columns({"input_ids": ids, "attention_mask": mask, "labels": torch.full((2, 4), -100)})
+    assert out["input_ids"].shape == (2, 2) and out["labels"].shape == (2, 2)
+    # labels read in the padding, an unknown (batch, seq) tensor, left padding: untouched
+    labelled = {"input_ids": ids, "attention_mask": mask, "labels": ids}
+    assert trim_padding_columns(labelled)["input_ids"].shape == (2, 4)
+    assert trim_padding_columns({"input_ids": ids, "attention_mask": mask, "w": ids.float()})["input_ids"].shape[1] == 4
+    left = {"input_ids": ids.flip(1), "attention_mask": mask.flip(1)}
+    assert trim_padding_columns(left)["input_ids"].shape == (2, 4)
+
+
+def test_trimmed_training_equals_untrimmed(tmp_path):
+    rows = classification_rows(16, seq=12)
+    for i, r in enumerate(rows):  # right padding: 3..8 real tokens, padded to 12
+        n = 3 + i % 6
+        r["input_ids"] = r["input_ids"][:n] + [0] * (12 - n)
+        r["attention_mask"] = [1] * n + [0] * (12 - n)
+    runs = []
+    for trim in (True, False):
+        trainer = Trainer(tiny_classifier(), args_for(tmp_path, max_steps=4), train_dataset=rows, trim_padding=trim)
+        assert trainer.trim_padding is trim
+        trainer.train()
+        runs.append(trainer)
+    assert losses(runs[0].state.log_history) == pytest.approx(losses(runs[1].state.log_history), abs=1e-6)
+    for k, v in weights(runs[0].model).items():
+        torch.testing.assert_close(v, weights(runs[1].model)[k], atol=1e-6, rtol=1e-5)
