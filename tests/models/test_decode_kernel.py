@@ -88,14 +88,14 @@ def decode_step(model, prompt, mask=None, cache=None, steps=2):
     return torch.cat(logits, dim=1), cache
 
 
-def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache):
+def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache, atol=1e-4):
     fast_logits, fast_cache = decode_step(model, prompt, mask, make_cache())
     with torch_layers_only():
         torch_logits, torch_cache = decode_step(model, prompt, mask, make_cache())
-    torch.testing.assert_close(fast_logits, torch_logits, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast_logits, torch_logits, rtol=1e-4, atol=atol)
     for layer in range(model.config.num_hidden_layers):
         for fast, reference in zip(fast_cache[layer], torch_cache[layer]):
-            torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(fast, reference, rtol=1e-4, atol=atol / 10)
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 16])
@@ -164,3 +164,21 @@ def test_qk_norm_layers_keep_the_torch_ops():
     layer = model.model.layers[0]
     assert llama_inference.layer_plan(layer, llama_inference.layer_weights(layer)) is None
     assert_same_step(model, torch.tensor([[1, 2, 3, 4]]))  # falls back to the torch ops
+
+
+@pytest.mark.slow
+def test_smollm2_decode_steps_equal_torch_path(smollm2_fp32_path):
+    from snuggle.models import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(smollm2_fp32_path, dtype=torch.float32).eval()
+    prompt = torch.tensor([[1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3511, 308, 34519, 28, 7018, 411]])
+    # 30 layers of fp32 with another summation order: logits (magnitude ~20) agree to ~2e-4
+    assert_same_step(model, prompt, atol=1e-3)
+    batch = torch.cat([prompt, prompt.flip(-1)])
+    mask = torch.ones_like(batch)
+    mask[1, :5] = 0
+    assert_same_step(model, batch, mask, atol=1e-3)
+    fast = model.generate(batch, attention_mask=mask, max_new_tokens=24, do_sample=False)
+    with torch_layers_only():
+        reference = model.generate(batch, attention_mask=mask, max_new_tokens=24, do_sample=False)
+    assert fast.tolist() == reference.tolist()
