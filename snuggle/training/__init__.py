@@ -14,6 +14,7 @@ _LAZY = {
     "DataCollatorForTokenClassification": "snuggle.training.collators",
     "DefaultDataCollator": "snuggle.training.collators",
     "default_data_collator": "snuggle.training.collators",
+    "Trainer": "snuggle.training.trainer",
     "TrainingArguments": "snuggle.training.training_args",
     "Seq2SeqTrainingArguments": "snuggle.training.training_args",
     "ParallelMode": "snuggle.training.training_args",
