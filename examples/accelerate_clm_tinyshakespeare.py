@@ -22,11 +22,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from _shared import DEFAULT_DATA_DIR, Stopwatch, write_results
-from snuggle import Dataset, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, default_data_collator
+from snuggle import (
+    Dataset, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, default_data_collator, get_scheduler,
+)
 from snuggle.accelerate import Accelerator
 from snuggle.accelerate.utils import set_seed
 from snuggle.tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from snuggle.training.optimization import get_scheduler
 
 
 def parse_args(argv=None):

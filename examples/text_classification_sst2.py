@@ -16,12 +16,11 @@ from __future__ import annotations
 import numpy as np
 
 from _shared import Stopwatch, common_parser, limit, minilm_folder, write_results
-from snuggle import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, load_dataset
+from snuggle import (
+    AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+    EarlyStoppingCallback, Trainer, TrainingArguments, load_dataset, set_seed,
+)
 from snuggle import metrics
-from snuggle.training.trainer import Trainer
-from snuggle.training.trainer_callback import EarlyStoppingCallback
-from snuggle.training.trainer_utils import set_seed
-from snuggle.training.training_args import TrainingArguments
 
 LABELS = {0: "negative", 1: "positive"}
 

@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from _shared import Stopwatch, common_parser, limit, minilm_folder, write_results
-from snuggle import AutoModelForTokenClassification, AutoTokenizer, Dataset, DataCollatorForTokenClassification
+from snuggle import (
+    AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification, Dataset,
+    EarlyStoppingCallback, Trainer, TrainingArguments, set_seed,
+)
 from snuggle import metrics
-from snuggle.training.trainer import Trainer
-from snuggle.training.trainer_callback import EarlyStoppingCallback
-from snuggle.training.trainer_utils import set_seed
-from snuggle.training.training_args import TrainingArguments
 
 LABEL_LIST = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 
