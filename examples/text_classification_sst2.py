@@ -1,14 +1,17 @@
 """Fine-tune all-MiniLM-L6-v2 for sentence sentiment on GLUE SST-2 with the Trainer.
 
-    python examples/text_classification_sst2.py                      # the full recipe (~88-90% dev accuracy)
+    python examples/text_classification_sst2.py                      # 600-step budget: 86.8% dev accuracy
+    python examples/text_classification_sst2.py --max-steps -1 --num-epochs 1   # the full epoch
     python examples/text_classification_sst2.py --max-steps 20 --max-train-samples 640 --max-eval-samples 64
 
-The recipe fits a 20-minute budget on 2 CPU cores: sentences truncated to 64 tokens and padded per
-batch (DataCollatorWithPadding), batch 32, AdamW at 1e-4 with 10% linear warm-up and linear decay over
-600 steps (19,200 sentences, 29% of the 67k training set: a full epoch is ~2,100 steps, ~35 min on
-2 cores), evaluation on the 872-row GLUE dev set every 150 steps, the best checkpoint reloaded at the
-end, and early stopping after 3 evaluations without improvement. `--max-steps -1 --num-epochs 1`
-trains the full epoch. The data are the GLUE TSV files (tab-separated, unquoted sentences).
+The default recipe is a 600-step budget: sentences truncated to 64 tokens and padded per batch
+(DataCollatorWithPadding), batch 32, AdamW at 1e-4 with 10% linear warm-up and linear decay over 600
+steps (19,200 sentences, 29% of the 67k training set), evaluation on the 872-row GLUE dev set every
+150 steps, the best checkpoint reloaded at the end, early stopping after 3 evaluations without
+improvement. Measured: 86.8% dev accuracy, 41 CPU-minutes (docs/training.md). `--max-steps -1
+--num-epochs 1` trains the full epoch (~2,100 steps, ~3.5x the cost); the accuracy was still
+rising at step 600 (83.3, 85.0, 85.3, 86.8% at steps 150-600), so 88% needs more of the epoch.
+The data are the GLUE TSV files (tab-separated, unquoted sentences).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Each example script runs end to end for a few steps on a small sample, in a subprocess as a user would
 run it, and leaves its outputs behind: results.json with metrics in range, the final model folder, the
-checkpoints and the JSON-lines log. The full SST-2 recipe (>= 88% dev accuracy) is marked slow."""
+checkpoints and the JSON-lines log. The full SST-2 runs and the 2-process launch are marked slow."""
 
 from __future__ import annotations
 
@@ -135,8 +135,18 @@ def test_clm_accelerate_two_processes(tmp_path):
 
 
 @pytest.mark.slow
-def test_sst2_full_recipe_reaches_88_percent(tmp_path):
-    """The documented recipe (docs/training.md): >= 88% accuracy on the 872-row GLUE dev set."""
-    r = run_example("text_classification_sst2.py", tmp_path, timeout=3600)
+def test_sst2_budget_recipe(tmp_path):
+    """The default 600-step recipe (docs/training.md: 86.8% measured; ~41 CPU-minutes)."""
+    r = run_example("text_classification_sst2.py", tmp_path, timeout=3 * 3600)
+    assert r["eval_samples"] == 872 and r["global_step"] <= 600
+    assert r["eval_accuracy"] >= 0.86, r
+
+
+@pytest.mark.slow
+def test_sst2_full_epoch_reaches_88_percent(tmp_path):
+    """The issue's target: >= 88% on the 872-row GLUE dev set after one epoch (~2,100 steps; hours on a
+    loaded 2-core machine)."""
+    r = run_example("text_classification_sst2.py", tmp_path, "--max-steps", "-1", "--num-epochs", "1",
+                    "--eval-steps", "300", timeout=8 * 3600)
     assert r["eval_samples"] == 872
     assert r["eval_accuracy"] >= 0.88, r
