@@ -45,6 +45,7 @@ from snuggle.training.trainer_data import (
     check_batch_size,
     collator_keep_columns,
     find_labels,
+    row_lengths,
     trim_padding_columns,
 )
 from snuggle.training.trainer_eval import EvaluationLoop, speed_metrics
@@ -227,8 +228,14 @@ class Trainer(EvaluationLoop):
             return DataLoader(dataset, batch_size=batch_size, drop_last=drop_last, **common)
         argument = "per_device_train_batch_size" if description == "train" else "per_device_eval_batch_size"
         check_batch_size(len(dataset), batch_size, description, argument, drop_last)
+        lengths = None
+        if shuffle and args.group_by_length:
+            lengths = row_lengths(dataset, args.length_column_name)
         sampler = EpochBatchSampler(len(dataset), batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                                    num_processes=args.world_size, process_index=args.process_index)
+                                    num_processes=args.world_size, process_index=args.process_index,
+                                    lengths=lengths,
+                                    # the reference groups an optimizer step's rows: batch x accumulation
+                                    length_group_size=batch_size * args.gradient_accumulation_steps * args.world_size)
         # The loader draws its worker base seed from this generator, not from the global RNG, so that
         # creating an epoch iterator does not shift the dropout stream (resume restores that stream).
         generator = torch.Generator()
