@@ -32,6 +32,8 @@ def parse_args(argv=None):
     parser = common_parser(__doc__.splitlines()[0], "runs/sst2", max_length=64, batch_size=32, learning_rate=1e-4,
                            num_epochs=1.0, eval_steps=150, logging_steps=50, patience=3)
     parser.set_defaults(max_steps=600)
+    parser.add_argument("--no-group-by-length", dest="group_by_length", action="store_false",
+                        help="random batches instead of batches of similar-length sentences")
     return parser.parse_args(argv)
 
 
@@ -89,6 +91,8 @@ def main(argv=None) -> dict:
         logging_steps=args.logging_steps,
         report_to=["jsonl"],
         seed=args.seed,
+        # batches of similar-length sentences: little padding, so ~3x less compute per step on SST-2
+        group_by_length=args.group_by_length,
     )
     trainer = Trainer(
         model=model,
