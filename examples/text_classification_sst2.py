@@ -8,7 +8,8 @@ The default recipe is a 600-step budget: sentences truncated to 64 tokens and pa
 (DataCollatorWithPadding), batch 32, AdamW at 1e-4 with 10% linear warm-up and linear decay over 600
 steps (19,200 sentences, 29% of the 67k training set), evaluation on the 872-row GLUE dev set every
 150 steps, the best checkpoint reloaded at the end, early stopping after 3 evaluations without
-improvement. Measured: 86.8% dev accuracy, 41 CPU-minutes (docs/training.md). `--max-steps -1
+improvement. Measured with random batches (`--no-group-by-length`): 86.8% dev accuracy, 41
+CPU-minutes (docs/training.md); length-grouped batches (the default now) are not measured yet. `--max-steps -1
 --num-epochs 1` trains the full epoch (~2,100 steps, ~3.5x the cost); the accuracy was still
 rising at step 600 (83.3, 85.0, 85.3, 86.8% at steps 150-600), so 88% needs more of the epoch.
 The data are the GLUE TSV files (tab-separated, unquoted sentences).
