@@ -50,7 +50,13 @@ REFERENCE_ONLY = {
 
 @pytest.fixture(scope="module")
 def hf():
-    return pytest.importorskip("transformers")
+    transformers = pytest.importorskip("transformers")
+    # The reference derives disable_tqdm from its logger's level; other parity modules set that logger
+    # to ERROR at import, so compare at the default level (WARNING) and restore it afterwards.
+    level = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_warning()
+    yield transformers
+    transformers.logging.set_verbosity(level)
 
 
 def _comparable(value):
