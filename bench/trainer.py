@@ -22,6 +22,7 @@ import argparse
 import gc
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -130,8 +131,11 @@ def run_ddp(warmup: int, steps: int) -> float:
                                             steps=steps, n=(warmup + steps) * BATCH))
         torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-        proc = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "0", str(script)],
-                              capture_output=True, text=True, env=env)
+        with socket.socket() as probe:  # a free port: torchrun's workers cannot rendezvous on port 0
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        proc = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
+                               str(port), str(script)], capture_output=True, text=True, env=env, timeout=1800)
         if proc.returncode != 0:
             sys.exit(proc.stderr[-3000:])
         line = [x for x in proc.stdout.splitlines() if x.startswith("{")][-1]
