@@ -84,3 +84,19 @@ class Stopwatch:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
         return False
+
+
+def train_evaluate_save(trainer, output_dir: str, train_ds, eval_ds, test_ds=None) -> dict:
+    """The end every Trainer recipe shares: train, evaluate (and test, as test_* metrics, when given), save the
+    model, write results.json with the metrics, the training loss and the wall time; returns those results."""
+    with Stopwatch() as clock:
+        train_output = trainer.train()
+        results = trainer.evaluate()
+        if test_ds is not None:
+            results.update(trainer.evaluate(test_ds, metric_key_prefix="test"))
+    trainer.save_model()
+    results.update(train_loss=train_output.training_loss, global_step=train_output.global_step,
+                   wall_time_s=round(clock.seconds, 1), train_samples=len(train_ds), eval_samples=len(eval_ds))
+    write_results(output_dir, results)
+    return results
+

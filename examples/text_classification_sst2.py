@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _shared import Stopwatch, common_parser, limit, minilm_folder, write_results
+from _shared import common_parser, limit, minilm_folder, train_evaluate_save
 from snuggle import (
     AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
     EarlyStoppingCallback, Trainer, TrainingArguments, load_dataset, set_seed,
@@ -103,14 +103,7 @@ def main(argv=None) -> dict:
         compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
     )
-    with Stopwatch() as clock:
-        train_output = trainer.train()
-        eval_metrics = trainer.evaluate()
-    trainer.save_model()
-    results = {**eval_metrics, "train_loss": train_output.training_loss, "global_step": train_output.global_step,
-               "wall_time_s": round(clock.seconds, 1), "train_samples": len(train_ds), "eval_samples": len(eval_ds)}
-    write_results(args.output_dir, results)
-    return results
+    return train_evaluate_save(trainer, args.output_dir, train_ds, eval_ds)
 
 
 if __name__ == "__main__":
