@@ -14,6 +14,7 @@ from snuggle.models import llama_inference
 from snuggle.models.cache import DynamicCache, StaticCache
 from snuggle.models.llama import LlamaConfig, LlamaForCausalLM, Qwen3ForCausalLM
 from snuggle.models.llama_configs import Qwen3Config
+from tests.models.test_gemv import llama_inference_disabled
 
 _gemv = llama_inference._gemv
 pytestmark = pytest.mark.skipif(_gemv is None or not hasattr(_gemv, "decoder_layer"),
@@ -30,25 +31,6 @@ def one_torch_thread():
         torch.set_num_threads(previous)
 
 
-@contextlib.contextmanager
-def torch_layers_only():
-    saved = llama_inference._gemv
-    llama_inference._gemv = None
-    try:
-        yield
-    finally:
-        llama_inference._gemv = saved
-
-
-KERNEL_SETS = _gemv.kernel_names() if _gemv is not None and hasattr(_gemv, "kernel_names") else []
-
-
-@pytest.fixture(params=KERNEL_SETS)
-def kernels(request):
-    best = _gemv.kernel_name()
-    _gemv.use_kernels(request.param)
-    yield request.param
-    _gemv.use_kernels(best)
 
 
 @pytest.fixture(params=[1, 2])
@@ -90,7 +72,7 @@ def decode_step(model, prompt, mask=None, cache=None, steps=2):
 
 def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache, atol=1e-4):
     fast_logits, fast_cache = decode_step(model, prompt, mask, make_cache())
-    with torch_layers_only():
+    with llama_inference_disabled():
         torch_logits, torch_cache = decode_step(model, prompt, mask, make_cache())
     torch.testing.assert_close(fast_logits, torch_logits, rtol=1e-4, atol=atol)
     for layer in range(model.config.num_hidden_layers):
@@ -145,7 +127,7 @@ def test_long_cache_and_generate_tokens_identical():
     prompt = torch.randint(0, 96, (2, 40), generator=torch.Generator().manual_seed(3))
     assert_same_step(model, prompt)
     fast = model.generate(prompt, max_new_tokens=12, do_sample=False)
-    with torch_layers_only():
+    with llama_inference_disabled():
         reference = model.generate(prompt, max_new_tokens=12, do_sample=False)
     assert fast.tolist() == reference.tolist()
 
@@ -179,6 +161,6 @@ def test_smollm2_decode_steps_equal_torch_path(smollm2_fp32_path):
     mask[1, :5] = 0
     assert_same_step(model, batch, mask, atol=1e-3)
     fast = model.generate(batch, attention_mask=mask, max_new_tokens=24, do_sample=False)
-    with torch_layers_only():
+    with llama_inference_disabled():
         reference = model.generate(batch, attention_mask=mask, max_new_tokens=24, do_sample=False)
     assert fast.tolist() == reference.tolist()

@@ -7,15 +7,6 @@ from snuggle.models import llama_inference
 from snuggle.models.llama import LlamaConfig, LlamaForCausalLM
 
 _gemv = llama_inference._gemv  # None when the extension is not built
-KERNEL_SETS = _gemv.kernel_names() if _gemv is not None else []  # e.g. ["avx512f", "avx2", "generic"]
-
-
-@pytest.fixture(params=KERNEL_SETS)
-def kernels(request):
-    best = _gemv.kernel_name()
-    _gemv.use_kernels(request.param)
-    yield request.param
-    _gemv.use_kernels(best)
 
 
 def _run(x, w_t, init=None):
