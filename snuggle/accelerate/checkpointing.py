@@ -27,6 +27,7 @@ import torch
 
 from snuggle.accelerate.state import PartialState
 from snuggle.errors import TrainingError
+from snuggle.utils.atomic import replace_dir
 
 MODEL_NAME = "model"
 OPTIMIZER_NAME = "optimizer"
@@ -126,14 +127,7 @@ def finish_save(output_dir: str) -> None:
     state = PartialState()
     state.wait_for_everyone()
     if state.is_main_process:
-        final = os.path.abspath(output_dir).rstrip(os.sep)
-        staging = staging_dir(output_dir)
-        old = final + ".old"
-        if os.path.exists(final):
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(staging_dir(output_dir), os.path.abspath(output_dir).rstrip(os.sep))
     state.wait_for_everyone()
 
 

@@ -39,6 +39,7 @@ from snuggle.training.trainer_utils import (
     get_last_checkpoint,
     sorted_checkpoints,
 )
+from snuggle.utils.atomic import replace_dir
 from snuggle.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -77,14 +78,7 @@ def tmp_checkpoint_dir(output_dir: str, step: int) -> str:
 def publish_checkpoint(tmp: str, final: str) -> None:
     """Rename a complete temp folder onto `final` (replacing an older folder of the same step)."""
     _fsync_tree(tmp)
-    if os.path.exists(final):
-        trash = final + ".old"
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(final, trash)
-        os.replace(tmp, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
+    replace_dir(tmp, final)
     _fsync_dir(os.path.dirname(final))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from typing import IO, Any, Iterator
 
@@ -61,3 +62,27 @@ def atomic_write_json(
     kwargs.setdefault("ensure_ascii", False)
     text = json.dumps(obj, indent=indent, **kwargs)
     atomic_write_text(path, text + ("\n" if trailing_newline else ""))
+
+
+def replace_dir(staging: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Move the complete folder `staging` onto `final`, replacing a folder already there.
+
+    The old folder is renamed aside (`<final>.old`) before the new one takes its name and deleted after,
+    so `final` is never a half-deleted or half-written tree.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(d, "new")); atomic_write_text(os.path.join(d, "new", "f"), "2")
+    >>> os.makedirs(os.path.join(d, "out")); atomic_write_text(os.path.join(d, "out", "f"), "1")
+    >>> replace_dir(os.path.join(d, "new"), os.path.join(d, "out"))
+    >>> open(os.path.join(d, "out", "f")).read(), sorted(os.listdir(d))
+    ('2', ['out'])
+    """
+    final = os.fspath(final)
+    old = final + ".old"
+    if os.path.exists(final):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(staging, final)
+    shutil.rmtree(old, ignore_errors=True)
+
