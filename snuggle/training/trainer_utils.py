@@ -11,7 +11,6 @@ imports them keeps working:
 from __future__ import annotations
 
 import os
-import random
 import re
 from enum import Enum
 from typing import Any, NamedTuple
@@ -118,22 +117,13 @@ class TrainOutput(NamedTuple):
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seed python, numpy and torch (all devices) in one call.
+    """Seed python, numpy and torch (all devices) in one call (snuggle.accelerate.utils.set_seed).
 
     >>> set_seed(42)
     """
-    random.seed(seed)
-    try:
-        import numpy as np
+    from snuggle.accelerate.utils import set_seed as seed_everything
 
-        np.random.seed(seed % (2**32))
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        pass
-    import torch
-
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True)
+    seed_everything(seed, deterministic=deterministic)
 
 
 def enable_full_determinism(seed: int) -> None:
