@@ -23,19 +23,39 @@ def resolve_trackers(log_with) -> list[str]:
         return []
     names = [log_with] if isinstance(log_with, str) else list(log_with)
     if "all" in names:
-        return ["jsonl"] + (["tensorboard"] if _tensorboard_available() else [])
+        return ["jsonl"] + (["tensorboard"] if is_tensorboard_available() else [])
     unknown = [n for n in names if n not in _KNOWN]
     if unknown:
         raise ConfigError(f"log_with: unknown tracker(s) {unknown}; available: {list(_KNOWN)} or 'all'")
-    if "tensorboard" in names and not _tensorboard_available():
+    if "tensorboard" in names and not is_tensorboard_available():
         raise MissingDependencyError("log_with='tensorboard' needs the tensorboard package: pip install tensorboard")
     return names
 
 
-def _tensorboard_available() -> bool:
+def is_tensorboard_available() -> bool:
+    """True when tensorboard (for torch.utils.tensorboard) or tensorboardX can be imported."""
     import importlib.util
 
-    return importlib.util.find_spec("tensorboard") is not None
+    return any(importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX"))
+
+
+def summary_writer_class():
+    """torch.utils.tensorboard's SummaryWriter when tensorboard is installed, else tensorboardX's; None
+    without either. (The Accelerator's tracker and the Trainer's TensorBoardCallback both write with it.)"""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            return SummaryWriter
+        except ImportError:
+            pass
+    if importlib.util.find_spec("tensorboardX") is not None:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    return None
 
 
 class JsonlTracker:
@@ -63,9 +83,7 @@ class TensorBoardTracker:
     name = "tensorboard"
 
     def __init__(self, run_name: str, logging_dir: str | None, config: dict | None = None):
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.tracker = SummaryWriter(os.path.join(logging_dir or ".", run_name))
+        self.tracker = summary_writer_class()(os.path.join(logging_dir or ".", run_name))
         if config:
             self.tracker.add_text("config", json.dumps(config, default=str))
 

@@ -12,13 +12,13 @@ are not built in: write a TrainerCallback with an `on_log` and pass it as `Train
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
 from datetime import datetime
 from typing import Any
 
+from snuggle.accelerate.tracking import is_tensorboard_available, summary_writer_class
 from snuggle.errors import ConfigError, MissingDependencyError
 from snuggle.training.trainer_callback import TrainerCallback, _json_default
 from snuggle.utils.atomic import atomic_write_text
@@ -44,11 +44,6 @@ EXTERNAL_INTEGRATIONS = (
     "trackio",
     "wandb",
 )
-
-
-def is_tensorboard_available() -> bool:
-    """True when tensorboard (for torch.utils.tensorboard) or tensorboardX can be imported."""
-    return any(importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX"))
 
 
 def rewrite_logs(logs: dict) -> dict:
@@ -109,17 +104,9 @@ class TensorBoardCallback(TrainerCallback):
 
     @staticmethod
     def _find_summary_writer():
-        if importlib.util.find_spec("tensorboard") is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                return SummaryWriter
-            except ImportError:
-                pass
-        if importlib.util.find_spec("tensorboardX") is not None:
-            from tensorboardX import SummaryWriter
-
-            return SummaryWriter
+        writer_class = summary_writer_class()
+        if writer_class is not None:
+            return writer_class
         raise MissingDependencyError(
             'report_to="tensorboard" needs tensorboard: pip install snuggle[tensorboard] (or tensorboardX), '
             'or use report_to="jsonl" which needs nothing'
