@@ -1,0 +1,24 @@
+"""The PostgreSQL test server itself: reachable on loopback only, one fresh database per call."""
+
+from __future__ import annotations
+
+import psycopg
+
+
+def test_postgres_server_listens_on_loopback_only(postgres_server, postgres_url):
+    assert postgres_url == f"postgresql+psycopg://postgres@127.0.0.1:{postgres_server.port}/hub"
+    with psycopg.connect(postgres_server.dsn("hub")) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+        # the unix socket lives in the temporary cluster folder, not in /var/run/postgresql
+        assert conn.execute("SHOW unix_socket_directories").fetchone()[0] == str(postgres_server.root)
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "hub"
+
+
+def test_create_database_starts_empty(postgres_server):
+    url = postgres_server.create_database("h8_scratch")
+    with psycopg.connect(postgres_server.dsn("h8_scratch"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE t (x int)")
+    postgres_server.create_database("h8_scratch")  # again: dropped and re-created
+    with psycopg.connect(postgres_server.dsn("h8_scratch")) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+    assert tables == 0 and url.endswith("/h8_scratch")
