@@ -1,0 +1,154 @@
+"""Content-addressed blob store on the file system: data_dir/blobs/<aa>/<bb>/<sha256>.
+
+Every stored file is named by the sha256 of its bytes, so identical content is stored once. Writes
+stream into a temporary file under data_dir/tmp (same file system), hashing as they go; the file is
+fsynced and renamed into place only when hash and size check out, so a crash or a rejected upload
+never leaves a partial blob under its final name.
+
+>>> import tempfile
+>>> store = BlobStore(tempfile.mkdtemp())
+>>> sha, size = store.store([b"hello ", b"world"])
+>>> size, store.size(sha), store.path(sha).read_bytes()
+(11, 11, b'hello world')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from snuggle.hub.server.errors import BadRequest, TooLarge
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_sha256(value: str) -> str:
+    if not isinstance(value, str) or not _SHA256.match(value):
+        raise BadRequest(f"Invalid sha256 {value!r}: expected 64 lowercase hex characters")
+    return value
+
+
+class StoredBlob:
+    """What store() learned while writing: sha256, size and (when the size was known up front) git oid."""
+
+    __slots__ = ("sha256", "size", "git_oid")
+
+    def __init__(self, sha256: str, size: int, git_oid: str | None):
+        self.sha256, self.size, self.git_oid = sha256, size, git_oid
+
+
+class BlobStore:
+    """Blobs under `root/blobs`, temporary files under `root/tmp`."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.blobs_dir = self.root / "blobs"
+        self.tmp_dir = self.root / "tmp"
+        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob with this sha256 lives (whether or not it exists); the key is validated first,
+        so no user string ever becomes part of a file system path."""
+        check_sha256(sha256)
+        return self.blobs_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def size(self, sha256: str) -> int | None:
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def exists(self, sha256: str) -> bool:
+        return self.size(sha256) is not None
+
+    def store(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+    ) -> tuple[str, int]:
+        """Write `chunks` as one blob; return (sha256, size). See store_detailed()."""
+        blob = self.store_detailed(chunks, expected_sha256=expected_sha256, expected_size=expected_size, max_size=max_size)
+        return blob.sha256, blob.size
+
+    def store_detailed(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        max_size: int | None = None,
+    ) -> StoredBlob:
+        """Stream `chunks` into the store. BadRequest if the content does not match `expected_sha256` /
+        `expected_size`, TooLarge past `max_size` (or past `expected_size`); nothing is left behind then.
+        With `expected_size` known the git blob oid is computed in the same pass."""
+        if expected_sha256 is not None:
+            check_sha256(expected_sha256)
+        if expected_size is not None and max_size is not None and expected_size > max_size:
+            raise TooLarge(f"Object of {expected_size} bytes exceeds the limit of {max_size} bytes")
+        sha = hashlib.sha256()
+        sha1 = hashlib.sha1(b"blob %d\0" % expected_size) if expected_size is not None else None
+        size = 0
+        fd, tmp = tempfile.mkstemp(prefix="blob-", dir=self.tmp_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in chunks:
+                    if not chunk:
+                        continue
+                    size += len(chunk)
+                    if max_size is not None and size > max_size:
+                        raise TooLarge(f"Object exceeds the limit of {max_size} bytes")
+                    if expected_size is not None and size > expected_size:
+                        raise BadRequest(f"Object is larger than the declared size of {expected_size} bytes")
+                    sha.update(chunk)
+                    if sha1 is not None:
+                        sha1.update(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            digest = sha.hexdigest()
+            if expected_size is not None and size != expected_size:
+                raise BadRequest(f"Object size mismatch: declared {expected_size} bytes, received {size}")
+            if expected_sha256 is not None and digest != expected_sha256:
+                raise BadRequest(f"Object hash mismatch: declared sha256 {expected_sha256}, received {digest}")
+            final = self.path(digest)
+            if final.exists():
+                os.unlink(tmp)  # deduplicated: identical bytes are already stored
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)
+                _fsync_dir(final.parent)
+            return StoredBlob(digest, size, sha1.hexdigest() if sha1 is not None else None)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def store_bytes(self, data: bytes) -> StoredBlob:
+        return self.store_detailed([data], expected_size=len(data))
+
+    def read_bytes(self, sha256: str, limit: int | None = None) -> bytes:
+        with open(self.path(sha256), "rb") as f:
+            return f.read() if limit is None else f.read(limit)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
