@@ -22,6 +22,7 @@ The rules are the reference's (datasets 5):
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from collections import Counter
 from functools import lru_cache
@@ -269,32 +270,70 @@ def get_data_patterns(base_path: str) -> dict[str, list[str]]:
     >>> list(get_data_patterns(d))
     ['train', 'test']
     """
-    def matches(pattern: str) -> bool:
-        try:
-            return bool(resolve_pattern(pattern, base_path))
-        except FileNotFoundError:
-            return False
-
     if not os.path.isdir(base_path):
         raise DataError(f"The directory '{base_path}' does not exist")
-    sharded = SHARDED_SPLIT_PATTERN.replace("{split}", "*")
-    try:
-        sharded_files = resolve_pattern(sharded, base_path)
-    except FileNotFoundError:
-        sharded_files = []
+
+    def find(pattern: str) -> list[str]:
+        try:
+            return resolve_pattern(pattern, base_path)
+        except FileNotFoundError:
+            return []
+
+    return _infer_split_patterns(find, base_path)
+
+
+def get_data_patterns_in_paths(paths: list[str], base: str = "") -> dict[str, list[str]]:
+    """`get_data_patterns` for a list of repo-relative paths (a Hub repo's files) under folder `base`.
+
+    >>> list(get_data_patterns_in_paths(["README.md", "data/train-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"]))
+    ['train', 'test']
+    """
+    return _infer_split_patterns(lambda pattern: resolve_pattern_in_paths(pattern, paths, base), base or "/")
+
+
+def _infer_split_patterns(find, where: str) -> dict[str, list[str]]:
+    # `find(pattern)` lists the matching files; the rules are the same for folders and Hub listings
+    sharded_files = find(SHARDED_SPLIT_PATTERN.replace("{split}", "*"))
     if sharded_files:
         name_re = re.compile(r"^(?P<split>.+?)-\d{5}-of-\d{5}")
         splits = {name_re.match(os.path.basename(f)).group("split") for f in sharded_files}
         bad = [s for s in splits if not _SPLIT_NAME_RE.match(s)]
         if bad:
-            raise DataError(f"{base_path}: split names must match '\\w+(\\.\\w+)*' but the data files give {sorted(bad)}")
+            raise DataError(f"{where}: split names must match '\\w+(\\.\\w+)*' but the data files give {sorted(bad)}")
         ordered = [s for s in DEFAULT_SPLITS if s in splits] + sorted(splits - set(DEFAULT_SPLITS))
         return {s: [SHARDED_SPLIT_PATTERN.format(split=s)] for s in ordered}
     for group in DEFAULT_PATTERN_GROUPS:
-        found = {split: pats for split, pats in group.items() if any(matches(p) for p in pats)}
+        found = {split: pats for split, pats in group.items() if any(find(p) for p in pats)}
         if found:
             return found
-    raise DataError(f"The directory '{base_path}' doesn't contain any data files")
+    raise DataError(f"The directory '{where}' doesn't contain any data files")
+
+
+def resolve_pattern_in_paths(pattern: str, paths: list[str], base: str = "",
+                             allowed_extensions: list[str] | None = None) -> list[str]:
+    """The sorted `paths` (repo-relative, '/'-separated) matching `pattern` relative to folder `base`.
+
+    Same rules as `resolve_pattern` on a folder: hidden and `__x` parts only when the pattern names them,
+    README.md and other metadata files ignored, extensions filtered. Returns [] when nothing matches.
+
+    >>> resolve_pattern_in_paths("*.csv", ["data/a.csv", "b.csv", ".hidden.csv"], base="")
+    ['b.csv']
+    >>> resolve_pattern_in_paths("**", ["data/a.csv", "README.md"], base="data")
+    ['data/a.csv']
+    """
+    full = posixpath.normpath(posixpath.join(base, os.fspath(pattern))) if base else posixpath.normpath(pattern)
+    full = full.lstrip("/")
+    ignored = FILES_TO_IGNORE - {posixpath.basename(full)}
+    if not contains_wildcards(full):
+        matches = [p for p in paths if p == full and posixpath.basename(p) not in ignored]
+    else:
+        regex = glob_to_regex(full)
+        matches = sorted(p for p in paths if regex.match(p) and posixpath.basename(p) not in ignored
+                         and not _is_hidden_or_special_unrequested(p, full))
+    if allowed_extensions is not None:
+        allowed = set(allowed_extensions)
+        matches = [p for p in matches if any("." + s in allowed for s in posixpath.basename(p).split(".")[1:])]
+    return matches
 
 
 def infer_builder_for_files(files: list[str]) -> tuple[str | None, dict]:

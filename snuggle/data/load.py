@@ -49,12 +49,16 @@ DOWNLOAD_MODES = ("reuse_dataset_if_exists", "reuse_cache_if_exists", "force_red
 
 
 def resolve_hub_dataset(path: str, revision: str | None = None, **kwargs) -> Any:
-    """The seam for Hub datasets ("user/name"): resolved by `snuggle.hub` once it can list and download them."""
-    raise DataError(
-        f"'{path}' is neither a local file or folder nor a packaged builder {list(PACKAGED_BUILDERS)}. "
-        "Hub datasets need snuggle.hub, which does not load datasets yet: download the files and pass "
-        "the local folder, or use load_dataset('<builder>', data_files=...)."
-    )
+    """The seam for Hub datasets ("user/name"): a builder over the repo's data files (snuggle.data.hub_datasets)."""
+    parts = path.split("/")
+    if len(parts) != 2 or not all(parts) or path.startswith((".", "~")):
+        raise DataError(
+            f"'{path}' is neither a local file or folder, nor a packaged builder {list(PACKAGED_BUILDERS)}, "
+            "nor a Hub dataset id ('namespace/name')."
+        )
+    from snuggle.data.hub_datasets import load_hub_dataset_builder
+
+    return load_hub_dataset_builder(path, revision=revision, **kwargs)
 
 
 def _camelcase_to_snakecase(name: str) -> str:
@@ -285,7 +289,7 @@ def load_dataset_builder(path: str, name: str | None = None, data_dir: str | Non
                         f"supported extensions: {ALL_EXTENSIONS}")
     else:
         return resolve_hub_dataset(path, revision=revision, name=name, data_dir=data_dir, data_files=data_files,
-                                   token=token)
+                                   token=token, cache_dir=cache_dir, features=features, **config_kwargs)
     for split, split_files in files.items():
         if not split_files:
             raise DataError(f"split '{split}': no data files left in '{base_path}' for the {builder_name} builder")

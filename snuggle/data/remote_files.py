@@ -21,6 +21,22 @@ from snuggle.errors import DataError
 REMOTE_PREFIXES = ("http://", "https://")
 DEFAULT_BLOCK_SIZE = 1 << 20  # bytes per Range request
 
+# URL prefix -> reader for URLs another package serves itself (snuggle.hub: its session and auth header).
+# A reader has open(url, block_size) -> seekable binary file and info(url) -> (size, etag).
+_URL_READERS: dict = {}
+
+
+def register_url_reader(prefix: str, reader) -> None:
+    """Read URLs that start with `prefix` through `reader` instead of fsspec (e.g. Hub files with a token)."""
+    _URL_READERS[prefix] = reader
+
+
+def _reader_for(url: str):
+    for prefix, reader in _URL_READERS.items():
+        if url.startswith(prefix):
+            return reader
+    return None
+
 
 def is_remote_url(path) -> bool:
     """True for http(s) URLs."""
@@ -49,8 +65,12 @@ def open_data_file(path: str, mode: str = "rb", encoding: str | None = None, err
         if mode == "rb":
             return open(path, "rb")
         return open(path, "r", encoding=encoding or "utf-8", errors=errors)
+    reader = _reader_for(path)
     try:
-        raw = _http_filesystem().open(path, mode="rb", block_size=block_size)
+        if reader is not None:
+            raw = reader.open(path, block_size=block_size)
+        else:
+            raw = _http_filesystem().open(path, mode="rb", block_size=block_size)
     except FileNotFoundError:
         raise DataError(f"{path}: not found (HTTP 404)") from None
     except Exception as e:  # noqa: BLE001 - aiohttp / fsspec raise many types; name the URL and the cause
@@ -66,10 +86,14 @@ def data_file_size(path: str) -> int | None:
         import os
 
         return os.path.getsize(path)
+    if _reader_for(path) is not None:
+        return _reader_for(path).info(path)[0]
     return _http_filesystem().info(path).get("size")
 
 
 def data_file_info(url: str) -> tuple:
     """(size, ETag or Last-Modified) of a remote file: what a cache key of its content can use."""
+    if _reader_for(url) is not None:
+        return tuple(_reader_for(url).info(url))
     info = _http_filesystem().info(url)
     return (info.get("size"), info.get("ETag") or info.get("etag") or info.get("Last-Modified") or info.get("last_modified"))

@@ -87,8 +87,10 @@ def test_unknown_split_lists_available(folder, tmp_path):
     assert "['train', 'test']" in str(e.value)
 
 
-def test_hub_seam_and_bad_options(tmp_path, folder):
-    with pytest.raises(DataError, match="snuggle.hub"):
+def test_hub_seam_and_bad_options(tmp_path, folder, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a Hub id goes to snuggle.hub; offline and uncached -> DataError
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(DataError, match="Hub cache"):
         load_dataset("someone/some_dataset")
     with pytest.raises(DataError, match="unknown option"):
         load_dataset(str(folder), cache_dir=str(tmp_path / "c"), not_an_option=1)

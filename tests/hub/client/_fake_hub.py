@@ -102,8 +102,16 @@ class FakeHub:
             return self._error(404, "RevisionNotFound", "Invalid rev id")
         files = repo.commits[commit]
         if not rest or rest[0] == "revision":
-            return httpx.Response(200, json={"id": repo_id, "sha": commit, "private": False,
-                                             "siblings": [{"rfilename": p} for p in sorted(files)]})
+            siblings = []
+            for p in sorted(files):
+                sibling = {"rfilename": p}
+                if request.url.params.get("blobs") == "true":
+                    etag, lfs = self.etag(files[p])
+                    sibling.update(size=len(files[p]), blobId=git_blob_oid(files[p]))
+                    if lfs:
+                        sibling["lfs"] = {"sha256": etag, "size": len(files[p]), "pointerSize": 130}
+                siblings.append(sibling)
+            return httpx.Response(200, json={"id": repo_id, "sha": commit, "private": False, "siblings": siblings})
         if rest[0] == "tree":
             entries, folders = [], set()
             for path in sorted(files):
