@@ -21,6 +21,7 @@ _COMMANDS = {
     "demo": "snuggle.cli.demo",
     "launch": "snuggle.cli.launch",
     "config": "snuggle.cli.config",
+    "hub": "snuggle.cli.hub",
 }
 
 

@@ -1,0 +1,147 @@
+"""Downloads: GET/HEAD /{prefix}{ns}/{name}/resolve/{rev}/{path} (spec §7).
+
+Headers identical for GET and HEAD: X-Repo-Commit, ETag (git oid, or sha256 for LFS files),
+X-Linked-Etag/X-Linked-Size for LFS files, Content-Length, Accept-Ranges. Single ranges answer 206,
+a start past the end 416. Bytes stream from the blob store in chunks; nothing is compressed.
+
+>>> parse_range("bytes=100-199", 1000), parse_range("bytes=-16", 1000), parse_range("bytes=990-", 1000)
+((100, 199), (984, 999), (990, 999))
+"""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+
+from snuggle.hub.server.context import Ctx
+from snuggle.hub.server.errors import BadRequest, EntryNotFound, HubServerError
+from snuggle.hub.server.http_errors import json_error
+from snuggle.hub.server.paths import validate_repo_path
+from snuggle.hub.server.routes_repos import _path_repo
+
+CHUNK = 1 << 20
+
+
+class RangeNotSatisfiable(HubServerError):
+    status = 416
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive byte positions of a single `bytes=` range; None = serve the whole file.
+
+    Multi-range and malformed headers are served whole (allowed by RFC 9110); RangeNotSatisfiable when
+    the range starts at or past the end."""
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, sep, last = spec.strip().partition("-")
+    if not sep:
+        return None
+    first, last = first.strip(), last.strip()
+    try:
+        if first == "":
+            if last == "":
+                return None
+            n = int(last)
+            if n <= 0:
+                raise RangeNotSatisfiable(f"Range {header!r} is empty")
+            if size == 0:
+                raise RangeNotSatisfiable(f"Range {header!r} is not satisfiable for an empty file")
+            return max(size - n, 0), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable(f"Range {header!r} starts at or after the end of the file ({size} bytes)")
+    if end < start:
+        return None
+    return start, min(end, size - 1)
+
+
+class BlobResponse:
+    """ASGI response streaming bytes [start, end] of a file (HEAD: headers only)."""
+
+    def __init__(self, path: str, start: int, length: int, status: int, headers: dict):
+        self.path, self.start, self.length, self.status = path, start, length, status
+        self.headers = [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+
+    async def __call__(self, scope, receive, send):
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        if scope["method"] == "HEAD" or self.length == 0:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        f = await anyio.to_thread.run_sync(open, self.path, "rb")
+        try:
+            if self.start:
+                await anyio.to_thread.run_sync(f.seek, self.start)
+            remaining = self.length
+            while remaining > 0:
+                chunk = await anyio.to_thread.run_sync(f.read, min(CHUNK, remaining))
+                if not chunk:
+                    break  # the blob shrank under us: never happens with immutable content-addressed blobs
+                remaining -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
+            if remaining > 0:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await anyio.to_thread.run_sync(f.close)
+
+
+def _lookup(ctx: Ctx):
+    """(repo, commit, entry, blob path) or raise the spec's 404s (EntryNotFound with X-Repo-Commit)."""
+    p = ctx.params
+    repo = _path_repo(ctx)
+    commit, _ = ctx.backend.resolve_revision(repo, p["rev"])
+    commit_header = {"X-Repo-Commit": commit.oid}
+    path = p["path"]
+    try:
+        validate_repo_path(path)
+    except BadRequest as e:
+        e.headers = commit_header
+        raise
+    entry = ctx.backend.get_entry(repo, commit.oid, path)
+    if entry is None or entry.type != "file":
+        err = EntryNotFound(f"Entry not found: {path} at revision {commit.oid}")
+        err.headers = commit_header
+        raise err
+    return repo, commit, entry, str(ctx.backend.blob_path(entry.sha256))
+
+
+async def resolve(ctx: Ctx):
+    """GET/HEAD a file at a revision, with Range support."""
+    repo, commit, entry, blob = await run_in_threadpool(_lookup, ctx)
+    size = entry.size
+    headers = {
+        "X-Repo-Commit": commit.oid,
+        "Accept-Ranges": "bytes",
+        "Content-Type": "application/octet-stream",
+        "Cache-Control": "private, max-age=0, must-revalidate",
+    }
+    if entry.lfs:
+        sha = entry.lfs.get("oid") or entry.sha256
+        headers["ETag"] = f'"{sha}"'
+        headers["X-Linked-Etag"] = f'"{sha}"'
+        headers["X-Linked-Size"] = str(size)
+    else:
+        headers["ETag"] = f'"{entry.oid}"'
+    try:
+        rng = parse_range(ctx.request.headers.get("range"), size)
+    except RangeNotSatisfiable as e:
+        return json_error(416, e.message, headers={**headers, "Content-Range": f"bytes */{size}"})
+    if not os.path.exists(blob):
+        # the database knows the file but its bytes are gone: a storage fault, not a client error
+        raise FileNotFoundError("blob missing from the blob store")
+    if rng is None:
+        headers["Content-Length"] = str(size)
+        return BlobResponse(blob, 0, size, 200, headers)
+    start, end = rng
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    return BlobResponse(blob, start, end - start + 1, 206, headers)
