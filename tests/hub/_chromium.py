@@ -7,6 +7,7 @@ and exactly the flags the issue asks for, so no state leaks between runs and Chr
     browser = ensure_chromium()                          # Path to the binary
     html = dump_dom(browser, "http://127.0.0.1:8080/")   # the DOM after scripts (if any) ran
     png = screenshot(browser, url, artifacts_dir() / "home.png")
+    html = dump_dom_and_screenshot(browser, url, artifacts_dir() / "home.png")   # both in one run
 
 `--dump-dom` prints the serialised DOM *after* the page loaded, so a `<script>` that a page let through
 would have had its chance to rewrite the document: the tests look for its marker in that output.
@@ -101,10 +102,16 @@ def dump_dom(browser: Path, url: str) -> str:
 
 def screenshot(browser: Path, url: str, path: Path, *, size: tuple[int, int] = (1280, 900)) -> Path:
     """Save a PNG of `url` at `size` to `path` and return it (asserts a non-empty PNG was written)."""
+    dump_dom_and_screenshot(browser, url, path, size=size)
+    return path
+
+
+def dump_dom_and_screenshot(browser: Path, url: str, path: Path, *, size: tuple[int, int] = (1280, 900)) -> str:
+    """One Chromium run that saves a PNG of `url` to `path` and returns the DOM (a cold start saved)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         path.unlink()
-    run_chromium(browser, f"--screenshot={path}", f"--window-size={size[0]},{size[1]}", url)
+    done = run_chromium(browser, "--dump-dom", f"--screenshot={path}", f"--window-size={size[0]},{size[1]}", url)
     data = path.read_bytes() if path.exists() else b""
-    assert data.startswith(b"\x89PNG"), f"chromium wrote no PNG to {path}"
-    return path
+    assert data.startswith(b"\x89PNG"), f"chromium wrote no PNG to {path}:\n{done.stderr[-2000:]}"
+    return done.stdout

@@ -9,7 +9,8 @@ Pages (models under `/{ns}/{name}`, datasets under `/datasets/{ns}/{name}`, spac
     /{ns}                      the public repos of a user or organisation
     /{ns}/{name}[?revision=]   the card: README.md rendered + a table of its YAML metadata
     /{ns}/{name}/tree/{rev}/{path}     folder listing      /{ns}/{name}/blob/{rev}/{path}   file view
-    /{ns}/{name}/commits/{rev}         history             /login  /logout                  token cookie
+    /{ns}/{name}/commits/{rev}         history             /{ns}/{name}/raw/{rev}/{path}    download
+    /login  /logout                    sign in with a token (HttpOnly cookie)
 
 `{rev}` is one raw path segment with '/' as %2F, like the API (spec §1.3): Starlette decodes %2F before
 routing, so pages split `scope["raw_path"]` themselves (snuggle.hub.server.rawpath).
@@ -46,8 +47,9 @@ TEXT_PREVIEW_LIMIT = 512 * 1024     # file view shows text files up to this size
 HOME_LIMIT = 20                     # repos per type on the home page
 PAGE_SIZE = 50                      # repos per listing page, commits per history page
 TREE_LAST_COMMIT_LIMIT = 200        # ask for last-commit info only for folders this small
+TREE_ROWS_LIMIT = 1000              # a folder listing shows at most this many entries
 LOGIN_BODY_LIMIT = 16 * 1024
-VIEWS = ("tree", "blob", "commits")
+VIEWS = ("tree", "blob", "commits", "raw")
 _TYPES_OF_PREFIX = {"datasets": "dataset", "spaces": "space"}
 _TYPE_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
 # No script source at all: a card that slipped past the sanitiser still could not run anything.
@@ -139,7 +141,10 @@ class WebPages:
         principal = None
         try:
             principal, _ = self.principal(request)
-            template, context = page(request, principal, *args)
+            result = page(request, principal, *args)
+            if not isinstance(result, tuple):
+                return result  # a ready response (file download)
+            template, context = result
             return self.render(request, template, context, user=principal)
         except _Redirect as redirect:
             return RedirectResponse(redirect.url, status_code=302)
@@ -202,9 +207,27 @@ class WebPages:
 
     # ---- one repository ------------------------------------------------------------------------
 
+    def _get_repo(self, request, principal, repo_type, repo_id):
+        """The repo, or a redirect to its new name after a move (only for callers who may read it)."""
+        from snuggle.hub.server.errors import RepoNotFound
+
+        try:
+            return self.backend.get_repo(principal, repo_type, repo_id)
+        except RepoNotFound:
+            moved = getattr(self.backend, "resolve_redirect", None)
+            new_id = moved(principal, repo_type, repo_id) if moved else None
+            if not new_id or new_id == repo_id:
+                raise
+            old_base = self.repo_base(request, repo_type, repo_id)
+            raw = request.scope.get("raw_path") or request.url.path.encode()
+            tail = raw.decode("latin-1")[len(old_base):] if raw.decode("latin-1").startswith(old_base) else ""
+            query = request.url.query
+            raise _Redirect(self.repo_base(request, repo_type, new_id) + tail + (f"?{query}" if query else "")) \
+                from None
+
     def _repo_context(self, request, principal, repo_type, repo_id, rev, view, path=""):
         backend = self.backend
-        repo = backend.get_repo(principal, repo_type, repo_id)
+        repo = self._get_repo(request, principal, repo_type, repo_id)
         commit, ref_name = backend.resolve_revision(repo, rev)
         refs = backend.list_refs(repo)
         repo_base = self.repo_base(request, repo_type, repo_id)
@@ -217,7 +240,11 @@ class WebPages:
                     url = f"{repo_base}/{view}/{quote_rev(ref.name)}" + (f"/{quote_path(path)}" if path else "")
                 switch.append({"kind": "branch" if kind == "branches" else "tag", "name": ref.name, "url": url,
                                "current": ref.name == rev})
+        # /resolve is the canonical download, but browsers send no Authorization header: a private
+        # repo's files download through /raw, which accepts the sign-in cookie.
+        download_view = "raw" if repo.private else "resolve"
         return {
+            "download_view": download_view,
             "repo": repo, "repo_type": repo_type, "repo_id": repo_id, "repo_base": repo_base, "rev": rev,
             "rev_q": quote_rev(rev), "commit": commit, "ref_name": ref_name, "switch": switch, "view": view,
             "path": path, "crumbs": _crumbs(repo_base, rev, path), "tags": list(getattr(repo, "tags", ()) or ()),
@@ -285,8 +312,8 @@ class WebPages:
                 raise _PageError(*NOT_FOUND)
             if entry.type == "file":
                 raise _Redirect(f"{ctx['repo_base']}/blob/{ctx['rev_q']}/{quote_path(path)}")
-        entries = self.backend.list_tree(repo, commit.oid, path)
-        entries = sorted(entries, key=lambda e: (e.type != "directory", e.path.lower()))
+        all_entries = self.backend.list_tree(repo, commit.oid, path)
+        entries = sorted(all_entries, key=lambda e: (e.type != "directory", e.path.lower()))[:TREE_ROWS_LIMIT]
         last = {}
         if 0 < len(entries) <= TREE_LAST_COMMIT_LIMIT:
             try:
@@ -299,8 +326,9 @@ class WebPages:
             rows.append({"entry": e, "name": posixpath.basename(e.path), "last": last.get(e.path),
                          "url": f"{ctx['repo_base']}/{view}/{ctx['rev_q']}/{quote_path(e.path)}",
                          "download": None if e.type == "directory" else
-                         f"{ctx['repo_base']}/resolve/{ctx['rev_q']}/{quote_path(e.path)}"})
-        ctx.update(rows=rows, total_size=sum(e.size for e in entries if e.type == "file"))
+                         f"{ctx['repo_base']}/{ctx['download_view']}/{ctx['rev_q']}/{quote_path(e.path)}"})
+        ctx.update(rows=rows, total_size=sum(e.size for e in all_entries if e.type == "file"),
+                   total_entries=len(all_entries))
         return "tree.html", ctx
 
     def page_blob(self, request, principal, repo_type, repo_id, rev, path):
@@ -323,8 +351,28 @@ class WebPages:
         else:
             note = f"This file is too large to show here ({human_size(entry.size)})."
         ctx.update(entry=entry, lines=lines, note=note,
-                   download=f"{ctx['repo_base']}/resolve/{ctx['rev_q']}/{quote_path(path)}")
+                   download=f"{ctx['repo_base']}/{ctx['download_view']}/{ctx['rev_q']}/{quote_path(path)}")
         return "blob.html", ctx
+
+    def raw_file(self, request, principal, repo_type, repo_id, rev, path):
+        """The file's bytes as a download (never rendered: attachment, octet-stream, sandboxed)."""
+        from starlette.responses import FileResponse
+
+        repo = self._get_repo(request, principal, repo_type, repo_id)
+        commit, _ = self.backend.resolve_revision(repo, rev)
+        entry = self.backend.get_entry(repo, commit.oid, path) if path else None
+        if entry is None or entry.type != "file" or not entry.sha256:
+            raise _PageError(*NOT_FOUND)
+        blob = self.backend.blob_path(entry.sha256)
+        if not blob.is_file():
+            raise _PageError(*NOT_FOUND)
+        response = FileResponse(blob, media_type="application/octet-stream", filename=posixpath.basename(path),
+                                content_disposition_type="attachment")
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store" if repo.private else "no-cache"
+        response.headers["Vary"] = "Authorization, Cookie"
+        return response
 
     def page_commits(self, request, principal, repo_type, repo_id, rev):
         ctx = self._repo_context(request, principal, repo_type, repo_id, rev, "commits")
@@ -370,6 +418,8 @@ class WebPages:
             return self.page_tree(request, principal, repo_type, repo_id, rev, path)
         if view == "blob":
             return self.page_blob(request, principal, repo_type, repo_id, rev, path)
+        if view == "raw":
+            return self.raw_file(request, principal, repo_type, repo_id, rev, path)
         if path:
             raise _PageError(*NOT_FOUND)
         return self.page_commits(request, principal, repo_type, repo_id, rev)

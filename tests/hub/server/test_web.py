@@ -377,3 +377,47 @@ def test_unknown_pages_are_html_404(client):
         r = client.get(url)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), url
         assert "404" in r.text
+
+
+def test_private_files_download_through_raw_with_the_cookie_only(client, hub):
+    tree = client.get("/alice/secret/tree/main", headers=_auth(hub)).text
+    assert 'href="/alice/secret/raw/main/weights.txt"' in tree  # browsers send no Authorization header
+    assert client.get("/alice/secret/raw/main/weights.txt").status_code == 404
+    assert client.get("/alice/secret/raw/main/weights.txt", headers=_auth(hub, "bob")).status_code == 404
+    client.cookies.set("hf_token", hub["tokens"]["alice_read"])
+    r = client.get("/alice/secret/raw/main/weights.txt")
+    assert r.status_code == 200 and r.content == b"TOPSECRET\n"
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-disposition"].startswith("attachment") and "sandbox" in r.headers["content-security-policy"]
+    assert client.get("/alice/secret/raw/main/nope.txt").status_code == 404
+    assert client.get("/alice/secret/raw/main/docs").status_code == 404
+    # public repos keep the canonical /resolve link
+    assert 'href="/alice/tiny-bert/resolve/main/config.json"' in client.get("/alice/tiny-bert/tree/main").text
+
+
+def test_large_folders_are_capped(client, monkeypatch):
+    from snuggle.hub.server import web
+
+    monkeypatch.setattr(web, "TREE_ROWS_LIMIT", 2)
+    r = client.get("/alice/tiny-bert/tree/main")
+    assert len(re.findall(r'<tr class="(?:file|directory)">', r.text)) == 2
+    assert re.search(r"Showing the first 2 of \d+ entries", r.text)
+
+
+def test_moved_repo_redirects_only_for_readers(client, hub):
+    backend = hub["backend"]
+    alice = backend.authenticate(hub["tokens"]["alice"])
+    for old, new, private in (("alice/before-move", "alice/after-move", False),
+                              ("alice/before-private", "alice/after-private", True)):
+        repo = backend.create_repo(alice, "model", old, private=private)
+        _commit(backend, alice, repo, {"a.txt": "a\n"}, "Add a")
+        backend.move_repo(alice, "model", old, new)
+    try:
+        r = client.get("/alice/before-move/tree/main", follow_redirects=False)
+        assert r.status_code == 302 and r.headers["location"] == "/alice/after-move/tree/main"
+        assert client.get("/alice/before-private/tree/main", follow_redirects=False).status_code == 404
+        r = client.get("/alice/before-private", headers=_auth(hub), follow_redirects=False)
+        assert r.status_code == 302 and r.headers["location"] == "/alice/after-private"
+    finally:
+        backend.delete_repo(alice, "model", "alice/after-move")
+        backend.delete_repo(alice, "model", "alice/after-private")
