@@ -51,6 +51,8 @@ logger = get_logger("snuggle.hub.http")
 MAX_RETRIES = 5  # attempts after the first one
 MAX_RETRY_WAIT = 30.0  # seconds; a larger Retry-After is capped (the call still ends in bounded time)
 MAX_REDIRECTS = 20
+CONNECT_TIMEOUT = 10.0  # seconds
+DEFAULT_TIMEOUT = 300.0  # seconds per socket read/write when a call passes no timeout (big commits, slow listings)
 RETRY_STATUSES_LISTING = (429, 500, 502, 503, 504)
 _IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
@@ -75,7 +77,9 @@ def get_session() -> "httpx.Client":
                     http1=True,
                     http2=False,
                     follow_redirects=False,
-                    timeout=httpx.Timeout(constants.DEFAULT_REQUEST_TIMEOUT, connect=10.0),
+                    # the reference waits forever (timeout=None); we bound each socket wait instead. Downloads
+                    # pass their own read timeout (HF_HUB_DOWNLOAD_TIMEOUT / HF_HUB_ETAG_TIMEOUT).
+                    timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=CONNECT_TIMEOUT),
                     limits=httpx.Limits(max_connections=64, max_keepalive_connections=32, keepalive_expiry=30.0),
                     headers={"user-agent": user_agent()},
                 )
