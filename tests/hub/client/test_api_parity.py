@@ -276,3 +276,39 @@ def test_pull_requests(env):
     assert ours.model_info(repo, revision=pr.git_reference).sha == ref.model_info(repo, revision=pr.git_reference).sha
     refs = ours.list_repo_refs(repo, include_pull_requests=True)
     assert f"refs/pr/{pr.num}" in [r.ref for r in refs.pull_requests]
+
+
+def test_delegating_methods_round_trip(env, tmp_path):
+    """HfApi's upload/download methods reach snuggle.hub.commits / upload / download with this client's
+    endpoint and token; the reference reads what we wrote and vice versa."""
+    from snuggle.hub import CommitOperationAdd, CommitOperationDelete
+
+    ours, ref, _, _, names = env
+    repo = f"alice/h3-{names['tag']}-rt"
+    ours.create_repo(repo, repo_type="dataset")
+    try:
+        info = ours.upload_file(path_or_fileobj=b"one", path_in_repo="x/one.txt", repo_id=repo, repo_type="dataset")
+        assert info.oid == ref.dataset_info(repo).sha and info.repo_url.repo_id == repo
+        folder = tmp_path / "folder"
+        (folder / "sub").mkdir(parents=True)
+        (folder / "sub" / "two.txt").write_bytes(b"two")
+        (folder / "skip.log").write_bytes(b"no")
+        ours.upload_folder(repo_id=repo, folder_path=folder, path_in_repo="f", repo_type="dataset",
+                           ignore_patterns="*.log")
+        future = ours.create_commit(repo, [CommitOperationAdd("three.txt", b"3"), CommitOperationDelete("x/one.txt")],
+                                    commit_message="three", repo_type="dataset", run_as_future=True)
+        assert future.result(timeout=60).commit_message == "three"
+        assert sorted(ref.list_repo_files(repo, repo_type="dataset")) == [".gitattributes", "f/sub/two.txt",
+                                                                          "three.txt"]
+        ours.delete_folder("f", repo, repo_type="dataset")
+        assert not ref.file_exists(repo, "f/sub/two.txt", repo_type="dataset")
+        ref.upload_file(path_or_fileobj=b"ref", path_in_repo="r.txt", repo_id=repo, repo_type="dataset")
+        path = ours.hf_hub_download(repo, "r.txt", repo_type="dataset", cache_dir=tmp_path / "cache")
+        assert open(path, "rb").read() == b"ref"
+        snap = ours.snapshot_download(repo, repo_type="dataset", cache_dir=tmp_path / "cache")
+        assert sorted(p.name for p in (tmp_path / "cache").glob("datasets--*/snapshots/*/*")) == sorted(
+            [".gitattributes", "r.txt", "three.txt"]) and snap.endswith(ref.dataset_info(repo).sha)
+        url = f"{ours.endpoint}/datasets/{repo}/resolve/main/r.txt"
+        assert ours.get_hf_file_metadata(url=url).commit_hash == ref.get_hf_file_metadata(url=url).commit_hash
+    finally:
+        ours.delete_repo(repo, repo_type="dataset", missing_ok=True)
