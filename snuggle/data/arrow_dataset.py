@@ -621,6 +621,13 @@ class Dataset(RowSelectionMixin, ColumnOpsMixin):
 
         return dataset_filter(self, function, *args, **kwargs)
 
+    def push_to_hub(self, repo_id: str, config_name: str = "default", split: str | None = None, **kwargs):
+        """Upload the rows as parquet shards + README.md to the Hub dataset repo `repo_id` (see
+        snuggle.hub.dataset_push.push_dataset_to_hub for the keyword arguments)."""
+        from snuggle.hub.dataset_push import push_dataset_to_hub
+
+        return push_dataset_to_hub(self, repo_id, config_name=config_name, split=split, **kwargs)
+
     def save_to_disk(self, dataset_path: str, max_shard_size: int | str | None = None, num_shards: int | None = None,
                      num_proc: int | None = None, storage_options: dict | None = None) -> None:
         """Save in the `datasets` layout (data-*.arrow, dataset_info.json, state.json)."""

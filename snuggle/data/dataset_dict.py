@@ -249,6 +249,14 @@ class DatasetDict(dict):
         save_to_disk(self, dataset_dict_path, max_shard_size=max_shard_size, num_shards=num_shards,
                      num_proc=num_proc, storage_options=storage_options)
 
+    def push_to_hub(self, repo_id: str, config_name: str = "default", **kwargs):
+        """Upload every split as parquet shards + README.md to the Hub dataset repo `repo_id` (see
+        snuggle.hub.dataset_push.push_dataset_dict_to_hub for the keyword arguments)."""
+        from snuggle.hub.dataset_push import push_dataset_dict_to_hub
+
+        self._check_values_type()
+        return push_dataset_dict_to_hub(self, repo_id, config_name=config_name, **kwargs)
+
     @staticmethod
     def load_from_disk(dataset_dict_path: str, keep_in_memory: bool | None = None,
                        storage_options: dict | None = None) -> DatasetDict:

@@ -222,7 +222,7 @@ class RepoCard:
         base = (endpoint or default_endpoint()).rstrip("/")
         body = {"repoType": repo_type or self.repo_type, "content": str(self)}
         try:
-            http.request("POST", f"{base}/api/validate-yaml", token=token, json=body,
+            http.request("POST", f"{base}/api/validate-yaml", token=token, endpoint=base, json=body,
                          headers={"Accept": "text/plain"})
         except HfHubHTTPError as err:
             response = getattr(err, "response", None)

@@ -372,6 +372,18 @@ class PreTrainedModel(nn.Module, GenerationMixin):
         save_model(self, save_directory, is_main_process=is_main_process, state_dict=state_dict,
                    max_shard_size=max_shard_size, safe_serialization=safe_serialization, variant=variant, **kwargs)
 
+    def push_to_hub(self, repo_id: str, **kwargs: Any):
+        """Save the model into a temporary folder and commit it to the Hub repo `repo_id` ("Upload model").
+
+        Keyword arguments as snuggle.hub.push.push_to_hub: commit_message, private, token, revision,
+        create_pr, max_shard_size, safe_serialization, tags.
+
+        >>> # model.push_to_hub("alice/tiny-bert", private=True)
+        """
+        from snuggle.hub.push import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     def _keys_matching(self, patterns: list[str] | set[str] | None, keys: set[str]) -> set[str]:
         if not patterns:
             return set()

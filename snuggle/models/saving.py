@@ -54,8 +54,11 @@ def save_model(
     save_directory = os.fspath(save_directory)
     if os.path.isfile(save_directory):
         raise ModelError(f"save_pretrained: {save_directory} is a file; pass a directory")
+    push_kwargs = None
     if push_to_hub:
-        raise ModelError("save_pretrained(push_to_hub=True) needs snuggle.hub; save locally and upload the folder")
+        from snuggle.hub.push import split_push_kwargs
+
+        push_kwargs = split_push_kwargs(kwargs)
     if not is_main_process:
         return
     os.makedirs(save_directory, exist_ok=True)
@@ -68,6 +71,10 @@ def save_model(
     config.dtype = model.dtype
     config.save_pretrained(save_directory)
     save_generation_config(model.generation_config, save_directory)
+    if push_kwargs is not None:
+        from snuggle.hub.push import push_saved_directory
+
+        push_saved_directory(model, save_directory, **push_kwargs)
 
 
 def save_generation_config(generation_config: Any, save_directory: str) -> None:

@@ -488,6 +488,13 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
 
         return save_pretrained(self, save_directory, filename_prefix=filename_prefix, **kwargs)
 
+    def push_to_hub(self, repo_id: str, **kwargs: Any):
+        """Save the tokenizer files and commit them to the Hub repo `repo_id` ("Upload tokenizer");
+        keyword arguments as snuggle.hub.push.push_to_hub (private, token, revision, create_pr, ...)."""
+        from snuggle.hub.push import push_to_hub
+
+        return push_to_hub(self, repo_id, **kwargs)
+
     def __repr__(self) -> str:
         added = "\n\t".join(f"{k}: {v!r}," for k, v in self.added_tokens_decoder.items())
         added = f"\n\t{added}\n" if added else ""

@@ -171,8 +171,11 @@ def save_pretrained(tok, save_directory, filename_prefix: str | None = None, **k
     save_directory = os.fspath(save_directory)
     if os.path.isfile(save_directory):
         raise TokenizerError(f"save_pretrained needs a directory, but {save_directory!r} is a file")
-    if kwargs.get("push_to_hub"):
-        raise TokenizerError("push_to_hub is not supported here; save locally, then upload with snuggle.hub")
+    push_kwargs = None
+    if kwargs.pop("push_to_hub", False):
+        from snuggle.hub.push import split_push_kwargs
+
+        push_kwargs = split_push_kwargs(kwargs)
     os.makedirs(save_directory, exist_ok=True)
     prefix = f"{filename_prefix}-" if filename_prefix else ""
 
@@ -237,4 +240,8 @@ def save_pretrained(tok, save_directory, filename_prefix: str | None = None, **k
     atomic_write_text(special_path, json.dumps(special_map, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     tokenizer_path = os.path.join(save_directory, prefix + TOKENIZER_FILE)
     atomic_write_text(tokenizer_path, tok.backend_tokenizer.to_str(pretty=True))
+    if push_kwargs is not None:
+        from snuggle.hub.push import push_saved_directory
+
+        push_saved_directory(tok, save_directory, **push_kwargs)
     return (config_path, *written, special_path, tokenizer_path)

@@ -131,8 +131,13 @@ class Trainer(EvaluationLoop):
             core = _unwrap(model)
             trim_padding = isinstance(core, PreTrainedModel) and not getattr(core.config, "is_encoder_decoder", False)
         self.trim_padding = trim_padding
+        self.hub_model_id = None
         if args.push_to_hub:
             self._check_hub()
+            from snuggle.hub.trainer_push import init_hf_repo
+
+            if self.is_world_process_zero():
+                init_hf_repo(self)
 
         unwrapped = _unwrap(model)
         self.label_names = list(args.label_names) if args.label_names is not None else find_labels(type(unwrapped))
@@ -194,9 +199,21 @@ class Trainer(EvaluationLoop):
                 "push_to_hub=True needs the Hub client (snuggle.hub), which arrives with issue 8; set "
                 "push_to_hub=False and upload output_dir yourself for now") from e
 
-    def push_to_hub(self, *args, **kwargs):
+    def push_to_hub(self, commit_message: str | None = "End of training", blocking: bool = True,
+                    token: str | None = None, revision: str | None = None, **kwargs):
+        """Save the model to output_dir, write its model card and upload output_dir to hub_model_id
+        (see snuggle.hub.trainer_push); kwargs go to create_model_card."""
         self._check_hub()
-        raise TrainingError("Trainer.push_to_hub is not wired to snuggle.hub yet; upload output_dir with snuggle.hub")
+        from snuggle.hub.trainer_push import push_trainer_to_hub
+
+        return push_trainer_to_hub(self, commit_message=commit_message, blocking=blocking, token=token,
+                                   revision=revision, **kwargs)
+
+    def create_model_card(self, **kwargs):
+        """Write README.md (hyper-parameters, evaluation results) into output_dir."""
+        from snuggle.hub.trainer_push import create_model_card
+
+        return create_model_card(self, **kwargs)
 
     # ------------------------------------------------------------------ data
     def _column_filter(self) -> ColumnFilter:
@@ -471,6 +488,8 @@ class Trainer(EvaluationLoop):
         if self.processing_class is not None and hasattr(self.processing_class, "save_pretrained"):
             self.processing_class.save_pretrained(output_dir)
         torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+        if self.args.push_to_hub and not _internal_call:
+            self.push_to_hub(commit_message="Model save", revision=self.args.hub_revision)
 
     def _save_checkpoint(self, model=None, trial=None) -> None:
         """checkpoint-<global_step>/ written to a temp folder and renamed; then older ones rotated."""
@@ -512,6 +531,10 @@ class Trainer(EvaluationLoop):
         if args.should_save:
             ckpt.publish_checkpoint(tmp, final)
             ckpt.rotate_checkpoints(run_dir, args.save_total_limit, self.state.best_model_checkpoint)
+            if args.push_to_hub:
+                from snuggle.hub.trainer_push import push_from_checkpoint
+
+                push_from_checkpoint(self, final)
         if distributed:
             args.distributed_state.wait_for_everyone()
 
