@@ -451,9 +451,14 @@ class WebPages:
                                            "Unknown, expired or revoked token.", 401)
         response = RedirectResponse(next_url, status_code=303)
         response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE, path=self.base(request) or "/", httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https")
+                            samesite="lax", secure=self._https(request))
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def _https(self, request) -> bool:
+        """Mark the cookie Secure when the browser talks HTTPS (directly, or to the public URL of a proxy)."""
+        public = getattr(self.config, "public_url", None) or ""
+        return request.url.scheme == "https" or public.startswith("https://")
 
     def _login_form(self, request, next_url, error, status):
         return self.render(request, "login.html", {"next": next_url, "error": error, "title": "Sign in"},
