@@ -66,6 +66,9 @@ def _validate_path_in_repo(path_in_repo: str) -> str:
     if path_in_repo == "." or ".." in parts or path_in_repo.startswith("/") or "\0" in path_in_repo:
         raise HFValidationError(f"Invalid `path_in_repo` in CommitOperation: '{path_in_repo}' "
                                 "(expected a relative path inside the repo, without '..' segments).")
+    if "\\" in path_in_repo:  # the Hub refuses them; say so before anything is uploaded
+        raise HFValidationError(f"Invalid `path_in_repo` in CommitOperation: '{path_in_repo}' contains a backslash; "
+                                "repo paths use '/' as separator and cannot contain '\\'.")
     if path_in_repo.startswith("./"):
         path_in_repo = path_in_repo[2:]
     for forbidden in FORBIDDEN_FOLDERS:

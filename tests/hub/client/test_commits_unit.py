@@ -158,7 +158,7 @@ def api():
 
 
 def test_operation_validation(tmp_path):
-    for bad in ("../x", "a/../../etc/passwd", ".", ".git/config", "a/.cache/x", "a\0b"):
+    for bad in ("../x", "a/../../etc/passwd", ".", ".git/config", "a/.cache/x", "a\0b", "a\\b"):
         with pytest.raises(ValueError):
             CommitOperationAdd(bad, b"x")
     assert CommitOperationAdd("/lead.txt", b"x").path_in_repo == "lead.txt"  # the reference strips one '/'
@@ -352,3 +352,15 @@ def test_upload_folder_parts_and_resume(hub, api, tmp_path, monkeypatch):
     assert [c["summary"] for c in hub.commits] == ["up", "up", "up (part 2)"]
     assert sum(len(c["ops"]) for c in hub.commits[1:]) == 5 and len(hub.files) == 8
     assert len(hub.routes("PUT")) == puts  # f3.bin was stored by the interrupted run already
+
+
+def test_commit_info_fields_match_reference():
+    import dataclasses
+
+    from huggingface_hub import CommitInfo as RefCommitInfo
+
+    assert [f.name for f in dataclasses.fields(CommitInfo)] == [f.name for f in dataclasses.fields(RefCommitInfo)]
+    args = ("http://h/datasets/alice/d/commit/" + "b" * 40, "m", "d", "b" * 40)
+    ours, ref = CommitInfo(*args, _endpoint="http://h"), RefCommitInfo(*args, _endpoint="http://h")
+    assert str(ours) == str(ref) and ours.repo_url.repo_type == ref.repo_url.repo_type == "dataset"
+    assert ours.repo_url.repo_id == ref.repo_url.repo_id == "alice/d"
