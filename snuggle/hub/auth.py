@@ -10,10 +10,6 @@ Per-call `token` argument (everywhere in snuggle.hub): a string is used as is; `
 (anonymous); `True` requires a saved or env token (LocalTokenNotFoundError otherwise); `None` uses the
 saved/env token when there is one (unless `HF_HUB_DISABLE_IMPLICIT_TOKEN=1`).
 
->>> import os, tempfile
->>> os.environ["HF_HOME"] = tempfile.mkdtemp(); os.environ.pop("HF_TOKEN", None)
->>> get_token() is None
-True
 >>> get_token_to_send("hf_abc"), get_token_to_send(False)
 ('hf_abc', None)
 """

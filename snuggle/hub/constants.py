@@ -10,8 +10,10 @@ available here and are computed on access.
 >>> os.environ["HF_ENDPOINT"] = "http://127.0.0.1:8080/"
 >>> endpoint()
 'http://127.0.0.1:8080'
->>> ENDPOINT
+>>> from snuggle.hub import constants
+>>> constants.ENDPOINT
 'http://127.0.0.1:8080'
+>>> del os.environ["HF_ENDPOINT"]
 """
 
 from __future__ import annotations
