@@ -79,6 +79,7 @@ _NAMES = {
     "RepoUrl": _INFO,
     "Discussion": _INFO,
     "DiscussionWithDetails": _INFO,
+    "DiscussionEvent": _INFO,
     "TransformersInfo": _INFO,
     # auth / http / constants [H3]
     "login": "snuggle.hub.auth",
@@ -129,6 +130,9 @@ _NAMES = {
     "CardData": _CARDS,
     "ModelCardData": _CARDS,
     "DatasetCardData": _CARDS,
+    "SpaceCard": _CARDS,
+    "SpaceCardData": _CARDS,
+    "metadata_eval_result": _CARDS,
     "EvalResult": _CARDS,
     "metadata_load": _CARDS,
     "metadata_save": _CARDS,
