@@ -327,3 +327,11 @@ def test_signatures_match_reference():
             assert ours[key].kind == ref[key].kind, (name, key)
             if key != "timeout":  # the reference's get_hf_file_metadata default is an import-time env value
                 assert ours[key].default == ref[key].default, (name, key)
+
+
+def test_every_export_resolves():
+    import snuggle.hub
+
+    for name in snuggle.hub.__all__:
+        assert getattr(snuggle.hub, name) is not None, name
+    assert snuggle.hub.whoami.__self__ is client.api and snuggle.hub.create_repo.__func__ is HfApi.create_repo
