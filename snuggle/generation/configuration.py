@@ -156,6 +156,13 @@ class GenerationConfig:
         path = str(pretrained_model_name)
         if os.path.isdir(path):
             path = os.path.join(path, config_file_name or GENERATION_CONFIG_NAME)
+        elif not os.path.exists(path):  # a Hub id: fetch generation_config.json through snuggle.hub
+            from snuggle.models.hub_files import resolve_model_file
+
+            hub_keys = ("revision", "subfolder", "cache_dir", "token", "local_files_only", "force_download")
+            hub_kwargs = {k: kwargs.pop(k) for k in hub_keys if k in kwargs}
+            hub_kwargs["subfolder"] = hub_kwargs.get("subfolder") or ""
+            path = resolve_model_file(path, config_file_name or GENERATION_CONFIG_NAME, **hub_kwargs)
         if not os.path.isfile(path):
             raise ConfigError(f"{path}: no such file; expected a folder containing {GENERATION_CONFIG_NAME}")
         try:

@@ -1,6 +1,8 @@
-"""Where model files come from: a local folder today, the Hub (through snuggle.hub) once it exists.
+"""Where model files come from: a local folder, or a Hub repo through snuggle.hub (`hf_hub_download`).
 
-One seam, `resolve_model_file`, so loading code never cares whether a name is a folder or a repo id.
+One seam, `resolve_model_file` (one file) / `resolve_model_folder` (a set of files, for tokenizers), so
+loading code never cares whether a name is a folder or a repo id. `revision`, `subfolder`, `token`,
+`cache_dir`, `local_files_only` and `force_download` go to the Hub client.
 
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp(); open(os.path.join(d, "config.json"), "w").write("{}")
@@ -48,6 +50,8 @@ def resolve_model_file(
             raise ModelError(f"{root!r} is not a local folder and {reason}")
         return None
     hub_kwargs = {k: v for k, v in hub_kwargs.items() if v is not None}
+    if not required and _known_missing(root, filename, subfolder, revision, hub_kwargs.get("cache_dir")):
+        return None  # recorded under .no_exist/ by an earlier call: no request needed
     try:
         return download(
             root, filename, subfolder=subfolder or None, revision=revision, local_files_only=local_files_only,
@@ -56,9 +60,51 @@ def resolve_model_file(
     except Exception as err:  # the hub raises its own error types; say which file was wanted
         if not required and _is_missing_file_error(err):
             return None
-        if required:
-            raise ModelError(f"{root}: could not get {filename} from the Hub ({err})") from err
-        return None
+        raise ModelError(f"{root}: could not get {filename} from the Hub ({err})") from err
+
+
+def resolve_model_folder(
+    name_or_path: str | os.PathLike,
+    allow_patterns: list[str],
+    revision: str | None = None,
+    local_files_only: bool = False,
+    subfolder: str = "",
+    **hub_kwargs: Any,
+) -> str:
+    """A local folder holding the files of `name_or_path` that match `allow_patterns` (a folder stays itself).
+
+    For a Hub id the matching files are fetched with `snapshot_download` (one listing, then only those
+    files) and the snapshot folder (joined with `subfolder`) is returned: loaders that look for optional
+    files by name (tokenizers) then work on it as on any local folder.
+    """
+    root = os.fspath(name_or_path)
+    if os.path.isdir(root) or not _looks_like_repo_id(root):
+        return os.path.join(root, subfolder) if subfolder else root
+    try:
+        hub = importlib.import_module("snuggle.hub")
+    except ImportError as err:
+        raise ModelError(f"{root!r} is not a local folder and downloading from the Hub needs snuggle.hub") from err
+    patterns = [f"{subfolder.strip('/')}/{p}" for p in allow_patterns] if subfolder else list(allow_patterns)
+    hub_kwargs = {k: v for k, v in hub_kwargs.items() if v is not None and k in _SNAPSHOT_KEYS}
+    try:
+        folder = hub.snapshot_download(root, revision=revision, local_files_only=local_files_only,
+                                       allow_patterns=patterns, **hub_kwargs)
+    except Exception as err:
+        raise ModelError(f"{root}: could not get its files from the Hub ({err})") from err
+    return os.path.join(folder, subfolder) if subfolder else folder
+
+
+_SNAPSHOT_KEYS = ("cache_dir", "token", "force_download", "endpoint", "repo_type")
+
+
+def _known_missing(repo_id: str, filename: str, subfolder: str, revision: str | None, cache_dir: Any) -> bool:
+    try:
+        cache = importlib.import_module("snuggle.hub.cache")
+        path = f"{subfolder.strip('/')}/{filename}" if subfolder else filename
+        return cache.try_to_load_from_cache(repo_id, path, cache_dir=cache_dir, revision=revision) is \
+            cache._CACHED_NO_EXIST
+    except (ImportError, ValueError, OSError):
+        return False
 
 
 def _hub_download():
@@ -75,5 +121,10 @@ def _looks_like_repo_id(name: str) -> bool:
 
 
 def _is_missing_file_error(err: Exception) -> bool:
-    name = type(err).__name__
-    return "NotFound" in name or "EntryNotFound" in name or isinstance(err, FileNotFoundError)
+    """The file is absent (on the server, or offline and not cached): fine for an optional file.
+
+    A missing repo or revision, or an access problem, is not "missing file": it propagates.
+    """
+    if isinstance(err, FileNotFoundError):  # includes LocalEntryNotFoundError
+        return True
+    return any(cls.__name__ == "EntryNotFoundError" for cls in type(err).__mro__)

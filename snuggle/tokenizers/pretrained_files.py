@@ -101,6 +101,8 @@ def resolve_tokenizer_files(name_or_path: str | os.PathLike, **kwargs: Any) -> d
             )
         return files
     folder = os.path.join(path, subfolder) if subfolder else path
+    if not os.path.isdir(folder) and not os.path.exists(path):
+        folder = _hub_tokenizer_folder(path, subfolder, kwargs)  # a Hub id: fetch the tokenizer files
     if not os.path.isdir(folder):
         raise TokenizerFileError(
             "no such local folder; pass a folder that holds tokenizer.json (and tokenizer_config.json) "
@@ -278,3 +280,23 @@ def _content(token: Any) -> str | None:
     if isinstance(token, dict):
         return token.get("content")
     return str(token)
+
+
+# The files a tokenizer folder may hold (see resolve_tokenizer_files); fetched by name from a Hub repo.
+_HUB_TOKENIZER_PATTERNS = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE,
+                           CHAT_TEMPLATE_FILE, f"{CHAT_TEMPLATE_DIR}/*.jinja", "tokenizer*.json", *SLOW_FILES.values(),
+                           "*.tiktoken"]
+
+
+def _hub_tokenizer_folder(name: str, subfolder: str, kwargs: dict) -> str:
+    """The cache snapshot folder holding a Hub repo's tokenizer files (snuggle.models.hub_files)."""
+    from snuggle.models.hub_files import _looks_like_repo_id, resolve_model_folder
+
+    if not _looks_like_repo_id(name):
+        return os.path.join(name, subfolder) if subfolder else name
+    hub_kwargs = {k: kwargs.get(k) for k in ("revision", "cache_dir", "token", "force_download")}
+    try:
+        return resolve_model_folder(name, _HUB_TOKENIZER_PATTERNS, subfolder=subfolder,
+                                    local_files_only=bool(kwargs.get("local_files_only")), **hub_kwargs)
+    except Exception as err:  # ModelError from the hub seam: report it as a tokenizer file problem
+        raise TokenizerFileError(f"cannot get the tokenizer files from the Hub: {err}", path=name) from err
