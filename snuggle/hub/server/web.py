@@ -246,7 +246,7 @@ class WebPages:
         return {
             "download_view": download_view,
             "repo": repo, "repo_type": repo_type, "repo_id": repo_id, "repo_base": repo_base, "rev": rev,
-            "rev_q": quote_rev(rev), "commit": commit, "ref_name": ref_name, "switch": switch, "view": view,
+            "rev_q": quote_rev(rev), "commit": commit, "rev_kind": _rev_kind(ref_name), "switch": switch, "view": view,
             "path": path, "crumbs": _crumbs(repo_base, rev, path), "tags": list(getattr(repo, "tags", ()) or ()),
             "title": f"{repo_id}" + (f" · {path}" if path else ""),
         }
@@ -300,7 +300,7 @@ class WebPages:
         def image(relative: str) -> str:
             path, _ = _split_fragment(relative)
             clean = _clean_relative(path)
-            return f"{ctx['repo_base']}/resolve/{ctx['rev_q']}/{quote_path(clean)}" if clean else ""
+            return f"{ctx['repo_base']}/{ctx['download_view']}/{ctx['rev_q']}/{quote_path(clean)}" if clean else ""
         return image
 
     def page_tree(self, request, principal, repo_type, repo_id, rev, path):
@@ -483,6 +483,16 @@ def _take_rev(segs: list[str]) -> tuple[str, list[str]]:
     if segs[0] == "refs" and len(segs) >= 3 and segs[1] in ("pr", "convert"):
         return "/".join(segs[:3]), segs[3:]
     return segs[0], segs[1:]
+
+
+def _rev_kind(ref_name: str | None) -> str:
+    """What the switcher calls the current revision, from the full ref name resolve_revision gives."""
+    if ref_name is None:
+        return "commit"
+    for prefix, kind in (("refs/tags/", "tag"), ("refs/pr/", "pull request"), ("refs/heads/", "branch")):
+        if ref_name.startswith(prefix):
+            return kind
+    return "branch"
 
 
 def _plausible_path(path: str) -> bool:

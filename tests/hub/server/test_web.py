@@ -325,14 +325,17 @@ def test_revisions_with_slash_and_switcher_links(client, hub):
     assert links == {"main": "/alice/tiny-bert/tree/main", "feat/x": "/alice/tiny-bert/tree/feat%2Fx",
                      "v1.0": "/alice/tiny-bert/tree/v1.0"}
     assert 'class="on" data-kind="branch"><span class="kind">branch</span>feat/x' in switch
+    assert '<span class="muted rev-kind">branch:</span> <strong class="current-rev">feat/x</strong>' in r.text
     tagged = client.get(links["v1.0"])
     assert tagged.status_code == 200 and "only-on-feat.txt" not in tagged.text and "big.bin" in tagged.text
+    assert '<span class="muted rev-kind">tag:</span> <strong class="current-rev">v1.0</strong>' in tagged.text
     # the switcher on a file view keeps the path
     blob = client.get("/alice/tiny-bert/blob/main/config.json").text
     assert 'href="/alice/tiny-bert/blob/feat%2Fx/config.json"' in blob
     # a full commit id works as a revision, an unknown one is the 404 page
     head = hub["backend"].resolve_revision(hub["backend"].get_repo(None, "model", "alice/tiny-bert"), "feat/x")[0]
-    assert "only-on-feat.txt" in client.get(f"/alice/tiny-bert/tree/{head.oid}").text
+    at_commit = client.get(f"/alice/tiny-bert/tree/{head.oid}").text
+    assert "only-on-feat.txt" in at_commit and '<span class="muted rev-kind">commit:</span>' in at_commit
     assert client.get("/alice/tiny-bert/tree/no-such-branch").status_code == 404
 
 
