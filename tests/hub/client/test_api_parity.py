@@ -312,3 +312,25 @@ def test_delegating_methods_round_trip(env, tmp_path):
         assert ours.get_hf_file_metadata(url=url).commit_hash == ref.get_hf_file_metadata(url=url).commit_hash
     finally:
         ours.delete_repo(repo, repo_type="dataset", missing_ok=True)
+
+
+def test_tree_pagination(env, monkeypatch):
+    """More entries than one expanded tree page (the server sends 50 per page with expand=true)."""
+    from snuggle.hub import http
+
+    ours, ref, _, _, names = env
+    urls = []
+    real_request = http.request
+    monkeypatch.setattr(http, "request", lambda method, url, **kw: urls.append(url) or real_request(method, url, **kw))
+    repo = f"alice/h3-{names['tag']}-many"
+    ours.create_repo(repo)
+    try:
+        ref.create_commit(repo, [RefAdd(f"many/f{i:03d}.txt", str(i).encode()) for i in range(70)],
+                          commit_message="many files")
+        ours_tree = list(ours.list_repo_tree(repo, "many", expand=True))
+        assert [e.path for e in ours_tree] == [f"many/f{i:03d}.txt" for i in range(70)]
+        assert len([u for u in urls if "/tree/" in u]) == 2  # followed the Link to the second page
+        assert _norm(ours_tree) == _norm(list(ref.list_repo_tree(repo, "many", expand=True)))
+        assert len(ours.list_repo_files(repo)) == 71
+    finally:
+        ours.delete_repo(repo, missing_ok=True)
