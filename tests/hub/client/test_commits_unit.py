@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from snuggle.hub import commits, lfs
+from snuggle.hub import commit_payload, lfs
 from snuggle.hub.commits import (CommitInfo, CommitOperationAdd, CommitOperationCopy, CommitOperationDelete,
                                  create_commit)
 from snuggle.hub.errors import HfHubHTTPError, HFValidationError, RemoteEntryNotFoundError
@@ -331,7 +331,7 @@ def test_upload_folder_parts_and_resume(hub, api, tmp_path, monkeypatch):
     for i in range(7):
         (tmp_path / f"f{i}.txt").write_bytes(b"x%d" % i)
     (tmp_path / "f3.bin").write_bytes(b"W" * 400)  # LFS, in the part that fails
-    real_send = commits._send_commit
+    real_send = commit_payload._send_commit
     calls = []
 
     def flaky_send(body, **kw):
@@ -340,13 +340,13 @@ def test_upload_folder_parts_and_resume(hub, api, tmp_path, monkeypatch):
             raise httpx.ConnectError("connection lost (test)")
         return real_send(body, **kw)
 
-    monkeypatch.setattr(commits, "_send_commit", flaky_send)
+    monkeypatch.setattr(commit_payload, "_send_commit", flaky_send)
     with pytest.raises(httpx.ConnectError):
         upload_folder(api, repo_id="alice/m", folder_path=tmp_path, commit_message="up")
     assert [c["summary"] for c in hub.commits] == ["up"] and len(hub.files) == 3
     puts = len(hub.routes("PUT"))
     assert puts == 1
-    monkeypatch.setattr(commits, "_send_commit", real_send)
+    monkeypatch.setattr(commit_payload, "_send_commit", real_send)
     upload_folder(api, repo_id="alice/m", folder_path=tmp_path, commit_message="up")
     # the re-run sends only what is missing: 5 files, in parts of 3
     assert [c["summary"] for c in hub.commits] == ["up", "up", "up (part 2)"]

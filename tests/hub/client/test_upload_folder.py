@@ -153,11 +153,11 @@ def test_large_folder_in_parts_onto_one_pr(api, folder, monkeypatch):
 
 
 def test_interrupted_upload_resumes(api, folder, monkeypatch):
-    from snuggle.hub import commits
+    from snuggle.hub import commit_payload
 
     monkeypatch.setattr(upload, "MAX_FILES_PER_COMMIT", 5)
     repo_id = new_repo(api)
-    real_send, calls = commits._send_commit, []
+    real_send, calls = commit_payload._send_commit, []
 
     def dies_on_second_commit(body, **kw):
         calls.append(kw["commit_message"])
@@ -165,19 +165,19 @@ def test_interrupted_upload_resumes(api, folder, monkeypatch):
             raise KeyboardInterrupt  # Ctrl-C while the second part is on its way
         return real_send(body, **kw)
 
-    monkeypatch.setattr(commits, "_send_commit", dies_on_second_commit)
+    monkeypatch.setattr(commit_payload, "_send_commit", dies_on_second_commit)
     with pytest.raises(KeyboardInterrupt):
         api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="up")
     committed = set(api.list_repo_files(repo_id)) - {".gitattributes"}
     assert len(committed) == 5  # the first part landed whole, nothing of the second
-    monkeypatch.setattr(commits, "_send_commit", real_send)
-    real_prepare, sent = commits._prepare_commit_body, []
+    monkeypatch.setattr(commit_payload, "_send_commit", real_send)
+    real_prepare, sent = commit_payload._prepare_commit_body, []
 
     def recording_prepare(operations, *args):
         sent.append(sorted(op.path_in_repo for op in operations))
         return real_prepare(operations, *args)
 
-    monkeypatch.setattr(commits, "_prepare_commit_body", recording_prepare)
+    monkeypatch.setattr(commit_payload, "_prepare_commit_body", recording_prepare)
     api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="up")
     everything = set(api.list_repo_files(repo_id)) - {".gitattributes"}
     assert len(everything) == len(PATHS) - 2 - 4  # README and win\\style skipped, .git/.cache ignored
