@@ -118,6 +118,12 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
             yield session
 
     @contextmanager
+    def _conn(self):
+        """A plain connection for the hot read paths (no ORM session)."""
+        with self._engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def _write(self):
         """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: the write lock is taken up front
         (waiting up to busy_timeout), so a read-then-write transaction never fails with 'database is
@@ -198,23 +204,18 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         if token is None or token == "":
             return None
         digest = hash_token(token)
-        with self._read() as s:
-            row = s.execute(
-                select(db.Token, db.User.name).join(db.User, db.User.id == db.Token.user_id)
-                .where(db.Token.token_hash == digest)
-            ).first()
-            if row is None:
-                raise Unauthorized(INVALID_CREDENTIALS)
-            tok, user = row
-            # the lookup used the hash index; compare again in constant time so timing says nothing
-            if not hmac.compare_digest(tok.token_hash, digest) or tok.revoked:
-                raise Unauthorized(INVALID_CREDENTIALS)
-            if tok.expires_at is not None and tok.expires_at <= datetime.now(timezone.utc):
-                raise Unauthorized(INVALID_CREDENTIALS)
-            orgs = s.scalars(
-                select(db.Org.name).join(db.Membership, db.Membership.org_id == db.Org.id)
-                .where(db.Membership.user_id == tok.user_id)
-            ).all()
+        with self._conn() as conn:
+            rows = conn.execute(db.Q_TOKEN, {"digest": digest}).all()
+        if not rows:
+            raise Unauthorized(INVALID_CREDENTIALS)
+        tok = rows[0]
+        # the lookup used the hash index; compare again in constant time so timing says nothing
+        if not hmac.compare_digest(tok.token_hash, digest) or tok.revoked:
+            raise Unauthorized(INVALID_CREDENTIALS)
+        if tok.expires_at is not None and tok.expires_at <= datetime.now(timezone.utc):
+            raise Unauthorized(INVALID_CREDENTIALS)
+        orgs = [r.org_name for r in rows if r.org_name is not None]
+        user = tok.user_name
         return Principal(user=user, role=tok.role, orgs=frozenset(orgs), token_name=tok.name)
 
     def whoami(self, principal: Principal) -> dict:
@@ -261,17 +262,16 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
 
     # -- repos -------------------------------------------------------------------------------------------
     @staticmethod
-    def _repo_record(row: db.Repo) -> RepoRecord:
+    def _repo_record(row) -> RepoRecord:
         return RepoRecord(
             id=row.id, repo_type=row.repo_type, namespace=row.namespace, name=row.name, private=bool(row.private),
             gated=row.gated or False, created_at=row.created_at, last_modified=row.last_modified,
             author=row.author, tags=tuple(json.loads(row.card_tags or "[]")),
         )
 
-    def _repo_row(self, s: Session, repo_type: str, namespace: str, name: str) -> db.Repo | None:
-        return s.scalar(
-            select(db.Repo).where(db.Repo.repo_type == repo_type, db.Repo.namespace == namespace, db.Repo.name == name)
-        )
+    def _repo_row(self, s, repo_type: str, namespace: str, name: str):
+        """The repo's row (columns as attributes) or None; `s` is a Session or a Connection."""
+        return s.execute(db.Q_REPO, {"repo_type": repo_type, "namespace": namespace, "name": name}).first()
 
     def get_repo(self, principal: Principal | None, repo_type: str, repo_id: str, *, access: str = "read") -> RepoRecord:
         """The repo if `principal` may access it. Missing or private-and-not-yours -> RepoNotFound; for
@@ -281,8 +281,8 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
             namespace, name = split_repo_id(repo_id)
         except BadRequest:
             raise RepoNotFound(f"Repository not found: {repo_id}") from None
-        with self._read() as s:
-            row = self._repo_row(s, repo_type, namespace, name)
+        with self._conn() as conn:
+            row = self._repo_row(conn, repo_type, namespace, name)
             repo = self._repo_record(row) if row is not None else None
         if repo is None or not self.can_read(principal, repo):
             raise RepoNotFound(f"Repository not found: {repo_id}")

@@ -71,8 +71,7 @@ class CommitsMixin:
     def _read_refs(self, s, repo_id: int, names: list[str]) -> dict[str, str]:
         if not names:
             return {}
-        rows = s.execute(select(db.Ref.name, db.Ref.target).where(db.Ref.repo_id == repo_id, db.Ref.name.in_(names)))
-        return dict(rows.all())
+        return dict(s.execute(db.Q_REFS, {"repo_id": repo_id, "names": list(names)}).all())
 
     def resolve_revision(self, repo, rev: str) -> tuple[CommitRecord, str | None]:
         """(commit, full ref name such as "refs/heads/main" / "refs/tags/v1" / "refs/pr/1", or None for a
@@ -81,7 +80,7 @@ class CommitsMixin:
         if not isinstance(rev, str) or not rev or len(rev) > 600:
             raise RevisionNotFound(f"Invalid rev id: {rev}")
         candidates = self._ref_candidates(rev)
-        with self._read() as s:
+        with self._conn() as s:
             found = self._read_refs(s, repo.id, candidates)
             for name in candidates:
                 if name in found:

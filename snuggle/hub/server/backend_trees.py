@@ -210,15 +210,15 @@ class TreeReadingMixin:
         from snuggle.hub.server import db
 
         if session is None:
-            with self._read() as s:
-                row = s.get(db.Tree, oid)
+            with self._conn() as conn:
+                text = conn.execute(db.Q_TREE, {"oid": oid}).scalar()
         else:
-            row = session.get(db.Tree, oid)
-        if row is None:
+            text = session.execute(db.Q_TREE, {"oid": oid}).scalar()
+        if text is None:
             if oid == EMPTY_TREE:
                 return {}
             raise RuntimeError(f"tree {oid} is missing from the database")
-        entries = decode_tree(row.entries)
+        entries = decode_tree(text)
         self._tree_cache.put(oid, entries)
         return entries
 
@@ -236,10 +236,10 @@ class TreeReadingMixin:
         from snuggle.hub.server import db
 
         if session is None:
-            with self._read() as s:
-                row = s.get(db.Commit, (repo_id, oid))
+            with self._conn() as conn:
+                row = conn.execute(db.Q_COMMIT, {"repo_id": repo_id, "oid": oid}).first()
         else:
-            row = session.get(db.Commit, (repo_id, oid))
+            row = session.execute(db.Q_COMMIT, {"repo_id": repo_id, "oid": oid}).first()
         if row is None:
             return None
         rec = self._commit_from_row(row)

@@ -24,8 +24,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -199,6 +201,24 @@ class DiscussionRow(Base):
     is_pull_request: Mapped[bool] = mapped_column(Boolean, default=False)
     author: Mapped[str] = mapped_column(String(96))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# ---- hot-path statements, built once (constructing a statement costs more than running it on SQLite) ----
+
+Q_TOKEN = (
+    select(Token.token_hash, Token.role, Token.name, Token.revoked, Token.expires_at, User.name.label("user_name"),
+           Org.name.label("org_name"))
+    .join(User, User.id == Token.user_id)
+    .outerjoin(Membership, Membership.user_id == Token.user_id)
+    .outerjoin(Org, Org.id == Membership.org_id)
+    .where(Token.token_hash == bindparam("digest"))
+)
+Q_REPO = select(Repo.__table__).where(
+    Repo.repo_type == bindparam("repo_type"), Repo.namespace == bindparam("namespace"), Repo.name == bindparam("name")
+)
+Q_REFS = select(Ref.name, Ref.target).where(Ref.repo_id == bindparam("repo_id"), Ref.name.in_(bindparam("names", expanding=True)))
+Q_COMMIT = select(Commit.__table__).where(Commit.repo_id == bindparam("repo_id"), Commit.oid == bindparam("oid"))
+Q_TREE = select(Tree.entries).where(Tree.oid == bindparam("oid"))
 
 
 def make_engine(url: str, *, pool_size: int = 16) -> Engine:
