@@ -98,9 +98,11 @@ def close_session() -> None:
 
 
 def _reset_after_fork() -> None:
-    # sockets of the parent must not be shared with a forked child (DataLoader workers, multiprocessing)
-    global _session
+    # sockets of the parent must not be shared with a forked child (DataLoader workers, multiprocessing);
+    # the lock may have been held by another thread at fork time, so the child gets a fresh one
+    global _session, _session_lock
     _session = None
+    _session_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

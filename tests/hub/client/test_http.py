@@ -285,3 +285,19 @@ def test_constants_read_at_call_time(monkeypatch, tmp_path):
     assert constants.etag_timeout() == 3
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "yes")
     assert constants.progress_bars_disabled() is True
+
+
+def test_forked_child_gets_its_own_session(mock_session):
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    parent = http.get_session()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report whether it still sees the parent's client, then leave at once
+        os.write(write, b"1" if http._session is parent else b"0")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"0"
+    assert http.get_session() is parent
