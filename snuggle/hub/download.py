@@ -55,6 +55,19 @@ class HfFileMetadata:
     xet_file_data: Any = None
 
 
+@dataclass
+class DryRunFileInfo:
+    """What `hf_hub_download(..., dry_run=True)` would do: the file's commit, size, path and whether it
+    is already cached (then nothing would be downloaded unless `force_download`)."""
+
+    commit_hash: str
+    file_size: int | None
+    filename: str
+    local_path: str
+    is_cached: bool
+    will_download: bool
+
+
 def _endpoint(endpoint: str | None) -> str:
     from snuggle.hub import constants
 
@@ -371,11 +384,12 @@ def hf_hub_download(repo_id: str, filename: str, *, subfolder: str | None = None
                     force_download: bool = False, etag_timeout: float = DEFAULT_ETAG_TIMEOUT,
                     token: bool | str | None = None, local_files_only: bool = False,
                     headers: dict[str, str] | None = None, endpoint: str | None = None,
-                    tqdm_class: Any = None, **_ignored: Any) -> str:
+                    tqdm_class: Any = None, dry_run: bool = False) -> str | DryRunFileInfo:
     """Download `filename` of `repo_id` (if not cached) and return its local path.
 
     With `cache_dir` (default `$HF_HUB_CACHE`) the path is snapshots/<commit>/<filename> in the shared cache;
     with `local_dir` the file is placed at `<local_dir>/<filename>` (metadata in `.cache/huggingface/`).
+    `dry_run=True` downloads nothing and returns a DryRunFileInfo.
 
     >>> path = hf_hub_download("user/tiny-model", "config.json", revision="main")   # doctest: +SKIP
     """
@@ -394,7 +408,8 @@ def hf_hub_download(repo_id: str, filename: str, *, subfolder: str | None = None
     request_headers = _request_headers(headers, library_name, library_version, user_agent)
     kwargs = dict(repo_id=repo_id, filename=filename, repo_type=repo_type, revision=revision, endpoint=endpoint,
                   etag_timeout=etag_timeout, headers=request_headers, token=token, cache_dir=cache_dir,
-                  force_download=force_download, local_files_only=local_files_only, tqdm_class=tqdm_class)
+                  force_download=force_download, local_files_only=local_files_only, tqdm_class=tqdm_class,
+                  dry_run=dry_run)
     if local_dir is not None:
         return _download_to_local_dir(local_dir=str(Path(local_dir).expanduser().resolve()), **kwargs)
     return _download_to_cache_dir(**kwargs)
@@ -402,15 +417,23 @@ def hf_hub_download(repo_id: str, filename: str, *, subfolder: str | None = None
 
 def _download_to_cache_dir(*, cache_dir: str, repo_id: str, filename: str, repo_type: str, revision: str,
                            endpoint: str | None, etag_timeout: float, headers: dict, token: Any,
-                           local_files_only: bool, force_download: bool, tqdm_class: Any) -> str:
+                           local_files_only: bool, force_download: bool, tqdm_class: Any,
+                           dry_run: bool = False) -> str | DryRunFileInfo:
     storage = hub_cache.storage_folder(cache_dir, repo_id, repo_type)
+
+    def cached_answer(commit: str, pointer: str) -> str | DryRunFileInfo:
+        if dry_run:
+            return DryRunFileInfo(commit_hash=commit, file_size=os.path.getsize(pointer), filename=filename,
+                                  local_path=pointer, is_cached=True, will_download=force_download)
+        return pointer
+
     hub_cache.validate_relative_filename(filename)
     relative_filename = os.path.join(*filename.split("/"))
 
     if REGEX_COMMIT_HASH.fullmatch(revision):
         pointer = hub_cache.get_pointer_path(storage, revision, relative_filename)
-        if os.path.exists(pointer) and not force_download:
-            return pointer
+        if os.path.exists(pointer) and (dry_run or not force_download):
+            return cached_answer(revision, pointer)
 
     url, etag, commit_hash, expected_size, error = _get_metadata_or_catch_error(
         repo_id=repo_id, filename=filename, repo_type=repo_type, revision=revision, endpoint=endpoint,
@@ -422,7 +445,7 @@ def _download_to_cache_dir(*, cache_dir: str, repo_id: str, filename: str, repo_
             if commit is not None:
                 pointer = hub_cache.get_pointer_path(storage, commit, relative_filename)
                 if os.path.exists(pointer):
-                    return pointer
+                    return cached_answer(commit, pointer)
             if _is_retryable(error):
                 logger.info("No local file found. Retrying..")
                 url, etag, commit_hash, expected_size, error = _get_metadata_or_catch_error(
@@ -435,6 +458,10 @@ def _download_to_cache_dir(*, cache_dir: str, repo_id: str, filename: str, repo_
 
     blob_path = os.path.join(storage, "blobs", etag)
     pointer = hub_cache.get_pointer_path(storage, commit_hash, relative_filename)
+    if dry_run:
+        is_cached = os.path.exists(pointer) or os.path.exists(blob_path)
+        return DryRunFileInfo(commit_hash=commit_hash, file_size=expected_size, filename=filename, local_path=pointer,
+                              is_cached=is_cached, will_download=force_download or not is_cached)
     if not force_download and os.path.exists(pointer):
         try:
             hub_cache.cache_commit_hash_for_specific_revision(storage, revision, commit_hash)
@@ -467,7 +494,8 @@ def _download_to_cache_dir(*, cache_dir: str, repo_id: str, filename: str, repo_
 
 def _download_to_local_dir(*, local_dir: str, cache_dir: str, repo_id: str, filename: str, repo_type: str,
                            revision: str, endpoint: str | None, etag_timeout: float, headers: dict, token: Any,
-                           local_files_only: bool, force_download: bool, tqdm_class: Any) -> str:
+                           local_files_only: bool, force_download: bool, tqdm_class: Any,
+                           dry_run: bool = False) -> str | DryRunFileInfo:
     import shutil
 
     from snuggle.hub import local_folder
@@ -475,15 +503,23 @@ def _download_to_local_dir(*, local_dir: str, cache_dir: str, repo_id: str, file
     local_path = Path(local_dir)
     paths = local_folder.get_local_download_paths(local_path, filename)
     metadata = local_folder.read_download_metadata(local_path, filename)
-    if (REGEX_COMMIT_HASH.fullmatch(revision) and paths.file_path.is_file() and metadata is not None
-            and metadata.commit_hash == revision and not force_download):
+    def answer(commit: str, size: int | None, is_cached: bool, will_download: bool) -> str | DryRunFileInfo:
+        if dry_run:
+            return DryRunFileInfo(commit_hash=commit, file_size=size, filename=filename,
+                                  local_path=str(paths.file_path), is_cached=is_cached, will_download=will_download)
         return str(paths.file_path)
+
+    if (REGEX_COMMIT_HASH.fullmatch(revision) and paths.file_path.is_file() and metadata is not None
+            and metadata.commit_hash == revision and (dry_run or not force_download)):
+        return answer(revision, paths.file_path.stat().st_size, True, force_download)
 
     url, etag, commit_hash, expected_size, error = _get_metadata_or_catch_error(
         repo_id=repo_id, filename=filename, repo_type=repo_type, revision=revision, endpoint=endpoint,
         etag_timeout=etag_timeout, headers=headers, token=token, local_files_only=local_files_only)
     if error is not None:
         if paths.file_path.is_file():
+            if dry_run and metadata is not None:
+                return answer(metadata.commit_hash, paths.file_path.stat().st_size, True, force_download)
             if not force_download:
                 logger.warning("Couldn't access the Hub to check for update but local file already exists. "
                                f"Defaulting to existing file. (error: {error})")
@@ -499,23 +535,27 @@ def _download_to_local_dir(*, local_dir: str, cache_dir: str, repo_id: str, file
     if not force_download and paths.file_path.is_file():
         if metadata is not None and metadata.etag == etag:
             local_folder.write_download_metadata(local_path, filename, commit_hash=commit_hash, etag=etag)
-            return str(paths.file_path)
+            return answer(commit_hash, expected_size, True, False)
         if metadata is None and REGEX_SHA256.fullmatch(etag):
             # An LFS file without metadata (copied in by hand?): same sha256 means same content.
             if _sha256_of(paths.file_path) == etag:
                 local_folder.write_download_metadata(local_path, filename, commit_hash=commit_hash, etag=etag)
-                return str(paths.file_path)
+                return answer(commit_hash, expected_size, True, False)
 
     if not force_download:
         cached = hub_cache.try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=commit_hash,
                                                   repo_type=repo_type)
         if isinstance(cached, str):
+            if dry_run:
+                return answer(commit_hash, expected_size, True, False)
             with WeakFileLock(paths.lock_path):
                 paths.file_path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(cached, paths.file_path)
             local_folder.write_download_metadata(local_path, filename, commit_hash=commit_hash, etag=etag)
             return str(paths.file_path)
 
+    if dry_run:
+        return answer(commit_hash, expected_size, paths.file_path.is_file(), True)
     with WeakFileLock(paths.lock_path):
         paths.file_path.unlink(missing_ok=True)
         download_to_incomplete_and_move(

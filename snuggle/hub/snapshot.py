@@ -106,8 +106,10 @@ def snapshot_download(repo_id: str, *, repo_type: str | None = None, revision: s
                       local_files_only: bool = False, allow_patterns: list[str] | str | None = None,
                       ignore_patterns: list[str] | str | None = None, max_workers: int = 8,
                       tqdm_class: Any = None, headers: dict[str, str] | None = None,
-                      endpoint: str | None = None, **_ignored: Any) -> str:
+                      endpoint: str | None = None, dry_run: bool = False) -> str | list:
     """Download the files of a repo revision and return the snapshot folder (or `local_dir`).
+
+    `dry_run=True` downloads nothing and returns one DryRunFileInfo per file instead.
 
     >>> folder = snapshot_download("user/tiny-model", allow_patterns=["*.json"])   # doctest: +SKIP
     """
@@ -147,13 +149,19 @@ def snapshot_download(repo_id: str, *, repo_type: str | None = None, revision: s
             if entries is None:
                 entries = list_tree_entries(repo_id, commit, repo_type=repo_type, token=token, endpoint=endpoint,
                                             headers=request_headers)
-                hub_cache.write_tree_cache(tree_folder, commit, entries)
+                if not dry_run:
+                    hub_cache.write_tree_cache(tree_folder, commit, entries)
         except RevisionNotFoundError:
             raise
         except (httpx.ConnectError, httpx.TimeoutException, OfflineModeIsEnabled, HfHubHTTPError) as err:
             api_error = err
 
     if entries is None or local_files_only:
+        if dry_run:
+            from snuggle.hub.errors import DryRunError
+
+            raise DryRunError("Dry run cannot be performed as the repository cannot be accessed. Please check your "
+                              "internet connection or authentication token.") from api_error
         if commit is None:
             commit = hub_cache.read_ref(storage, revision)
         if commit is not None and local_dir is None:
@@ -203,17 +211,18 @@ def snapshot_download(repo_id: str, *, repo_type: str | None = None, revision: s
                 repo_id, path, repo_type=repo_type, revision=commit, endpoint=endpoint, cache_dir=cache_dir,
                 local_dir=local_dir, library_name=library_name, library_version=library_version,
                 user_agent=user_agent, etag_timeout=etag_timeout, force_download=force_download, token=token,
-                headers=headers, tqdm_class=progress.bytes_class)
+                headers=headers, tqdm_class=progress.bytes_class, dry_run=dry_run)
             progress.file_done()
             return result
 
         if max_workers <= 1 or len(files) <= 1:
-            for path in files:
-                one(path)
+            results = [one(path) for path in files]
         else:
             with ThreadPoolExecutor(max_workers=max_workers) as pool:
-                list(pool.map(one, files))  # list(): re-raise the first worker error here
+                results = list(pool.map(one, files))  # list(): re-raise the first worker error here
 
+    if dry_run:
+        return results
     if local_dir is not None:
         return str(os.path.realpath(local_dir))
     return os.path.join(storage, "snapshots", commit)

@@ -198,3 +198,35 @@ def test_dataset_repo_prefix(hub, tmp_path):
     path = hf_hub_download("alice/data", "data/train.csv", repo_type="dataset", cache_dir=tmp_path / "c")
     assert "/datasets--alice--data/snapshots/" in path
     assert hf_hub_url("alice/data", "data/train.csv", repo_type="dataset").startswith(f"{hub.endpoint}/datasets/")
+
+
+def test_dry_run_downloads_nothing(hub, tmp_path):
+    from snuggle.hub import hf_hub_download, snapshot_download
+    from snuggle.hub.download import DryRunFileInfo
+
+    commit = hub.add_repo("alice/tiny", _files())
+    cache = tmp_path / "cache"
+    info = hf_hub_download("alice/tiny", "model.bin", cache_dir=cache, dry_run=True)
+    assert isinstance(info, DryRunFileInfo)
+    assert (info.commit_hash, info.file_size, info.is_cached, info.will_download) == (commit, len(BIG), False, True)
+    assert not (cache / "models--alice--tiny" / "blobs").exists()
+    hf_hub_download("alice/tiny", "model.bin", cache_dir=cache)
+    again = hf_hub_download("alice/tiny", "model.bin", cache_dir=cache, dry_run=True, revision=commit)
+    assert (again.is_cached, again.will_download) == (True, False)
+    infos = snapshot_download("alice/tiny", cache_dir=cache, dry_run=True)
+    assert sorted((i.filename, i.is_cached) for i in infos) == [
+        ("config.json", False), ("model.bin", True), ("sub/extra.txt", False)]
+    local = hf_hub_download("alice/tiny", "config.json", local_dir=tmp_path / "local", dry_run=True)
+    assert local.will_download and not (tmp_path / "local" / "config.json").exists()
+
+
+def test_progress_bars_follow_the_environment(hub, tmp_path, monkeypatch, capsys):
+    from snuggle.hub import hf_hub_download
+
+    hub.add_repo("alice/tiny", _files())
+    hf_hub_download("alice/tiny", "model.bin", cache_dir=tmp_path / "quiet")
+    assert "model.bin" not in capsys.readouterr().err  # HF_HUB_DISABLE_PROGRESS_BARS=1 (fixture)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
+    monkeypatch.delenv("SNUGGLE_DISABLE_PROGRESS_BARS", raising=False)  # the suite's own switch (tests/conftest.py)
+    hf_hub_download("alice/tiny", "model.bin", cache_dir=tmp_path / "loud")
+    assert "model.bin" in capsys.readouterr().err
