@@ -73,6 +73,21 @@ def ensure_chromium() -> Path:
     return browser
 
 
+def real_binary(browser: Path) -> Path:
+    """The browser executable itself: Debian's /usr/bin/chromium is a shell launcher that adds flags of its
+    own (--enable-remote-extensions, --load-extension=..., Google API keys in the environment), so the
+    tests run /usr/lib/chromium/chromium behind it to start Chromium with exactly FLAGS."""
+    try:
+        with open(browser, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        return browser
+    inner = Path("/usr/lib/chromium/chromium")
+    if head == b"#!" and os.access(inner, os.X_OK):
+        return inner
+    return browser
+
+
 def artifacts_dir() -> Path:
     """Where screenshots go: $SNUGGLE_TEST_ARTIFACTS/hub, else build/test-artifacts/hub/ of the checkout."""
     root = os.environ.get("SNUGGLE_TEST_ARTIFACTS")
@@ -84,7 +99,7 @@ def artifacts_dir() -> Path:
 def run_chromium(browser: Path, *args: str) -> subprocess.CompletedProcess:
     """Run one headless Chromium with a fresh profile; raise with its stderr when it fails or hangs."""
     with tempfile.TemporaryDirectory(prefix="snuggle-chromium-") as profile:
-        cmd = [str(browser), *FLAGS, f"--user-data-dir={profile}", *args]
+        cmd = [str(real_binary(browser)), *FLAGS, f"--user-data-dir={profile}", *args]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
                                   env=dict(os.environ, HOME=profile))
