@@ -384,24 +384,25 @@ def cached_assets_path(library_name: str, namespace: str = "default", subfolder:
                        *, assets_dir: str | Path | None = None) -> Path:
     """A folder for a library's own derived files: <HF_ASSETS_CACHE>/<library>/<namespace>/<subfolder>.
 
+    Spaces, "/" and "\\" in the three names become "--" (as in the reference).
+
     >>> import tempfile
-    >>> cached_assets_path("snuggle", "x/y", assets_dir=tempfile.mkdtemp()).name
-    'default'
+    >>> p = cached_assets_path("snuggle", "x/y", assets_dir=tempfile.mkdtemp())
+    >>> p.parent.name, p.name
+    ('x--y', 'default')
     """
     if assets_dir is None:
         from snuggle.hub import constants
 
-        assets_dir = getattr(constants, "hf_assets_cache", None)
-        assets_dir = assets_dir() if callable(assets_dir) else os.path.join(str(constants.hf_home()), "assets")
+        assets_dir = constants.assets_cache()
+    assets_dir = Path(assets_dir).expanduser().resolve()
+    for part in (" ", "/", "\\"):
+        library_name = library_name.replace(part, "--")
+        namespace = namespace.replace(part, "--")
+        subfolder = subfolder.replace(part, "--")
+    path = assets_dir / library_name / namespace / subfolder
     try:
-        path = Path(assets_dir).expanduser() / _clean(library_name) / _clean(namespace) / _clean(subfolder)
-    except ValueError as err:
-        raise ValueError(f"Invalid assets path for library {library_name!r}: {err}") from None
-    path.mkdir(exist_ok=True, parents=True)
+        path.mkdir(exist_ok=True, parents=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"Corrupted assets folder: cannot create directory because of an existing file ({path}).")
     return path
-
-
-def _clean(part: str) -> str:
-    if not part:
-        raise ValueError("an empty name")
-    return part.replace(" ", "--").replace("/", "--").replace("\\", "--").replace(":", "--")
