@@ -133,6 +133,23 @@ class HubServerHandle:
             return ""
 
 
+def _create_test_users(data_dir: Path, database_url: str | None) -> tuple[str, str, str]:
+    """alice (write + read token) and bob, created in-process: the same backend calls as
+    `snuggle hub user add` / `token add` (tested in test_cli_server.py) without three interpreter start-ups."""
+    from snuggle.hub.server.backend import HubBackend
+    from snuggle.hub.server.config import ServerConfig
+
+    backend = HubBackend(ServerConfig(data_dir=data_dir, database_url=database_url))
+    try:
+        backend.add_user("alice")
+        backend.add_user("bob")
+        return (backend.create_token("alice", role="write", name="write"),
+                backend.create_token("bob", role="write", name="write"),
+                backend.create_token("alice", role="read", name="read"))
+    finally:
+        backend.close()
+
+
 def start_hub_server(data_dir, database_url: str | None = None, port: int | None = None, env: dict | None = None,
                      extra_args: list[str] | None = None) -> HubServerHandle:
     """Create users alice (write + read token) and bob in `data_dir` (once) and start a server on it.
@@ -146,9 +163,7 @@ def start_hub_server(data_dir, database_url: str | None = None, port: int | None
     if saved.exists():
         handle.token, handle.token_b, handle.token_read = saved.read_text().split()
     else:
-        handle.token = handle.add_user("alice")
-        handle.token_b = handle.add_user("bob")
-        handle.token_read = handle.add_token("alice", role="read")
+        handle.token, handle.token_b, handle.token_read = _create_test_users(data_dir, database_url)
         saved.write_text(f"{handle.token} {handle.token_b} {handle.token_read}\n")
     handle.start()
     return handle
