@@ -335,3 +335,54 @@ def test_every_export_resolves():
     for name in snuggle.hub.__all__:
         assert getattr(snuggle.hub, name) is not None, name
     assert snuggle.hub.whoami.__self__ is client.api and snuggle.hub.create_repo.__func__ is HfApi.create_repo
+
+
+@pytest.mark.parametrize("url,endpoint", [
+    ("http://hub.test/alice/m", "http://hub.test"),
+    ("http://hub.test/datasets/alice/d", "http://hub.test"),
+    ("http://hub.test/spaces/alice/s", "http://hub.test"),
+    ("http://hub.test/prefix/alice/m", "http://hub.test/prefix"),
+    ("https://huggingface.co/alice/m", "http://hub.test"),  # rewritten onto the custom endpoint
+    ("alice/m", "http://hub.test"),
+    ("http://other.test/alice/m", "http://hub.test"),
+])
+def test_repo_url_like_reference(url, endpoint):
+    from huggingface_hub import RepoUrl as RefRepoUrl
+
+    def parse(cls):
+        try:
+            u = cls(url, endpoint=endpoint)
+        except ValueError as e:  # HfUriError is a ValueError in both
+            return type(e).__name__
+        return (str(u), u.endpoint, u.repo_type, u.repo_id, u.namespace, u.repo_name, u.url)
+
+    assert parse(RepoUrl) == parse(RefRepoUrl)
+
+
+def test_info_classes_parse_like_reference():
+    import dataclasses
+
+    import huggingface_hub.hf_api as ref
+
+    data = {"_id": "x", "id": "alice/m", "author": "alice", "sha": SHA, "lastModified": "2024-05-06T07:08:09Z",
+            "createdAt": "2024-05-06T07:08:09.123456789Z", "private": True, "gated": "manual", "disabled": False,
+            "downloads": 3, "downloadsAllTime": 4, "likes": 1, "tags": ["a"], "library_name": "snuggle",
+            "pipeline_tag": "fill-mask", "mask_token": "[MASK]", "trendingScore": 2, "usedStorage": 9,
+            "cardData": {"license": "apache-2.0", "language": ["en"]}, "config": {"model_type": "bert"},
+            "transformersInfo": {"auto_model": "AutoModel", "processor": "AutoTokenizer"},
+            "safetensors": {"parameters": {"F32": 10}, "total": 10}, "spaces": ["s"], "widgetData": [{"text": "x"}],
+            "siblings": [{"rfilename": "w.bin", "size": 9, "blobId": "b" * 40,
+                          "lfs": {"size": 9, "sha256": "c" * 64, "pointerSize": 130}}],
+            "mainSize": 5, "citation": "cite", "description": "d", "paperswithcode_id": "p", "extra": {"k": 1}}
+    for ours_cls, ref_cls in ((ModelInfo, ref.ModelInfo), (client.DatasetInfo, ref.DatasetInfo)):
+        ours, theirs = ours_cls(**dict(data)), ref_cls(**dict(data))
+        for f in dataclasses.fields(ref_cls):
+            a, b = getattr(ours, f.name), getattr(theirs, f.name)
+            if hasattr(b, "to_dict"):
+                a, b = a.to_dict(), b.to_dict()
+            elif isinstance(b, dict):  # the reference's dict-dataclasses (SafeTensorsInfo, ...)
+                a, b = dict(a), dict(b)
+            elif isinstance(b, list) and b and dataclasses.is_dataclass(b[0]):
+                a, b = [dataclasses.asdict(x) for x in a], [dataclasses.asdict(x) for x in b]
+            assert a == b, (ours_cls.__name__, f.name)
+        assert ours.extra == theirs.extra == {"k": 1} and ours.lastModified == theirs.lastModified
