@@ -349,6 +349,14 @@ def _fetch_upload_modes(additions: list[CommitOperationAdd], *, endpoint: str, t
             op._remote_oid = item.get("oid")
 
 
+def _compute_sha256s(additions: list[CommitOperationAdd], num_threads: int) -> None:
+    """Hash the files whose sha256 is unknown, in threads (hashlib releases the GIL on big buffers)."""
+    todo = [op for op in additions if not op.upload_info.is_hashed]
+    if len(todo) > 1 and num_threads > 1:
+        with ThreadPoolExecutor(max_workers=min(num_threads, len(todo))) as pool:
+            list(pool.map(lambda op: op.upload_info.sha256, todo))
+
+
 def _upload_lfs_files(additions: list[CommitOperationAdd], *, endpoint: str, token, repo_type: str,
                       repo_id: str, revision: str | None, num_threads: int) -> None:
     """LFS batch per <= 256 objects, then the PUTs (in threads) and verifies for objects not stored yet."""
@@ -389,9 +397,12 @@ def _upload_lfs_files(additions: list[CommitOperationAdd], *, endpoint: str, tok
                 for item in to_send:
                     send(item)
             else:
-                with ThreadPoolExecutor(max_workers=num_threads) as pool:
+                pool = ThreadPoolExecutor(max_workers=min(num_threads, len(to_send)))
+                try:
                     for future in [pool.submit(send, item) for item in to_send]:
                         future.result()
+                finally:  # after a failure, uploads not started yet are dropped
+                    pool.shutdown(wait=True, cancel_futures=True)
     for op in additions:
         op._is_uploaded = True
 
@@ -427,6 +438,7 @@ def preupload_lfs_files(api, repo_id: str, additions: Iterable[CommitOperationAd
         exc.append_to_message(_NO_REPO_HINT)
         raise
     lfs = [op for op in new if op._upload_mode == "lfs" and not op._should_ignore]
+    _compute_sha256s(lfs, num_threads)
     # unchanged LFS files (same sha256 at that path) need no transfer at all
     changed = [op for op in lfs if op._remote_oid is None or op._remote_oid != op.upload_info.sha256.hex()]
     if changed:
@@ -549,8 +561,8 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
 
     preupload_lfs_files(api, repo_id, additions, token=token, repo_type=repo_type, revision=revision,
                         create_pr=create_pr, num_threads=num_threads, free_memory=False)
-    files_to_copy = commit_payload._fetch_files_to_copy(copies, endpoint=endpoint, token=token, repo_type=repo_type,
-                                         repo_id=repo_id, revision=revision)
+    files_to_copy = commit_payload._fetch_files_to_copy(copies, endpoint=endpoint, token=token,
+                                                        repo_type=repo_type, repo_id=repo_id, revision=revision)
     try:
         deleted = {op.path_in_repo.rstrip("/") for op in operations if isinstance(op, CommitOperationDelete)}
         to_commit = [op for op in operations if not _is_no_op(op, deleted)]
@@ -560,11 +572,12 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
             warn_once(logger, "No files have been modified since last commit. Skipping to prevent empty commit.")
             return head_commit_info(api, repo_id, repo_type=repo_type, revision=revision, token=token,
                                     commit_message=commit_message, commit_description=commit_description)
-        body = commit_payload._prepare_commit_body(to_commit, files_to_copy, commit_message, commit_description, parent_commit)
+        body = commit_payload._prepare_commit_body(to_commit, files_to_copy, commit_message, commit_description,
+                                                   parent_commit)
         try:
-            info = commit_payload._send_commit(body, endpoint=endpoint, token=token, repo_type=repo_type, repo_id=repo_id,
-                                revision=revision, create_pr=create_pr, commit_message=commit_message,
-                                commit_description=commit_description)
+            info = commit_payload._send_commit(body, endpoint=endpoint, token=token, repo_type=repo_type,
+                                               repo_id=repo_id, revision=revision, create_pr=create_pr,
+                                               commit_message=commit_message, commit_description=commit_description)
         except RepositoryNotFoundError as exc:
             exc.append_to_message(_NO_REPO_HINT)
             raise

@@ -257,3 +257,18 @@ def test_big_inline_file_is_streamed_not_buffered(api, tmp_path):
     (entry,) = api.get_paths_info(repo_id, ["big.bin"], revision=info.oid)
     assert entry.size == path.stat().st_size and entry.lfs is None
     assert entry.blob_id == git_oid(path.read_bytes())
+
+
+def test_lfs_dataset_folder_and_pr(lfs_server, tmp_path):
+    """Dataset repos use the `datasets/` prefix for the LFS batch URL; a PR gets LFS files too."""
+    api = HfApi(endpoint=lfs_server.endpoint, token=lfs_server.token)
+    ref = reference(lfs_server.endpoint, lfs_server.token)
+    repo_id = new_repo(api, repo_type="dataset")
+    files = {"data/train.parquet": secrets.token_bytes(3000), "README.md": b"---\nlicense: mit\n---\n# data\n"}
+    for path, data in files.items():
+        (tmp_path / "ds" / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "ds" / path).write_bytes(data)
+    info = api.upload_folder(repo_id=repo_id, repo_type="dataset", folder_path=tmp_path / "ds", create_pr=True)
+    assert_reference_sees(ref, repo_id, files, tmp_path, repo_type="dataset", revision=info.pr_revision,
+                          lfs_min=1000)
+    assert api.list_repo_files(repo_id, repo_type="dataset") == [".gitattributes"]  # main untouched
