@@ -91,7 +91,11 @@ def resolve_model_folder(
                                        allow_patterns=patterns, **hub_kwargs)
     except Exception as err:
         raise ModelError(f"{root}: could not get its files from the Hub ({err})") from err
-    return os.path.join(folder, subfolder) if subfolder else folder
+    folder = os.path.join(folder, subfolder) if subfolder else folder
+    if not os.path.isdir(folder):
+        where = f" in {subfolder!r}" if subfolder else ""
+        raise ModelError(f"{root}: the Hub repo has no file matching {list(allow_patterns)}{where}")
+    return folder
 
 
 _SNAPSHOT_KEYS = ("cache_dir", "token", "force_download", "endpoint", "repo_type")

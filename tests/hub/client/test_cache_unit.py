@@ -115,3 +115,54 @@ def test_refs_written_atomically_and_only_when_changed(tmp_path):
     cache.cache_commit_hash_for_specific_revision(str(tmp_path), "feat/x", COMMIT_B)  # branch names with '/'
     assert (tmp_path / "refs" / "feat" / "x").read_text() == COMMIT_B
     assert sorted(os.listdir(tmp_path / "refs")) == ["feat", "main"]  # no temp file left behind
+
+
+def _blobbed_cache(tmp_path):
+    """Two revisions sharing one blob, a ref per revision, an orphan .incomplete and a broken repo folder."""
+    storage = tmp_path / "models--ns--name"
+    blobs = storage / "blobs"
+    blobs.mkdir(parents=True)
+    (blobs / "shared").write_bytes(b"x" * 10)
+    (blobs / "only-a").write_bytes(b"y" * 20)
+    (blobs / "only-b").write_bytes(b"z" * 30)
+    (blobs / "half.incomplete").write_bytes(b"h" * 5)
+    for commit, names in ((COMMIT_A, {"config.json": "shared", "w.bin": "only-a"}),
+                          (COMMIT_B, {"config.json": "shared", "sub/w.bin": "only-b"})):
+        for rel, blob in names.items():
+            link = storage / "snapshots" / commit / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(os.path.relpath(blobs / blob, link.parent), link)
+    (storage / "refs").mkdir()
+    (storage / "refs" / "main").write_text(COMMIT_B)
+    (storage / "refs" / "v1").write_text(COMMIT_A)
+    (tmp_path / "not-a-repo").mkdir()
+    return tmp_path
+
+
+def _summary(info):
+    repos = sorted((r.repo_id, r.repo_type, r.size_on_disk, r.nb_files, r.size_on_disk_str,
+                    sorted((v.commit_hash, v.size_on_disk, sorted(v.refs), v.nb_files,
+                            sorted((f.file_name, str(f.blob_path), f.size_on_disk) for f in v.files))
+                           for v in r.revisions)) for r in info.repos)
+    return (info.size_on_disk, repos, sorted(str(w) for w in info.warnings),
+            sorted((str(f.file_path), f.size_on_disk) for f in info.incomplete_files))
+
+
+def _plan(strategy):
+    return (strategy.expected_freed_size, sorted(map(str, strategy.blobs)), sorted(map(str, strategy.refs)),
+            sorted(map(str, strategy.repos)), sorted(map(str, strategy.snapshots)))
+
+
+def test_scan_cache_dir_parity(tmp_path):
+    from snuggle.hub.cache_scan import scan_cache_dir
+
+    root = _blobbed_cache(tmp_path)
+    ours, theirs = scan_cache_dir(root), huggingface_hub.scan_cache_dir(root)
+    assert _summary(ours) == _summary(theirs)
+    for revisions in ([COMMIT_A], [COMMIT_A, COMMIT_B], ["c" * 40]):
+        assert _plan(ours.delete_revisions(*revisions)) == _plan(theirs.delete_revisions(*revisions))
+    ours.delete_revisions(COMMIT_A).execute()
+    after = huggingface_hub.scan_cache_dir(root)  # the reference reads what we left
+    assert [sorted(v.commit_hash for v in r.revisions) for r in after.repos] == [[COMMIT_B]]
+    assert not (root / "models--ns--name" / "blobs" / "only-a").exists()
+    assert (root / "models--ns--name" / "blobs" / "shared").exists()
