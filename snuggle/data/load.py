@@ -154,6 +154,10 @@ class DatasetBuilder:
 
         schema = upfront_schema(self.builder_name, self.data_files, self.config)
         features = self.config.features
+        if features is None and schema is not None and self.builder_name in ("parquet", "arrow"):
+            # as the reference (and as_streaming_dataset): the first file's schema metadata restores
+            # ClassLabel names and other features plain Arrow types cannot express
+            features = Features.from_arrow_schema(schema)
         splits = {}
         for split, files in self.data_files.items():
             path = os.path.join(out_dir, f"{self.dataset_name}-{split}.arrow")

@@ -62,6 +62,7 @@ def test_dataset_push_matches_reference_and_loads_in_datasets(hub_env, tmp_path)
     ds.push_to_hub(ours_single)
     Dataset.from_dict(TEST_ROWS, features=features).push_to_hub(ours_single, split="test")
     ds.push_to_hub(ours_single, num_shards=2)
+    Dataset.from_dict(TEST_ROWS, features=features).push_to_hub(ours_single, "fr")
     DatasetDict({"train": ds, "test": Dataset.from_dict(TEST_ROWS, features=features)}).push_to_hub(
         ours_dict, private=True, commit_message="dict upload")
 
@@ -85,11 +86,12 @@ def test_dataset_push_matches_reference_and_loads_in_datasets(hub_env, tmp_path)
         ds.push_to_hub({ref_single!r})
         hd.Dataset.from_dict(test_rows, features=f).push_to_hub({ref_single!r}, split="test")
         ds.push_to_hub({ref_single!r}, num_shards=2)
+        hd.Dataset.from_dict(test_rows, features=f).push_to_hub({ref_single!r}, "fr")
         hd.DatasetDict({{"train": ds, "test": hd.Dataset.from_dict(test_rows, features=f)}}).push_to_hub(
             {ref_dict!r}, private=True)
         out = {{}}
         for name in ({ours_single!r}, {ours_dict!r}):
-            loaded = hd.load_dataset(name)
+            loaded = hd.load_dataset(name, "default")
             out[name] = {{split: {{"rows": d.to_dict(), "features": d.features.to_dict()}} for split, d in loaded.items()}}
         print(json.dumps(out))
     """, hub_env, tmp_path)
@@ -106,6 +108,16 @@ def test_dataset_push_matches_reference_and_loads_in_datasets(hub_env, tmp_path)
         assert loaded["test"]["rows"] == Dataset.from_dict(TEST_ROWS, features=features).to_dict()
         assert loaded["train"]["features"] == features.to_dict()
     assert "data/train-00000-of-00002.parquet" in api.list_repo_files(ours_single, repo_type="dataset")
+    assert "fr/train-00000-of-00001.parquet" in api.list_repo_files(ours_single, repo_type="dataset")
+
+    # snuggle's own loader reads the pushed repos back
+    from snuggle.data import load_dataset
+
+    mine = load_dataset(ours_single, "default")
+    assert mine["train"].to_dict() == ds.to_dict() and mine["train"].features == features
+    assert load_dataset(ours_single, "fr", split="train").to_dict() == Dataset.from_dict(TEST_ROWS,
+                                                                                          features=features).to_dict()
+    assert load_dataset(ours_dict, split="test").to_dict() == Dataset.from_dict(TEST_ROWS, features=features).to_dict()
     assert api.dataset_info(ours_dict).private is True
     assert api.list_repo_commits(ours_dict, repo_type="dataset")[0].title == "dict upload"
 
