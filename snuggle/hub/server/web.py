@@ -160,12 +160,8 @@ class WebPages:
             return self.error_page(request, err.status, f"{err.status} – error", err.message, user=principal)
 
     def error_page(self, request, status, title, detail, *, user=None, clear_cookie=False):
-        # "Sign in" comes back here afterwards (the raw path keeps %2F in revisions)
-        here = (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-        if request.url.query:
-            here += "?" + request.url.query
         return self.render(request, "error.html", {"status": status, "heading": title, "detail": detail,
-                                                   "title": title, "here": here}, status=status, user=user,
+                                                   "title": title}, status=status, user=user,
                            clear_cookie=clear_cookie)
 
     def base(self, request) -> str:
