@@ -1,4 +1,5 @@
-"""Build the optional C fast paths (tokenizers engine, fp32 decode kernels: whole layers and small-batch products).
+"""Build the optional C fast paths (tokenizers engine, fp32 decode kernels: whole layers and small-batch products;
+counter-based dropout for CPU training).
 
 The extension is optional: when no C compiler is present, snuggle falls back to its
 pure-Python reference implementation (same results, slower).
@@ -30,6 +31,13 @@ setup(
             sources=["snuggle/models/_gemv.c", "snuggle/models/_decode_kernels.c", "snuggle/models/_decode_layer.c"],
             depends=["snuggle/models/_decode.h"],
             extra_compile_args=["-O3", "-std=c11", "-pthread", "-ffp-contract=fast"],
+            extra_link_args=["-pthread"],
+            optional=True,
+        ),
+        Extension(
+            "snuggle.models._dropout",
+            sources=["snuggle/models/_dropout.c"],
+            extra_compile_args=["-O3", "-std=c11", "-pthread"],
             extra_link_args=["-pthread"],
             optional=True,
         ),

@@ -36,6 +36,7 @@ from snuggle.models.encoder_losses import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from snuggle.models.fast_dropout import Dropout, dropout as fast_dropout
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
@@ -165,7 +166,7 @@ def upcast_eager_attention(query, key, value, attention_mask, scaling, dropout, 
         if attention_mask.dtype == torch.bool:
             attention_mask = boolean_to_additive_mask(attention_mask, torch.float32)
         scores = scores + attention_mask.float()
-    probs = F.dropout(F.softmax(scores, dim=-1).to(value.dtype), p=dropout, training=training)
+    probs = fast_dropout(F.softmax(scores, dim=-1).to(value.dtype), p=dropout, training=training)
     return torch.matmul(probs, value).transpose(1, 2).contiguous(), probs
 
 
@@ -250,8 +251,8 @@ class GPT2Attention(nn.Module):
         else:
             self.c_attn = Conv1D(3 * self.embed_dim, self.embed_dim)
         self.c_proj = Conv1D(self.embed_dim, self.embed_dim)
-        self.attn_dropout = nn.Dropout(config.attn_pdrop)
-        self.resid_dropout = nn.Dropout(config.resid_pdrop)
+        self.attn_dropout = Dropout(config.attn_pdrop)
+        self.resid_dropout = Dropout(config.resid_pdrop)
 
     def _split_heads(self, x):
         # (batch, seq, embed) -> (batch, heads, seq, head_dim)
@@ -307,7 +308,7 @@ class GPT2MLP(nn.Module):
         self.c_fc = Conv1D(intermediate_size, config.hidden_size)
         self.c_proj = Conv1D(config.hidden_size, intermediate_size)
         self.act = activation_from_name(config.activation_function, "activation_function")
-        self.dropout = nn.Dropout(config.resid_pdrop)
+        self.dropout = Dropout(config.resid_pdrop)
 
     def forward(self, hidden_states):
         return self.dropout(self.c_proj(self.act(self.c_fc(hidden_states))))
@@ -397,7 +398,7 @@ class GPT2Model(GPT2PreTrainedModel):
         self.embed_dim = config.hidden_size
         self.wte = nn.Embedding(config.vocab_size, self.embed_dim)
         self.wpe = nn.Embedding(config.max_position_embeddings, self.embed_dim)
-        self.drop = nn.Dropout(config.embd_pdrop)
+        self.drop = Dropout(config.embd_pdrop)
         self.h = nn.ModuleList([GPT2Block(config, layer_idx=i) for i in range(config.num_hidden_layers)])
         self.ln_f = nn.LayerNorm(self.embed_dim, eps=config.layer_norm_epsilon)
         self.gradient_checkpointing = False
@@ -660,7 +661,7 @@ class GPT2ForTokenClassification(GPT2PreTrainedModel):
             classifier_dropout = config.hidden_dropout
         else:
             classifier_dropout = 0.1
-        self.dropout = nn.Dropout(classifier_dropout)
+        self.dropout = Dropout(classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 

@@ -37,6 +37,7 @@ from snuggle.models.encoder_losses import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from snuggle.models.fast_dropout import Dropout
 from snuggle.models.llama_configs import (
     ACTIVATIONS,
     LlamaConfig,
@@ -572,7 +573,7 @@ class LlamaForTokenClassification(LlamaPreTrainedModel):
             dropout = config.hidden_dropout
         else:
             dropout = 0.1
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.score = nn.Linear(config.hidden_size, config.num_labels, bias=getattr(config, "token_classification_bias", True))
         self.post_init()
 

@@ -34,6 +34,7 @@ from snuggle.models.encoder_losses import (
     question_answering_loss,
     sequence_classification_loss,
 )
+from snuggle.models.fast_dropout import Dropout, dropout as fast_dropout
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -172,7 +173,7 @@ class T5DenseActDense(nn.Module):
         super().__init__()
         self.wi = nn.Linear(config.d_model, config.d_ff, bias=False)
         self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
         self.act = activation_from_name(config.dense_act_fn, "feed_forward_proj")
 
     def forward(self, hidden_states):
@@ -188,7 +189,7 @@ class T5DenseGatedActDense(nn.Module):
         self.wi_0 = nn.Linear(config.d_model, config.d_ff, bias=False)
         self.wi_1 = nn.Linear(config.d_model, config.d_ff, bias=False)
         self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
         self.act = activation_from_name(config.dense_act_fn, "feed_forward_proj")
 
     def forward(self, hidden_states):
@@ -201,7 +202,7 @@ class T5LayerFF(nn.Module):
         super().__init__()
         self.DenseReluDense = T5DenseGatedActDense(config) if config.is_gated_act else T5DenseActDense(config)
         self.layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
 
     def forward(self, hidden_states):
         return hidden_states + self.dropout(self.DenseReluDense(self.layer_norm(hidden_states)))
@@ -298,7 +299,7 @@ class T5Attention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         if attention_implementation(self.config, output_attentions) == "eager":
             scores = torch.matmul(query, key.transpose(2, 3)) + bias
-            weights = F.dropout(F.softmax(scores.float(), dim=-1).type_as(scores), p=dropout, training=self.training)
+            weights = fast_dropout(F.softmax(scores.float(), dim=-1).type_as(scores), p=dropout, training=self.training)
             context = torch.matmul(weights, value)
         else:
             # T5 does not scale scores: scale=1.0, and the bias (with the mask folded in) is the additive mask
@@ -315,7 +316,7 @@ class T5LayerSelfAttention(nn.Module):
         super().__init__()
         self.SelfAttention = T5Attention(config, has_relative_attention_bias, layer_idx, is_decoder)
         self.layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
 
     def forward(self, hidden_states, bias, cache=None, output_attentions=False):
         output, weights = self.SelfAttention(
@@ -329,7 +330,7 @@ class T5LayerCrossAttention(nn.Module):
         super().__init__()
         self.EncDecAttention = T5Attention(config, False, layer_idx, is_decoder=True)
         self.layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
 
     def forward(self, hidden_states, key_value_states, bias, cache=None, output_attentions=False):
         output, weights = self.EncDecAttention(
@@ -392,7 +393,7 @@ class T5Stack(nn.Module):
              for i in range(num_layers)]
         )
         self.final_layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
-        self.dropout = nn.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
         self.gradient_checkpointing = False
 
     def set_input_embeddings(self, new_embeddings):
@@ -797,7 +798,7 @@ class T5ClassificationHead(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.dense = nn.Linear(config.d_model, config.d_model)
-        self.dropout = nn.Dropout(p=config.classifier_dropout)
+        self.dropout = Dropout(p=config.classifier_dropout)
         self.out_proj = nn.Linear(config.d_model, config.num_labels)
 
     def forward(self, hidden_states):
@@ -870,7 +871,7 @@ class T5ForTokenClassification(T5PreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.transformer = T5EncoderModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.dropout = Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
