@@ -30,6 +30,7 @@ from snuggle.hub.commits import (
     CommitOperationAdd,
     CommitOperationCopy,
     CommitOperationDelete,
+    HubConnection,
     _api_url,
 )
 from snuggle.hub.errors import HFValidationError, HubError
@@ -51,26 +52,21 @@ class _CopySource(NamedTuple):
     revision: str | None
 
 
-def _paths_info(endpoint: str, token, repo_type: str, repo_id: str, revision: str, paths: list[str]) -> list[dict]:
+def _paths_info(hub: HubConnection, repo_type: str, repo_id: str, revision: str, paths: list[str]) -> list[dict]:
     """Tree entries for `paths` at `revision` (missing paths are simply absent from the answer)."""
-    from snuggle.hub import http
-
     entries: list[dict] = []
-    url = _api_url(endpoint, repo_type, repo_id, "paths-info", revision)
+    url = _api_url(hub.endpoint, repo_type, repo_id, "paths-info", revision)
     for start in range(0, len(paths), FETCH_PATHS_INFO_BATCH_SIZE):
         batch = paths[start:start + FETCH_PATHS_INFO_BATCH_SIZE]
-        response = http.request("POST", url, token=token, endpoint=endpoint,
-                                data={"paths": batch, "expand": "false"})
+        response = hub.request("POST", url, data={"paths": batch, "expand": "false"})
         entries.extend(e for e in response.json() if isinstance(e, dict))
     return entries
 
 
-def _download_to_spool(url: str, endpoint: str, token) -> BinaryIO:
+def _download_to_spool(hub: HubConnection, url: str) -> BinaryIO:
     """Stream a file of the repo into a spooled temp file (memory for small files, disk for big ones)."""
-    from snuggle.hub import http
-
     spool = tempfile.SpooledTemporaryFile(max_size=COPY_SPOOL_MAX_MEMORY)
-    response = http.request("GET", url, token=token, endpoint=endpoint, stream=True)
+    response = hub.request("GET", url, stream=True)
     try:
         for chunk in response.iter_bytes():
             spool.write(chunk)
@@ -80,7 +76,7 @@ def _download_to_spool(url: str, endpoint: str, token) -> BinaryIO:
     return spool
 
 
-def _fetch_files_to_copy(copies: list[CommitOperationCopy], *, endpoint: str, token, repo_type: str, repo_id: str,
+def _fetch_files_to_copy(copies: list[CommitOperationCopy], *, hub: HubConnection, repo_type: str, repo_id: str,
                          revision: str) -> dict[_CopySource, Any]:
     """For each copy source: its tree entry (LFS: copied by reference) or its content (regular files)."""
     from snuggle.hub.errors import EntryNotFoundError
@@ -88,7 +84,7 @@ def _fetch_files_to_copy(copies: list[CommitOperationCopy], *, endpoint: str, to
     files: dict[_CopySource, Any] = {}
     if not copies:
         return files
-    dest_oids = {e["path"]: e.get("oid") for e in _paths_info(endpoint, token, repo_type, repo_id, revision,
+    dest_oids = {e["path"]: e.get("oid") for e in _paths_info(hub, repo_type, repo_id, revision,
                                                               [op.path_in_repo for op in copies])
                  if e.get("type") == "file"}
     groups: dict[tuple, list[CommitOperationCopy]] = defaultdict(list)
@@ -98,7 +94,7 @@ def _fetch_files_to_copy(copies: list[CommitOperationCopy], *, endpoint: str, to
         cross_repo = src_repo_id is not None
         eff_repo_id, eff_repo_type = src_repo_id or repo_id, src_repo_type or repo_type
         eff_revision = src_revision or ("main" if cross_repo else revision)
-        entries = _paths_info(endpoint, token, eff_repo_type, eff_repo_id, eff_revision,
+        entries = _paths_info(hub, eff_repo_type, eff_repo_id, eff_revision,
                               sorted({op.src_path_in_repo for op in ops}))
         src_oids = {}
         for entry in entries:
@@ -110,9 +106,9 @@ def _fetch_files_to_copy(copies: list[CommitOperationCopy], *, endpoint: str, to
                 files[key] = entry
             else:
                 prefix = "" if eff_repo_type == "model" else f"{eff_repo_type}s/"
-                url = (f"{endpoint}/{prefix}{eff_repo_id}/resolve/{quote(eff_revision, safe='')}/"
+                url = (f"{hub.endpoint}/{prefix}{eff_repo_id}/resolve/{quote(eff_revision, safe='')}/"
                        f"{quote(entry['path'])}")
-                files[key] = (_download_to_spool(url, endpoint, token), int(entry.get("size") or 0))
+                files[key] = (_download_to_spool(hub, url), int(entry.get("size") or 0))
         for op in ops:
             if _CopySource(src_repo_id, src_repo_type, op.src_path_in_repo, src_revision) not in files:
                 where = f" of {eff_repo_type}s/{eff_repo_id}" if cross_repo else ""
@@ -210,14 +206,13 @@ def _prepare_commit_body(operations: list[CommitOperation], files_to_copy: dict[
     return body
 
 
-def _send_commit(body: _CommitBody, *, endpoint: str, token, repo_type: str, repo_id: str, revision: str,
+def _send_commit(body: _CommitBody, *, hub: HubConnection, repo_type: str, repo_id: str, revision: str,
                  create_pr: bool, commit_message: str, commit_description: str) -> CommitInfo:
     import httpx
 
-    from snuggle.hub import http
     from snuggle.utils.progress import progress_bar, progress_disabled
 
-    url = _api_url(endpoint, repo_type, repo_id, "commit", revision)
+    url = _api_url(hub.endpoint, repo_type, repo_id, "commit", revision)
     headers = {"Content-Type": "application/x-ndjson", "Content-Length": str(body.length)}
     show = body.inline_bytes >= COMMIT_PROGRESS_MIN_BYTES and not progress_disabled()
     # the server hashes and stores the body before answering: allow a long wait for the first byte
@@ -225,10 +220,9 @@ def _send_commit(body: _CommitBody, *, endpoint: str, token, repo_type: str, rep
     with progress_bar(total=body.inline_bytes, unit="B", unit_scale=True, unit_divisor=1024,
                       desc="Commit", disable=not show) as bar:
         body.bar = bar
-        response = http.request("POST", url, token=token, endpoint=endpoint, headers=headers, content=iter(body),
-                                params={"create_pr": "1"} if create_pr else None, timeout=timeout,
-                                endpoint_name="commit")
+        response = hub.request("POST", url, headers=headers, content=iter(body), timeout=timeout,
+                               params={"create_pr": "1"} if create_pr else None, endpoint_name="commit")
     data = response.json()
     return CommitInfo(commit_url=data["commitUrl"], commit_message=commit_message,
                       commit_description=commit_description, oid=data["commitOid"],
-                      pr_url=data.get("pullRequestUrl") if create_pr else None, _endpoint=endpoint)
+                      pr_url=data.get("pullRequestUrl") if create_pr else None, _endpoint=hub.endpoint)

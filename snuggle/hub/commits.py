@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterable, Iterator, Literal, Union
+from typing import Any, BinaryIO, Iterable, Iterator, Literal, NamedTuple, Union
 from urllib.parse import quote
 
 from snuggle.hub import constants
@@ -253,6 +253,28 @@ def _token_of(api, token):
     return token if token is not None else getattr(api, "token", None)
 
 
+class HubConnection(NamedTuple):
+    """Where and as whom an upload talks: the client's endpoint, the token to send (None: the saved one)
+    and the client's extra headers (user agent, custom `HfApi(headers=...)`)."""
+
+    endpoint: str
+    token: Any
+    headers: dict
+
+    def request(self, method: str, url: str, *, headers: dict | None = None, **kwargs):
+        """snuggle.hub.http.request with this connection (the token goes to the endpoint only)."""
+        from snuggle.hub import http
+
+        return http.request(method, url, token=self.token, endpoint=self.endpoint,
+                            headers={**self.headers, **(headers or {})}, **kwargs)
+
+
+def connection(api, token=None) -> HubConnection:
+    """The HubConnection of an HfApi (or any object with `endpoint` and `token`) for one call."""
+    extra = api._extra_headers() if hasattr(api, "_extra_headers") else {}
+    return HubConnection(_endpoint_of(api), _token_of(api, token), dict(extra))
+
+
 def _api_url(endpoint: str, repo_type: str, repo_id: str, route: str, revision: str) -> str:
     return f"{endpoint}/api/{repo_type}s/{repo_id}/{route}/{quote(revision, safe='')}"
 
@@ -277,14 +299,12 @@ def _check_repo_type(repo_type: str | None) -> str:
 
 def validate_yaml(api, content: str, *, repo_type: str | None = None, token=None) -> None:
     """POST the README to /api/validate-yaml: warnings are shown, errors raise before anything is uploaded."""
-    from snuggle.hub import http
     from snuggle.hub.errors import BadRequestError
 
-    endpoint = _endpoint_of(api)
+    hub = connection(api, token)
     body = {"content": content, "repoType": repo_type or "model"}
     try:
-        response = http.request("POST", f"{endpoint}/api/validate-yaml", token=_token_of(api, token),
-                                endpoint=endpoint, json=body)
+        response = hub.request("POST", f"{hub.endpoint}/api/validate-yaml", json=body)
     except BadRequestError as exc:
         try:
             errors = exc.response.json().get("errors") or []
@@ -317,12 +337,12 @@ def _warn_on_overwriting_operations(operations: list[CommitOperation]) -> None:
 
 
 # ---- preupload + LFS ----------------------------------------------------------------------------
-def _fetch_upload_modes(additions: list[CommitOperationAdd], *, endpoint: str, token, repo_type: str,
+def _fetch_upload_modes(additions: list[CommitOperationAdd], *, hub: HubConnection, repo_type: str,
                         repo_id: str, revision: str, create_pr: bool, gitignore_content: str | None) -> None:
     """Ask preupload how to send each file; sets `_upload_mode`, `_should_ignore`, `_remote_oid`."""
     from snuggle.hub import http
 
-    url = _api_url(endpoint, repo_type, repo_id, "preupload", revision)
+    url = _api_url(hub.endpoint, repo_type, repo_id, "preupload", revision)
     for start in range(0, len(additions), UPLOAD_BATCH_MAX_NUM_FILES):
         chunk = additions[start:start + UPLOAD_BATCH_MAX_NUM_FILES]
         payload: dict[str, Any] = {"files": [
@@ -330,9 +350,8 @@ def _fetch_upload_modes(additions: list[CommitOperationAdd], *, endpoint: str, t
              "size": op.upload_info.size} for op in chunk]}
         if gitignore_content is not None:
             payload["gitIgnore"] = gitignore_content
-        response = http.request("POST", url, token=token, endpoint=endpoint, json=payload,
-                                params={"create_pr": "1"} if create_pr else None,
-                                retry_on_status=http.RETRY_STATUSES_LISTING)
+        response = hub.request("POST", url, json=payload, params={"create_pr": "1"} if create_pr else None,
+                               retry_on_status=http.RETRY_STATUSES_LISTING)
         answered = {}
         for item in response.json().get("files") or []:
             if not (isinstance(item, dict) and isinstance(item.get("path"), str)
@@ -357,8 +376,8 @@ def _compute_sha256s(additions: list[CommitOperationAdd], num_threads: int) -> N
             list(pool.map(lambda op: op.upload_info.sha256, todo))
 
 
-def _upload_lfs_files(additions: list[CommitOperationAdd], *, endpoint: str, token, repo_type: str,
-                      repo_id: str, revision: str | None, num_threads: int) -> None:
+def _upload_lfs_files(additions: list[CommitOperationAdd], *, hub: HubConnection, repo_type: str, repo_id: str,
+                      revision: str | None, num_threads: int) -> None:
     """LFS batch per <= 256 objects, then the PUTs (in threads) and verifies for objects not stored yet."""
     from snuggle.hub.lfs import LFS_BATCH_MAX_OBJECTS, lfs_upload, post_lfs_batch_info
     from snuggle.utils.progress import progress_bar
@@ -370,8 +389,8 @@ def _upload_lfs_files(additions: list[CommitOperationAdd], *, endpoint: str, tok
     to_send: list[tuple[CommitOperationAdd, dict]] = []
     for start in range(0, len(unique), LFS_BATCH_MAX_OBJECTS):
         chunk = unique[start:start + LFS_BATCH_MAX_OBJECTS]
-        actions, errors = post_lfs_batch_info([op.upload_info for op in chunk], token=token, repo_type=repo_type,
-                                              repo_id=repo_id, revision=revision, endpoint=endpoint)
+        actions, errors = post_lfs_batch_info(hub, [op.upload_info for op in chunk], repo_type=repo_type,
+                                              repo_id=repo_id, revision=revision)
         if errors:
             lines = "\n".join(f"- {by_oid[e['oid']][0].path_in_repo if e['oid'] in by_oid else e['oid']}: "
                               f"{(e.get('error') or {}).get('message')}" for e in errors)
@@ -388,7 +407,7 @@ def _upload_lfs_files(additions: list[CommitOperationAdd], *, endpoint: str, tok
             def send(item):
                 op, obj = item
                 try:
-                    lfs_upload(op, obj, token=token, endpoint=endpoint, bar=bar)
+                    lfs_upload(op, obj, hub=hub, bar=bar)
                 except HfHubHTTPError as exc:
                     exc.append_to_message(f"\n(while uploading '{op.path_in_repo}' to the LFS storage)")
                     raise
@@ -421,7 +440,7 @@ def preupload_lfs_files(api, repo_id: str, additions: Iterable[CommitOperationAd
 
     repo_type = _check_repo_type(repo_type)
     revision = revision or constants.DEFAULT_REVISION
-    endpoint, token = _endpoint_of(api), _token_of(api, token)
+    hub = connection(api, token)
     additions = list(additions)
     if gitignore_content is None:
         for op in additions:
@@ -432,8 +451,8 @@ def preupload_lfs_files(api, repo_id: str, additions: Iterable[CommitOperationAd
     unknown = [op for op in new if op._upload_mode is None]
     try:
         if unknown:
-            _fetch_upload_modes(unknown, endpoint=endpoint, token=token, repo_type=repo_type, repo_id=repo_id,
-                                revision=revision, create_pr=bool(create_pr), gitignore_content=gitignore_content)
+            _fetch_upload_modes(unknown, hub=hub, repo_type=repo_type, repo_id=repo_id, revision=revision,
+                                create_pr=bool(create_pr), gitignore_content=gitignore_content)
     except RepositoryNotFoundError as exc:
         exc.append_to_message(_NO_REPO_HINT)
         raise
@@ -443,7 +462,7 @@ def preupload_lfs_files(api, repo_id: str, additions: Iterable[CommitOperationAd
     changed = [op for op in lfs if op._remote_oid is None or op._remote_oid != op.upload_info.sha256.hex()]
     if changed:
         # with create_pr the caller may only be allowed to open PRs: do not name the target branch
-        _upload_lfs_files(changed, endpoint=endpoint, token=token, repo_type=repo_type, repo_id=repo_id,
+        _upload_lfs_files(changed, hub=hub, repo_type=repo_type, repo_id=repo_id,
                           revision=None if create_pr else revision, num_threads=num_threads)
     for op in lfs:
         op._is_uploaded = True
@@ -469,13 +488,12 @@ def _run_in_background(api, fn, *args, **kwargs) -> Future:
 def head_commit_info(api, repo_id: str, *, repo_type: str, revision: str, token, commit_message: str,
                      commit_description: str) -> CommitInfo:
     """CommitInfo of the current head of `revision` (what a commit that changes nothing returns)."""
-    from snuggle.hub import http
     from snuggle.hub.errors import RepositoryNotFoundError
 
-    endpoint = _endpoint_of(api)
+    hub = connection(api, token)
+    endpoint = hub.endpoint
     try:
-        sha = http.request("GET", _api_url(endpoint, repo_type, repo_id, "revision", revision),
-                           token=_token_of(api, token), endpoint=endpoint).json()["sha"]
+        sha = hub.request("GET", _api_url(endpoint, repo_type, repo_id, "revision", revision)).json()["sha"]
     except RepositoryNotFoundError as exc:
         exc.append_to_message(_NO_REPO_HINT)
         raise
@@ -535,7 +553,7 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
     repo_type = _check_repo_type(repo_type)
     revision = revision or constants.DEFAULT_REVISION
     create_pr = bool(create_pr)
-    endpoint, token = _endpoint_of(api), _token_of(api, token)
+    hub = connection(api, token)
 
     additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
     copies = [op for op in operations if isinstance(op, CommitOperationCopy)]
@@ -561,8 +579,8 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
 
     preupload_lfs_files(api, repo_id, additions, token=token, repo_type=repo_type, revision=revision,
                         create_pr=create_pr, num_threads=num_threads, free_memory=False)
-    files_to_copy = commit_payload._fetch_files_to_copy(copies, endpoint=endpoint, token=token,
-                                                        repo_type=repo_type, repo_id=repo_id, revision=revision)
+    files_to_copy = commit_payload._fetch_files_to_copy(copies, hub=hub, repo_type=repo_type, repo_id=repo_id,
+                                                        revision=revision)
     try:
         deleted = {op.path_in_repo.rstrip("/") for op in operations if isinstance(op, CommitOperationDelete)}
         to_commit = [op for op in operations if not _is_no_op(op, deleted)]
@@ -575,9 +593,9 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
         body = commit_payload._prepare_commit_body(to_commit, files_to_copy, commit_message, commit_description,
                                                    parent_commit)
         try:
-            info = commit_payload._send_commit(body, endpoint=endpoint, token=token, repo_type=repo_type,
-                                               repo_id=repo_id, revision=revision, create_pr=create_pr,
-                                               commit_message=commit_message, commit_description=commit_description)
+            info = commit_payload._send_commit(body, hub=hub, repo_type=repo_type, repo_id=repo_id,
+                                               revision=revision, create_pr=create_pr, commit_message=commit_message,
+                                               commit_description=commit_description)
         except RepositoryNotFoundError as exc:
             exc.append_to_message(_NO_REPO_HINT)
             raise

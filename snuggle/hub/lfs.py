@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from snuggle.utils.logging import get_logger
 
 if TYPE_CHECKING:
-    from snuggle.hub.commits import CommitOperationAdd
+    from snuggle.hub.commits import CommitOperationAdd, HubConnection
 
 logger = get_logger(__name__)
 
@@ -145,14 +145,12 @@ def lfs_batch_url(endpoint: str, repo_type: str, repo_id: str) -> str:
     return f"{endpoint}/{prefix}{repo_id}.git/info/lfs/objects/batch"
 
 
-def post_lfs_batch_info(upload_infos: Iterable[UploadInfo], *, token: str | None, repo_type: str, repo_id: str,
-                        revision: str | None = None, endpoint: str) -> tuple[list[dict], list[dict]]:
+def post_lfs_batch_info(hub: "HubConnection", upload_infos: Iterable[UploadInfo], *, repo_type: str, repo_id: str,
+                        revision: str | None = None) -> tuple[list[dict], list[dict]]:
     """Ask the batch API what to do with each object: (objects with or without actions, objects in error).
 
     An object without `actions` is already stored server side: nothing to send.
     """
-    from snuggle.hub import http
-
     payload: dict[str, Any] = {
         "operation": "upload",
         "transfers": ["basic"],  # we never take multipart: one PUT per object
@@ -161,8 +159,8 @@ def post_lfs_batch_info(upload_infos: Iterable[UploadInfo], *, token: str | None
     }
     if revision is not None:
         payload["ref"] = {"name": revision}
-    response = http.request("POST", lfs_batch_url(endpoint, repo_type, repo_id), token=token, endpoint=endpoint,
-                            headers=dict(LFS_HEADERS), json=payload, retry_on_status=RETRY_STATUSES)
+    response = hub.request("POST", lfs_batch_url(hub.endpoint, repo_type, repo_id), headers=dict(LFS_HEADERS),
+                           json=payload, retry_on_status=RETRY_STATUSES)
     objects = response.json().get("objects")
     if not isinstance(objects, list):
         raise ValueError(f"Malformed answer of the LFS batch API at {response.url}: no `objects` list.")
@@ -215,14 +213,12 @@ def _put_with_retries(url: str, operation: "CommitOperationAdd", bar) -> None:
         logger.warning(f"LFS upload of '{operation.path_in_repo}' answered {response.status_code}; retrying.")
 
 
-def lfs_upload(operation: "CommitOperationAdd", batch_action: dict, *, token: str | None, endpoint: str,
-               bar=None) -> None:
+def lfs_upload(operation: "CommitOperationAdd", batch_action: dict, *, hub: "HubConnection", bar=None) -> None:
     """Upload one object as the batch answer says: PUT (if `actions.upload`), then verify (if asked).
 
     The PUT goes out without the Authorization header: the href is a signed, expiring URL, and the
     token must not travel to wherever that URL points. `bar` (a tqdm bar counting bytes) is optional.
     """
-    from snuggle.hub import http
     from snuggle.utils.progress import progress_bar
 
     actions = batch_action.get("actions")
@@ -243,6 +239,5 @@ def lfs_upload(operation: "CommitOperationAdd", batch_action: dict, *, token: st
         else:
             _put_with_retries(upload["href"], operation, bar)
     if verify is not None:
-        http.request("POST", verify["href"], token=token, endpoint=endpoint, headers=dict(LFS_HEADERS),
-                     json={"oid": operation.upload_info.sha256.hex(), "size": operation.upload_info.size},
-                     retry_on_status=RETRY_STATUSES)
+        hub.request("POST", verify["href"], headers=dict(LFS_HEADERS), retry_on_status=RETRY_STATUSES,
+                    json={"oid": operation.upload_info.sha256.hex(), "size": operation.upload_info.size})

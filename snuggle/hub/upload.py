@@ -27,11 +27,10 @@ from snuggle.hub.commits import (
     CommitOperationAdd,
     CommitOperationDelete,
     _create_commit,
-    _endpoint_of,
     _fetch_upload_modes,
     _is_no_op,
     _run_in_background,
-    _token_of,
+    connection,
     create_commit,
     validate_yaml,
 )
@@ -260,8 +259,8 @@ def upload_folder(api, *, repo_id: str, folder_path: str | Path, path_in_repo: s
                               revision=revision, create_pr=create_pr, parent_commit=parent_commit, **common)
 
     # Large folder: learn upload modes and remote oids first, drop unchanged files, then commit in parts.
-    endpoint, resolved_token = _endpoint_of(api), _token_of(api, token)
-    _fetch_upload_modes(additions, endpoint=endpoint, token=resolved_token, repo_type=repo_type, repo_id=repo_id,
+    hub = connection(api, token)
+    _fetch_upload_modes(additions, hub=hub, repo_type=repo_type, repo_id=repo_id,
                         revision=revision or constants.DEFAULT_REVISION, create_pr=bool(create_pr),
                         gitignore_content=_gitignore_of(additions))
     remaining = [op for op in additions if not _is_no_op(op, set())]
@@ -289,7 +288,7 @@ def upload_folder(api, *, repo_id: str, folder_path: str | Path, path_in_repo: s
     if pr_url is not None and info.pr_url is None:
         info = CommitInfo(commit_url=info.commit_url, commit_message=info.commit_message,
                           commit_description=info.commit_description, oid=info.oid, pr_url=pr_url,
-                          _endpoint=endpoint)
+                          _endpoint=hub.endpoint)
     return info
 
 

@@ -364,3 +364,24 @@ def test_commit_info_fields_match_reference():
     ours, ref = CommitInfo(*args, _endpoint="http://h"), RefCommitInfo(*args, _endpoint="http://h")
     assert str(ours) == str(ref) and ours.repo_url.repo_type == ref.repo_url.repo_type == "dataset"
     assert ours.repo_url.repo_id == ref.repo_url.repo_id == "alice/d"
+
+
+def test_client_headers_on_every_hub_request(hub):
+    from snuggle.hub import HfApi
+
+    client = HfApi(endpoint=ENDPOINT, token=TOKEN, library_name="mylib", library_version="1.2",
+                   headers={"X-Gateway-Key": "k"})
+    client.create_commit("alice/m", [CommitOperationAdd("w.bin", b"W" * 500), CommitOperationAdd("a.txt", b"a"),
+                                     CommitOperationAdd("README.md", b"# card\n")], commit_message="h")
+    client.create_commit("alice/m", [CommitOperationCopy("a.txt", "b.txt")], commit_message="copy")
+    routes = set()
+    for method, path, headers, _ in hub.requests:
+        routes.add("resolve" if "/resolve/" in path else "batch" if path.endswith("/batch")
+                   else path.split("/")[-2] if path.startswith("/api/models") else path.split("/")[-1]
+                   if path.startswith("/api/") else path.split("/")[1])
+        if path.startswith("/lfs-put/"):
+            assert "x-gateway-key" not in headers and "authorization" not in headers
+        else:
+            assert headers["x-gateway-key"] == "k" and headers["authorization"] == f"Bearer {TOKEN}", path
+            assert headers["user-agent"].startswith("mylib/1.2;"), path
+    assert routes == {"validate-yaml", "preupload", "batch", "lfs-put", "lfs-verify", "commit", "paths-info", "resolve"}
