@@ -433,7 +433,7 @@ class WebPages:
         next_url = _local_next(request.query_params.get("next"), self.base(request))
         if request.method == "GET":
             return await run_in_threadpool(self._login_form, request, next_url, None, 200)
-        if not _same_origin(request):
+        if not _same_origin(request, getattr(self.config, "public_url", None)):
             return await run_in_threadpool(self.error_page, request, 403, "403 – cross-site request refused",
                                            "Sign in from this site's own login form.")
         body = await _read_limited(request, LOGIN_BODY_LIMIT)
@@ -468,7 +468,7 @@ class WebPages:
         from starlette.concurrency import run_in_threadpool
         from starlette.responses import RedirectResponse
 
-        if not _same_origin(request):
+        if not _same_origin(request, getattr(self.config, "public_url", None)):
             return await run_in_threadpool(self.error_page, request, 403, "403 – cross-site request refused", "")
         response = RedirectResponse((self.base(request) or "") + "/", status_code=303)
         response.delete_cookie(COOKIE, path=self.base(request) or "/")
@@ -553,14 +553,16 @@ def _local_next(value: str | None, base: str) -> str:
     return value
 
 
-def _same_origin(request) -> bool:
-    """Reject form posts another site made the browser send (Origin / Sec-Fetch-Site)."""
+def _same_origin(request, public_url: str | None = None) -> bool:
+    """Reject form posts another site made the browser send (Origin / Sec-Fetch-Site). Behind a proxy
+    that rewrites Host, the configured public URL is this site's origin."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
         return origin is None
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    ours = {request.headers.get("host", "")} | ({urlsplit(public_url).netloc} if public_url else set())
+    return urlsplit(origin).netloc in ours
 
 
 async def _read_limited(request, limit: int) -> bytes | None:

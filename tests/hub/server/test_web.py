@@ -424,3 +424,23 @@ def test_moved_repo_redirects_only_for_readers(client, hub):
     finally:
         backend.delete_repo(alice, "model", "alice/after-move")
         backend.delete_repo(alice, "model", "alice/after-private")
+
+
+def test_login_accepts_same_origin_posts_and_the_public_url_behind_a_proxy(client, hub):
+    ok = client.post("/login", data={"token": hub["tokens"]["bob"]}, follow_redirects=False,
+                     headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 303 and ok.headers["set-cookie"].startswith("hf_token=")
+    from types import SimpleNamespace
+
+    from fastapi import FastAPI
+
+    from snuggle.hub.server.web import add_web_routes
+
+    app = FastAPI()
+    add_web_routes(app, hub["backend"], SimpleNamespace(public_url="https://hub.example.com"))
+    with TestClient(app) as proxied:  # a proxy rewrote Host; the browser's Origin is the public URL
+        r = proxied.post("/login", data={"token": hub["tokens"]["bob"]}, follow_redirects=False,
+                         headers={"Origin": "https://hub.example.com"})
+        assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+        assert proxied.post("/login", data={"token": hub["tokens"]["bob"]}, follow_redirects=False,
+                            headers={"Origin": "https://evil.example"}).status_code == 403
