@@ -37,7 +37,6 @@ logger = get_logger(__name__)
 HEADER_X_REPO_COMMIT = "X-Repo-Commit"
 HEADER_X_LINKED_ETAG = "X-Linked-Etag"
 HEADER_X_LINKED_SIZE = "X-Linked-Size"
-DOWNLOAD_CHUNK_SIZE = 10 * 1024 * 1024
 DEFAULT_ETAG_TIMEOUT = 10
 ETAG_RETRY_TIMEOUT = 60  # the second metadata attempt, when nothing is cached
 MAX_DOWNLOAD_RETRIES = 5  # resumptions after a dropped connection, reset whenever bytes arrive

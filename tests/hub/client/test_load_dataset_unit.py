@@ -105,3 +105,26 @@ def test_missing_dataset_is_a_data_error(hub, tmp_path):
 
     with pytest.raises(DataError, match="doesn't exist on the Hub"):
         load_dataset("alice/none", cache_dir=str(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("files,builder", [
+    ({"train.jsonl": b'{"a": 1, "b": "x"}\n{"a": 2, "b": "y"}\n', "test.jsonl": b'{"a": 3, "b": "z"}\n'}, "json"),
+    ({"data/train.json": b'[{"a": 1}, {"a": 2}]', "data/validation.json": b'[{"a": 5}]'}, "json"),
+    ({"train/part1.txt": b"line one\nline two\n", "test/part1.txt": b"only line\n"}, "text"),
+])
+def test_json_jsonl_text_repos(hub, tmp_path, files, builder):
+    from snuggle.data import load_dataset
+
+    repo = f"alice/{builder}-{len(hub.repos)}"
+    hub.add_repo(repo, files, repo_type="dataset")
+    local = tmp_path / "local"
+    for name, data in files.items():
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+    expected = load_dataset(str(local), cache_dir=str(tmp_path / "c1"))
+    got = load_dataset(repo, cache_dir=str(tmp_path / "c2"))
+    assert list(got) == list(expected)
+    streamed = load_dataset(repo, streaming=True)
+    for split in expected:
+        assert got[split].to_dict() == expected[split].to_dict()
+        assert _rows(streamed[split]) == _rows(expected[split])
