@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["tokenizers_bench.py", "datasets_bench.py", "models_bench.py", "generation.py", "pipelines.py", "trainer.py"]
+BENCHES = ["tokenizers_bench.py", "datasets_bench.py", "models_bench.py", "generation.py", "pipelines.py", "trainer.py", "hub.py"]
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
