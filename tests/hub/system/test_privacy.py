@@ -96,7 +96,11 @@ def guarded(hub_server, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_TOKEN", hub_server.token)
     monkeypatch.setenv("SNUGGLE_CACHE", str(tmp_path / "snuggle_cache"))
     parts = urlsplit(hub_server.endpoint)
-    return SocketGuard(parts.hostname, parts.port).install(monkeypatch)
+    from snuggle.hub.http import close_session
+
+    close_session()  # no pooled connection from an earlier test: every connection is made under the guard
+    yield SocketGuard(parts.hostname, parts.port).install(monkeypatch)
+    close_session()
 
 
 def test_socket_guard_refuses_other_hosts(guarded):
