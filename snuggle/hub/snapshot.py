@@ -44,7 +44,8 @@ def filter_repo_objects(items: Iterable, *, allow_patterns: list[str] | str | No
         if isinstance(patterns, str):
             patterns = [patterns]
         # a folder pattern ("data/") means everything in it
-        return [p.replace("\\", "/") + ("*" if p.endswith("/") else "") for p in patterns]
+        patterns = [p.replace("\\", "/") for p in patterns]  # separators first: "ckpt\\" is a folder too
+        return [p + ("*" if p.endswith("/") else "") for p in patterns]
 
     allow, ignore = prepare(allow_patterns), prepare(ignore_patterns)
     key = key or (lambda item: str(item))
