@@ -1,7 +1,7 @@
 """upload_file, upload_folder, delete_file, delete_files, delete_folder: the everyday commits, built on
 create_commit (commits.py). Each takes the HfApi first; HfApi's methods of the same names call these.
 
-Folder uploads select files with the reference's pattern rules (filter_repo_objects): fnmatch-style,
+Folder uploads select files with the reference's pattern rules (snapshot.filter_repo_objects): fnmatch-style,
 case-sensitive, '*' crosses '/', a pattern ending in '/' means everything under that folder, and
 `.git/` and `.cache/huggingface/` are never uploaded. A large folder goes up in several commits
 (`<message>`, `<message> (part 2)`, ...) so that an interrupted upload keeps what was committed;
@@ -17,9 +17,8 @@ CommitInfo(commit_url='http://127.0.0.1:8080/alice/tiny/commit/...', ...)
 from __future__ import annotations
 
 from concurrent.futures import Future
-from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
+from typing import BinaryIO
 
 from snuggle.hub import constants
 from snuggle.hub.commits import (
@@ -35,11 +34,10 @@ from snuggle.hub.commits import (
     validate_yaml,
 )
 from snuggle.hub.errors import HFValidationError
+from snuggle.hub.snapshot import filter_repo_objects  # the same pattern rules for downloads and uploads
 from snuggle.utils.logging import get_logger
 
 logger = get_logger(__name__)
-
-T = TypeVar("T")
 
 DEFAULT_IGNORE_PATTERNS = [
     ".git",
@@ -55,47 +53,6 @@ DEFAULT_IGNORE_PATTERNS = [
 # (the reference's starting batch size and budget); larger folders are committed in parts.
 MAX_FILES_PER_COMMIT = 250
 MAX_REGULAR_BYTES_PER_COMMIT = 100 * 1024 * 1024
-
-
-# ---- patterns -----------------------------------------------------------------------------------
-def _normalize_separators(value) -> str:
-    return str(value).replace("\\", "/")
-
-
-def _as_patterns(patterns: list[str] | str | None) -> list[str] | None:
-    if patterns is None:
-        return None
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    # 'folder/' means everything below it
-    return [p + "*" if p.endswith("/") else p for p in map(_normalize_separators, patterns)]
-
-
-def filter_repo_objects(items: Iterable[T], *, allow_patterns: list[str] | str | None = None,
-                        ignore_patterns: list[str] | str | None = None,
-                        key: Callable[[T], str] | None = None) -> Iterator[T]:
-    """Keep the items whose path matches one allow pattern (if any are given) and no ignore pattern.
-
-    >>> list(filter_repo_objects(["a.pdf", "b.jpg", ".c.pdf", "d/e.pdf"], allow_patterns=["*.pdf"],
-    ...                          ignore_patterns=[".*", "d/"]))
-    ['a.pdf']
-    """
-    allow, ignore = _as_patterns(allow_patterns), _as_patterns(ignore_patterns)
-
-    def path_of(item) -> str:
-        if key is not None:
-            return key(item)
-        if isinstance(item, (str, Path)):
-            return str(item)
-        raise ValueError(f"Please provide `key` argument in `filter_repo_objects`: `{item}` is not a string.")
-
-    for item in items:
-        path = _normalize_separators(path_of(item))
-        if allow is not None and not any(fnmatchcase(path, p) for p in allow):
-            continue
-        if ignore is not None and any(fnmatchcase(path, p) for p in ignore):
-            continue
-        yield item
 
 
 # ---- single files -------------------------------------------------------------------------------
