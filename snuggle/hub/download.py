@@ -320,8 +320,8 @@ def _get_metadata_or_catch_error(*, repo_id: str, filename: str, repo_type: str,
         if metadata.etag is None:
             raise FileMetadataError(
                 "Distant resource does not have an ETag, we won't be able to reliably ensure reproducibility.")
-        location = metadata.location if metadata.location != url else url
-        return location, metadata.etag, metadata.commit_hash, metadata.size, None
+        # A redirect target (signed storage URL) is fetched directly; `request` drops the token off-endpoint.
+        return metadata.location, metadata.etag, metadata.commit_hash, metadata.size, None
     except (RevisionNotFoundError, RemoteEntryNotFoundError):
         raise
     except (_network_errors() + (OfflineModeIsEnabled, HfHubHTTPError, FileMetadataError)) as err:

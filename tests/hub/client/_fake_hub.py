@@ -33,6 +33,7 @@ class FakeHub:
     repos: dict = field(default_factory=dict)
     requests: list = field(default_factory=list)
     fail_after_bytes: int | None = None  # cut GET bodies after this many bytes (simulates a dropped connection)
+    cdn: str | None = None  # when set, LFS files redirect (302) to this other origin, as huggingface.co does
 
     def add_repo(self, repo_id: str, files: dict[str, bytes], repo_type: str = "model", commit: str | None = None,
                  branch: str = "main") -> str:
@@ -52,6 +53,9 @@ class FakeHub:
     # -- routing ------------------------------------------------------------------------------------
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, str(request.url), dict(request.headers)))
+        if self.cdn and str(request.url).startswith(self.cdn):
+            data = self._cdn_objects[request.url.path.rsplit("/", 1)[-1]]
+            return httpx.Response(200, headers={"Content-Length": str(len(data))}, content=data)
         raw = request.url.raw_path.decode().split("?")[0]
         parts = raw.strip("/").split("/")
         if parts[0] == "api":
@@ -152,6 +156,10 @@ class FakeHub:
             body = data[start:end + 1]
             status = 206
             headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
+        if lfs and self.cdn:
+            self.__dict__.setdefault("_cdn_objects", {})[etag] = data
+            headers["Location"] = f"{self.cdn}/objects/{etag}"
+            return httpx.Response(302, headers=headers)
         headers["Content-Length"] = str(len(body))
         if request.method == "HEAD":
             return httpx.Response(status, headers=headers)

@@ -230,3 +230,18 @@ def test_progress_bars_follow_the_environment(hub, tmp_path, monkeypatch, capsys
     monkeypatch.delenv("SNUGGLE_DISABLE_PROGRESS_BARS", raising=False)  # the suite's own switch (tests/conftest.py)
     hf_hub_download("alice/tiny", "model.bin", cache_dir=tmp_path / "loud")
     assert "model.bin" in capsys.readouterr().err
+
+
+def test_lfs_redirect_to_other_origin_drops_the_token(hub, tmp_path):
+    from snuggle.hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    hub.cdn = "http://cdn.other"
+    hub.add_repo("alice/tiny", _files())
+    meta = get_hf_file_metadata(hf_hub_url("alice/tiny", "model.bin"), token="hf_secret")
+    assert meta.location.startswith("http://cdn.other/") and meta.size == len(BIG)  # HEAD stops at the redirect
+    path = hf_hub_download("alice/tiny", "model.bin", cache_dir=tmp_path / "c", token="hf_secret")
+    assert open(path, "rb").read() == BIG
+    cdn = [h for m, u, h in hub.requests if u.startswith("http://cdn.other")]
+    hub_calls = [h for m, u, h in hub.requests if u.startswith(hub.endpoint)]
+    assert cdn and all("authorization" not in h for h in cdn)
+    assert all(h.get("authorization") == "Bearer hf_secret" for h in hub_calls)
