@@ -24,7 +24,11 @@ COMMITS_PAGE = 100
 
 
 def _page(ctx: Ctx, items: list, page_size: int) -> tuple[list, dict]:
-    """Slice `items` at ?cursor= and return (page, Link header when more follow)."""
+    """Slice `items` at ?cursor= and return (page, Link header when more follow). `?limit=` lowers the
+    page size (the clients never send it; handy for scripts and tests)."""
+    limit = _int_param(ctx, "limit", None)
+    if limit is not None and limit > 0:
+        page_size = min(page_size, limit)
     offset = max(_int_param(ctx, "cursor", 0) or 0, 0)
     page = items[offset:offset + page_size]
     headers = {}
@@ -144,8 +148,15 @@ def tag(ctx: Ctx):
 def commits(ctx: Ctx):
     """First-parent history from `rev`, newest first, paginated with Link."""
     repo = _path_repo(ctx)
-    history = ctx.backend.list_commits(repo, ctx.params["rev"])
-    page, headers = _page(ctx, history, COMMITS_PAGE)
+    limit = _int_param(ctx, "limit", None)
+    page_size = min(COMMITS_PAGE, limit) if limit and limit > 0 else COMMITS_PAGE
+    offset = max(_int_param(ctx, "cursor", 0) or 0, 0)
+    # one extra commit tells whether another page follows
+    page = ctx.backend.list_commits(repo, ctx.params["rev"], limit=page_size + 1, offset=offset)
+    headers = {}
+    if len(page) > page_size:
+        page = page[:page_size]
+        headers = link_header(_next_link(ctx, cursor=offset + page_size))
     out = []
     formatted = "formatted" in ctx.query_list("expand")
     for c in page:
