@@ -140,3 +140,25 @@ def test_reference_transformers_reads_our_cache(tiny):
     cfg = transformers.AutoConfig.from_pretrained(public, local_files_only=True,
                                                   cache_dir=os.environ["HF_HUB_CACHE"])
     assert cfg.hidden_size == 16
+
+
+def test_sharded_weights_from_the_hub(hub_server, tmp_path):
+    """model.safetensors.index.json then each shard, fetched by name from the repo."""
+    import torch
+
+    from snuggle import AutoModel, BertConfig, BertModel
+
+    torch.manual_seed(2)
+    config = BertConfig(vocab_size=200, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32)
+    folder = tmp_path / "sharded"
+    BertModel(config).save_pretrained(folder, max_shard_size="20KB")
+    assert len(list(folder.glob("model-*.safetensors"))) > 1
+    ref = huggingface_hub.HfApi(endpoint=hub_server.endpoint, token=hub_server.token)
+    repo_id = f"alice/h5-sharded-{secrets.token_hex(3)}"
+    ref.create_repo(repo_id)
+    try:
+        ref.upload_folder(repo_id=repo_id, folder_path=str(folder))
+        _same_model(AutoModel.from_pretrained(repo_id), AutoModel.from_pretrained(folder))
+    finally:
+        ref.delete_repo(repo_id, missing_ok=True)
