@@ -245,3 +245,14 @@ def test_lfs_redirect_to_other_origin_drops_the_token(hub, tmp_path):
     hub_calls = [h for m, u, h in hub.requests if u.startswith(hub.endpoint)]
     assert cdn and all("authorization" not in h for h in cdn)
     assert all(h.get("authorization") == "Bearer hf_secret" for h in hub_calls)
+
+
+def test_snapshot_with_duplicate_contents_shares_one_blob(hub, tmp_path):
+    from snuggle.hub import snapshot_download
+
+    same = b"identical\n" * 50
+    hub.add_repo("alice/dups", {f"f{i}.txt": same for i in range(6)} | {"empty1": b"", "empty2": b""})
+    folder = snapshot_download("alice/dups", cache_dir=tmp_path / "c", max_workers=6)
+    assert all(open(os.path.join(folder, f"f{i}.txt"), "rb").read() == same for i in range(6))
+    assert open(os.path.join(folder, "empty2"), "rb").read() == b""
+    assert len(os.listdir(tmp_path / "c" / "models--alice--dups" / "blobs")) == 2
