@@ -82,16 +82,20 @@ def normalize_repo_type(repo_type: str | None) -> str:
     return rt
 
 
-def insert_ignore(session: Session, model, rows: list[dict], chunk: int = 400) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING (content-addressed rows written by concurrent commits)."""
+def insert_ignore(session: Session, model, rows: list[dict], chunk: int = 2000) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING (content-addressed rows written by concurrent commits).
+
+    One statement executed with many parameter sets (SQLAlchemy batches them), not one statement per row.
+    """
     if not rows:
         return
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(model).on_conflict_do_nothing()
     for start in range(0, len(rows), chunk):
-        session.execute(insert(model).values(rows[start : start + chunk]).on_conflict_do_nothing())
+        session.execute(stmt, rows[start : start + chunk])
 
 
 class HubBackend(TreeReadingMixin, CommitsMixin):
@@ -470,19 +474,34 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
 
     def blob_git_oid(self, sha256: str) -> str | None:
         """Git blob id of a stored blob (computed from the file once and remembered); None if not stored."""
+        check_sha256(sha256)
+        return self.blob_git_oids([sha256]).get(sha256)
+
+    def blob_git_oids(self, shas: Iterable[str]) -> dict[str, str]:
+        """Git blob ids of many stored blobs in one query; blobs whose id is not known yet (stored without
+        a declared size) are hashed from their file now and remembered. Missing blobs are left out."""
         from snuggle.hub.server.gitobjects import git_blob_oid_of_file
 
-        check_sha256(sha256)
-        with self._read() as s:
-            known = s.scalar(select(db.Blob.git_oid).where(db.Blob.sha256 == sha256))
-        if known:
-            return known
-        size = self._store.size(sha256)
-        if size is None:
-            return None
-        oid = git_blob_oid_of_file(self._store.path(sha256), size)
-        self._remember_blob(sha256, size, oid)
-        return oid
+        wanted = sorted(set(shas))
+        known: dict[str, str] = {}
+        with self._conn() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(select(db.Blob.sha256, db.Blob.git_oid).where(db.Blob.sha256.in_(wanted[start : start + 500])))
+                known.update({sha: oid for sha, oid in rows if oid})
+        fresh = []
+        for sha in wanted:
+            if sha in known:
+                continue
+            size = self._store.size(sha)
+            if size is None:
+                continue
+            known[sha] = git_blob_oid_of_file(self._store.path(sha), size)
+            fresh.append({"sha256": sha, "size": size, "git_oid": known[sha]})
+        if fresh:
+            with self._write() as s:
+                # rows are only ever written with their git id, so a plain insert-or-ignore is enough
+                insert_ignore(s, db.Blob, fresh)
+        return known
 
     def record_lfs_upload(self, principal: Principal, repo: RepoRecord, sha256: str, size: int) -> None:
         """Remember that `principal` uploaded object `sha256` to `repo` (makes it usable there, §12)."""

@@ -244,6 +244,8 @@ class CommitsMixin:
         if len(operations) > cfg.max_commit_files:
             raise TooLarge(f"Too many operations in one commit: {len(operations)} > {cfg.max_commit_files}")
         prepared = []
+        git_oids = self.blob_git_oids(op.sha256 for op in operations if isinstance(op, AddFile) and not op.lfs
+                                      and isinstance(op.sha256, str) and len(op.sha256) == 64)
         for op in operations:
             if isinstance(op, AddFile):
                 path = validate_repo_path(op.path)
@@ -267,7 +269,7 @@ class CommitsMixin:
                         raise BadRequest(f"Content of {path!r} has {stored} bytes, the commit says {op.size}")
                     if stored > cfg.inline_limit:
                         raise TooLarge(f"{path!r} is {stored} bytes; inline files are limited to {cfg.inline_limit}")
-                    prepared.append(("add", path, (path, "blob", self.blob_git_oid(op.sha256), stored, op.sha256)))
+                    prepared.append(("add", path, (path, "blob", git_oids[op.sha256], stored, op.sha256)))
             elif isinstance(op, DeleteFile):
                 prepared.append(("delete_file", validate_repo_path(op.path), None))
             elif isinstance(op, DeleteFolder):

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -128,5 +128,5 @@ Op = AddFile | DeleteFile | DeleteFolder | CopyFile
 
 __all__ = [
     "Principal", "RepoRecord", "CommitRecord", "Entry", "RefRecord", "Discussion",
-    "AddFile", "DeleteFile", "DeleteFolder", "CopyFile", "Op", "field",
+    "AddFile", "DeleteFile", "DeleteFolder", "CopyFile", "Op",
 ]
