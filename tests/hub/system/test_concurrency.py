@@ -13,9 +13,6 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
-from tests.hub.conftest import start_hub_server
 from tests.hub.system._hubhttp import Hub, git_blob_oid, unique_name
 
 CLIENTS = 20
@@ -87,9 +84,5 @@ def test_concurrent_commits_sqlite(hub_server):
     run_round(hub_server.endpoint, hub_server.token)
 
 
-def test_concurrent_commits_postgresql(postgres_server, tmp_path):
-    server = start_hub_server(tmp_path / "data", database_url=postgres_server.create_database("concurrency"))
-    try:
-        run_round(server.endpoint, server.token)
-    finally:
-        server.stop()
+def test_concurrent_commits_postgresql(pg_hub_server):
+    run_round(pg_hub_server.endpoint, pg_hub_server.token)

@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 from tests.conftest import SHARED
-from tests.hub.conftest import start_hub_server
 
 CHECK = SHARED / "conformance" / "hub_client_check.py"
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed$", re.MULTILINE)
@@ -54,17 +53,12 @@ def test_conformance_sqlite_xet_disabled(hub_server):
     run_conformance(hub_server, {"HF_HUB_DISABLE_XET": "1"})
 
 
-def test_conformance_postgresql(postgres_server, tmp_path):
-    url = postgres_server.create_database("conformance")
-    server = start_hub_server(tmp_path / "data", database_url=url)
-    try:
-        run_conformance(server)
-    finally:
-        server.stop()
-    # the server really used PostgreSQL: its users and repos are there, and no SQLite file was made
+def test_conformance_postgresql(pg_hub_server, postgres_server):
+    run_conformance(pg_hub_server)
+    # the server really used PostgreSQL: its tables are there, and no SQLite file was made
     import psycopg
 
-    with psycopg.connect(postgres_server.dsn("conformance")) as conn:
+    with psycopg.connect(postgres_server.dsn(pg_hub_server.pg_database)) as conn:
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert tables, "the Hub server created no tables in the PostgreSQL database"
-    assert not (tmp_path / "data" / "hub.db").exists()
+    assert not (pg_hub_server.data_dir / "hub.db").exists()

@@ -369,24 +369,20 @@ def test_tokens_are_hashed_at_rest_sqlite(repos):
     assert not [n for n in needles if n in log], "the server log contains a token"
 
 
-def test_tokens_are_hashed_at_rest_postgresql(postgres_server, tmp_path):
+def test_tokens_are_hashed_at_rest_postgresql(pg_hub_server, postgres_server):
     import psycopg
 
-    url = postgres_server.create_database("tokens_at_rest")
-    server = start_hub_server(tmp_path / "data", database_url=url)
-    try:
-        tokens = [server.token, server.token_b, server.token_read]
-        for t in tokens:
-            assert Hub(server.endpoint, t).whoami() in ("alice", "bob")
-    finally:
-        server.stop()
-    with psycopg.connect(postgres_server.dsn("tokens_at_rest")) as conn:
+    server = pg_hub_server
+    tokens = [server.token, server.token_b, server.token_read]
+    for t in tokens:
+        assert Hub(server.endpoint, t).whoami() in ("alice", "bob")
+    with psycopg.connect(postgres_server.dsn(server.pg_database)) as conn:
         tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
         assert tables
         dump = "\n".join(str(row) for t in tables for row in conn.execute(f'SELECT * FROM "{t}"'))
     assert "alice" in dump  # control: the dump does hold the users
     assert not [t for t in tokens if t in dump or t[3:] in dump], "a token is stored in clear in PostgreSQL"
-    assert not _files_containing(tmp_path / "data", [t.encode() for t in tokens])
+    assert not _files_containing(server.data_dir, [t.encode() for t in tokens])
 
 
 def test_invalid_token_is_401_even_on_public_reads(repos):
