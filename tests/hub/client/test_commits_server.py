@@ -272,3 +272,21 @@ def test_lfs_dataset_folder_and_pr(lfs_server, tmp_path):
     assert_reference_sees(ref, repo_id, files, tmp_path, repo_type="dataset", revision=info.pr_revision,
                           lfs_min=1000)
     assert api.list_repo_files(repo_id, repo_type="dataset") == [".gitattributes"]  # main untouched
+
+
+def test_commit_errors_name_the_fix(api, hub_server):
+    from snuggle.hub.errors import RepositoryNotFoundError
+
+    with pytest.raises(RepositoryNotFoundError, match="create_repo"):
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=f"alice/missing-{secrets.token_hex(4)}")
+    repo_id = new_repo(api)
+    head = api.repo_info(repo_id).sha
+    read_only = HfApi(endpoint=hub_server.endpoint, token=hub_server.token_read)
+    with pytest.raises(HfHubHTTPError) as err:
+        read_only.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    assert err.value.response.status_code == 403
+    other = HfApi(endpoint=hub_server.endpoint, token=hub_server.token_b)
+    with pytest.raises(HfHubHTTPError) as err:
+        other.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    assert err.value.response.status_code == 403
+    assert api.repo_info(repo_id).sha == head
