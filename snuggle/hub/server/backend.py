@@ -128,16 +128,24 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
             yield conn
 
     @contextmanager
-    def _write(self):
+    def _write(self, conflict: str | None = None):
         """A write transaction. On SQLite it starts with BEGIN IMMEDIATE: the write lock is taken up front
         (waiting up to busy_timeout), so a read-then-write transaction never fails with 'database is
-        locked' halfway through."""
+        locked' halfway through. With `conflict`, a unique-key violation (two PostgreSQL sessions creating
+        the same name at once) becomes Conflict(conflict)."""
+        from sqlalchemy.exc import IntegrityError
+
         with Session(self._engine, expire_on_commit=False) as session:
             if self._sqlite:
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 yield session
                 session.commit()
+            except IntegrityError:
+                session.rollback()
+                if conflict is None:
+                    raise
+                raise Conflict(conflict) from None
             except BaseException:
                 session.rollback()
                 raise
@@ -154,7 +162,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
     def add_user(self, name: str, *, orgs: Iterable[str] = (), fullname=None, email=None) -> None:
         """Create user `name` (Conflict if the name is taken by a user or org) and add it to `orgs`."""
         check_repo_part(name, what="user name")
-        with self._write() as s:
+        with self._write(conflict=f"User {name!r} already exists") as s:
             if s.scalar(select(db.User.id).where(db.User.name == name)) is not None:
                 raise Conflict(f"User {name!r} already exists")
             if s.scalar(select(db.Org.id).where(db.Org.name == name)) is not None:
@@ -166,7 +174,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
 
     def add_org_member(self, org: str, user: str) -> None:
         """Add `user` to organization `org` (created if missing) as a writer."""
-        with self._write() as s:
+        with self._write(conflict=f"{user!r} is already a member of {org!r}") as s:
             self._add_member(s, org, user)
 
     def _add_member(self, s: Session, org: str, user: str) -> None:
@@ -328,7 +336,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         self._require_namespace_write(principal, namespace)
         attrs = self._store_inline(DEFAULT_GITATTRIBUTES)
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        with self._write() as s:
+        with self._write(conflict=f"You already created this {repo_type} repo: {repo_id}") as s:
             if self._repo_row(s, repo_type, namespace, name) is not None:
                 raise Conflict(f"You already created this {repo_type} repo: {repo_id}")
             row = db.Repo(
@@ -368,7 +376,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         repo = self.get_repo(principal, repo_type, from_id, access="write")
         namespace, name = split_repo_id(to_id)
         self._require_namespace_write(principal, namespace)
-        with self._write() as s:
+        with self._write(conflict=f"Repository {to_id} already exists") as s:
             if self._repo_row(s, repo.repo_type, namespace, name) is not None:
                 raise Conflict(f"Repository {to_id} already exists")
             s.execute(update(db.Repo).where(db.Repo.id == repo.id).values(

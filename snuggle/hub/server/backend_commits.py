@@ -142,7 +142,7 @@ class CommitsMixin:
         validate_ref_name(name, what="branch name")
         commit, _ = self.resolve_revision(repo, starting_point or DEFAULT_BRANCH)
         ref = HEADS + name
-        with self._write() as s:
+        with self._write(conflict=f"Branch {name!r} already exists") as s:
             if self._read_refs(s, repo.id, [ref]):
                 raise Conflict(f"Branch {name!r} already exists")
             s.add(db.Ref(repo_id=repo.id, name=ref, target=commit.oid))
@@ -163,7 +163,7 @@ class CommitsMixin:
         validate_ref_name(tag, what="tag name")
         commit, _ = self.resolve_revision(repo, rev)
         ref = TAGS + tag
-        with self._write() as s:
+        with self._write(conflict=f"Tag {tag!r} already exists") as s:
             if self._read_refs(s, repo.id, [ref]):
                 raise Conflict(f"Tag {tag!r} already exists")
             s.add(db.Ref(repo_id=repo.id, name=ref, target=commit.oid, message=message))

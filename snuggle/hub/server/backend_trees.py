@@ -29,27 +29,34 @@ MAX_CARD_BYTES = 4 * 1024 * 1024
 
 
 class LRU:
-    """A small thread-safe LRU mapping for immutable objects."""
+    """A small thread-safe LRU mapping for immutable objects, bounded by total weight (default: count)."""
 
-    def __init__(self, maxsize: int):
+    def __init__(self, maxsize: int, weight: Callable[[object], int] | None = None):
         self.maxsize = maxsize
+        self._weight = weight or (lambda value: 1)
         self._data: OrderedDict = OrderedDict()
+        self._total = 0
         self._lock = threading.Lock()
 
     def get(self, key, default=None):
         with self._lock:
             try:
                 self._data.move_to_end(key)
-                return self._data[key]
+                return self._data[key][0]
             except KeyError:
                 return default
 
     def put(self, key, value) -> None:
+        w = max(1, self._weight(value))
         with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._total -= old[1]
+            self._data[key] = (value, w)
+            self._total += w
+            while self._total > self.maxsize and len(self._data) > 1:
+                _, (_, ow) = self._data.popitem(last=False)
+                self._total -= ow
 
 
 def entry_record(path: str, item: tuple) -> Entry:
@@ -197,7 +204,7 @@ class TreeReadingMixin:
     """get_entry / list_tree / last_commits / card_data of HubBackend (needs _read(), caches)."""
 
     def _init_tree_caches(self) -> None:
-        self._tree_cache = LRU(20000)
+        self._tree_cache = LRU(1_000_000, weight=len)  # bounded by the number of entries held (~200 MB)
         self._commit_cache = LRU(50000)
         self._last_commit_cache = LRU(200000)
         self._card_cache = LRU(2000)

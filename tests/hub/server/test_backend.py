@@ -442,3 +442,27 @@ def test_store_blob_regular_oid_recorded_lazily(backend, world):
     sha, size = backend.store_blob(iter([b"hel", b"lo\n"]))  # size unknown up front
     c, _ = backend.commit(world["alice"], world["pub"], "main", [AddFile("h.txt", sha, size)], summary="h")
     assert backend.get_entry(world["pub"], c.oid, "h.txt").oid == "ce013625030ba8dba906f756967f9e9ca394464a"
+
+
+# ---- internals -------------------------------------------------------------------------------------------------
+
+
+def test_unique_violation_becomes_conflict(backend, world):
+    """Two PostgreSQL sessions creating one name at once hit the unique key: that must read as 409, not 500."""
+    from snuggle.hub.server import db
+
+    with pytest.raises(Conflict, match="taken"):
+        with backend._write(conflict="taken") as s:
+            s.add(db.User(name="alice"))
+    assert backend.user_exists("alice") and not backend.user_exists("nobody")
+
+
+def test_lru_is_bounded_by_weight():
+    from snuggle.hub.server.backend_trees import LRU
+
+    cache = LRU(10, weight=len)
+    cache.put("a", "x" * 6)
+    cache.put("b", "y" * 3)
+    assert cache.get("a") == "x" * 6  # touch a: b is now the oldest
+    cache.put("c", "z" * 4)
+    assert cache.get("b") is None and cache.get("a") == "x" * 6 and cache.get("c") == "z" * 4
