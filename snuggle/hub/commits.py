@@ -36,6 +36,7 @@ from typing import Any, BinaryIO, Iterable, Iterator, Literal, NamedTuple, Union
 from urllib.parse import quote
 
 from snuggle.hub import constants
+from snuggle.hub.client_base import check_repo_type, validate_repo_id
 from snuggle.hub.errors import HFValidationError, HfHubHTTPError, HubError
 from snuggle.hub.lfs import READ_CHUNK_SIZE, UploadInfo, iter_source
 from snuggle.utils.logging import get_logger, warn_once
@@ -290,13 +291,6 @@ def _b64_chunks(source) -> Iterator[bytes]:
         yield base64.b64encode(chunk)
 
 
-def _check_repo_type(repo_type: str | None) -> str:
-    repo_type = repo_type or constants.REPO_TYPE_MODEL
-    if repo_type not in ("model", "dataset", "space"):
-        raise HFValidationError(f"Invalid repo type {repo_type!r}: must be one of 'model', 'dataset', 'space'.")
-    return repo_type
-
-
 def validate_yaml(api, content: str, *, repo_type: str | None = None, token=None) -> None:
     """POST the README to /api/validate-yaml: warnings are shown, errors raise before anything is uploaded."""
     from snuggle.hub.errors import BadRequestError
@@ -438,7 +432,8 @@ def preupload_lfs_files(api, repo_id: str, additions: Iterable[CommitOperationAd
     """
     from snuggle.hub.errors import RepositoryNotFoundError
 
-    repo_type = _check_repo_type(repo_type)
+    validate_repo_id(repo_id)
+    repo_type = check_repo_type(repo_type)
     revision = revision or constants.DEFAULT_REVISION
     hub = connection(api, token)
     additions = list(additions)
@@ -550,7 +545,8 @@ def _create_commit(api, repo_id: str, operations: list[CommitOperation], *, comm
     if not commit_message:
         raise HFValidationError("`commit_message` can't be empty, please pass a value.")
     commit_description = commit_description if commit_description is not None else ""
-    repo_type = _check_repo_type(repo_type)
+    validate_repo_id(repo_id)
+    repo_type = check_repo_type(repo_type)
     revision = revision or constants.DEFAULT_REVISION
     create_pr = bool(create_pr)
     hub = connection(api, token)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from snuggle.hub import constants
+from snuggle.hub.client_base import check_repo_type, validate_repo_id
 from snuggle.hub.commits import (
     CommitInfo,
     CommitOperationAdd,
@@ -64,7 +65,7 @@ def upload_file(api, *, path_or_fileobj: str | Path | bytes | BinaryIO, path_in_
 
     >>> upload_file(api, path_or_fileobj=b"hi", path_in_repo="hi.txt", repo_id="alice/tiny")  # doctest: +SKIP
     """
-    _check_repo_type(repo_type)
+    check_repo_type(repo_type)
     operation = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=path_or_fileobj)
     message = commit_message if commit_message is not None else f"Upload {path_in_repo} with snuggle"
     return create_commit(api, repo_id, [operation], commit_message=message, commit_description=commit_description,
@@ -118,11 +119,6 @@ def delete_files(api, repo_id: str, delete_patterns: list[str], *, token=None, r
 
 
 # ---- folders ------------------------------------------------------------------------------------
-def _check_repo_type(repo_type: str | None) -> None:
-    if repo_type not in (None, "model", "dataset", "space"):
-        raise HFValidationError(f"Invalid repo type {repo_type!r}: must be one of 'model', 'dataset', 'space'.")
-
-
 def _prepare_folder_deletions(api, repo_id: str, *, repo_type, revision, token, path_in_repo: str,
                               delete_patterns) -> list[CommitOperationDelete]:
     """Delete operations for the remote files under `path_in_repo` matching `delete_patterns`."""
@@ -189,8 +185,8 @@ def upload_folder(api, *, repo_id: str, folder_path: str | Path, path_in_repo: s
                                   revision=revision, create_pr=create_pr, parent_commit=parent_commit,
                                   allow_patterns=allow_patterns, ignore_patterns=ignore_patterns,
                                   delete_patterns=delete_patterns)
-    _check_repo_type(repo_type)
-    repo_type = repo_type or constants.REPO_TYPE_MODEL
+    validate_repo_id(repo_id)
+    repo_type = check_repo_type(repo_type)
     if create_pr and revision is not None and revision != constants.DEFAULT_REVISION:
         raise HFValidationError(
             f"Cannot use `create_pr=True` with `revision='{revision}'`: pull requests created by `upload_folder` "

@@ -385,3 +385,12 @@ def test_client_headers_on_every_hub_request(hub):
             assert headers["x-gateway-key"] == "k" and headers["authorization"] == f"Bearer {TOKEN}", path
             assert headers["user-agent"].startswith("mylib/1.2;"), path
     assert routes == {"validate-yaml", "preupload", "batch", "lfs-put", "lfs-verify", "commit", "paths-info", "resolve"}
+
+
+def test_bad_repo_id_or_type_fails_before_any_request(hub, api, tmp_path):
+    for kwargs in ({"repo_id": "a/../b"}, {"repo_id": "alice/m", "repo_type": "models"}):
+        with pytest.raises(ValueError):
+            create_commit(api, operations=[CommitOperationAdd("a.txt", b"a")], commit_message="x", **kwargs)
+        with pytest.raises(ValueError):
+            upload_folder(api, folder_path=tmp_path, **kwargs)
+    assert hub.requests == []
