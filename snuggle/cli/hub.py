@@ -58,6 +58,13 @@ def add_parser(subparsers) -> None:
     tadd.set_defaults(func=_token_add)
     token.set_defaults(func=lambda args: (token.print_help(), 0)[1])
 
+    try:
+        # the client commands' own parsers, so options may come first (`snuggle hub login --token T`),
+        # which an argparse.REMAINDER positional cannot take
+        importlib.import_module(_CLIENT_MODULE).add_client_parsers(sub)
+        return
+    except (ModuleNotFoundError, AttributeError):
+        pass
     for name in _CLIENT_COMMANDS:
         c = sub.add_parser(name, help=f"client: {name} (see `snuggle hub {name} --help`)", add_help=False)
         c.add_argument("rest", nargs=argparse.REMAINDER)

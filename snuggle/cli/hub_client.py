@@ -32,20 +32,26 @@ def _common(p: argparse.ArgumentParser, repo_type: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The stand-alone parser of main(argv): `<command> [arguments]`."""
     parser = argparse.ArgumentParser(prog="snuggle hub", description="Hub client commands")
-    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    add_client_parsers(parser.add_subparsers(dest="command", metavar="<command>", required=True))
+    return parser
 
+
+def add_client_parsers(sub) -> None:
+    """Add login, logout, whoami, upload, download, repo, ls to an argparse sub-parsers action (the one of
+    `snuggle hub`); each sets `func` (returns the exit status, errors printed and turned into 1)."""
     p = sub.add_parser("login", help="save an access token for this machine")
     _common(p, repo_type=False)
-    p.set_defaults(func=_login)
+    p.set_defaults(func=_guarded(_login))
 
     p = sub.add_parser("logout", help="remove the saved token(s)")
     p.add_argument("--token-name", default=None, help="remove only this stored token")
-    p.set_defaults(func=_logout)
+    p.set_defaults(func=_guarded(_logout))
 
     p = sub.add_parser("whoami", help="print the user the token belongs to")
     _common(p, repo_type=False)
-    p.set_defaults(func=_whoami)
+    p.set_defaults(func=_guarded(_whoami))
 
     p = sub.add_parser("upload", help="upload a file or folder to a repo (one commit)")
     p.add_argument("repo_id")
@@ -63,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--commit-message", default=None)
     p.add_argument("--commit-description", default=None)
     p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
-    p.set_defaults(func=_upload)
+    p.set_defaults(func=_guarded(_upload))
 
     p = sub.add_parser("download", help="download files (to the cache, or --local-dir) and print the path")
     p.add_argument("repo_id")
@@ -75,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--local-dir", default=None, help="write the files here instead of only into the cache")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--force-download", action="store_true")
-    p.set_defaults(func=_download)
+    p.set_defaults(func=_guarded(_download))
 
     p = sub.add_parser("repo", help="manage repositories")
     repo_sub = p.add_subparsers(dest="repo_command", metavar="<repo command>", required=True)
@@ -85,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--private", action="store_true")
     c.add_argument("--exist-ok", action="store_true", help="no error if the repository exists")
     c.add_argument("--organization", default=None, help="namespace to create the repo in (same as NS/NAME)")
-    c.set_defaults(func=_repo_create)
+    c.set_defaults(func=_guarded(_repo_create))
     d = repo_sub.add_parser("delete", help="delete a repository")
     d.add_argument("repo_id")
     _common(d)
     d.add_argument("--missing-ok", action="store_true")
-    d.set_defaults(func=_repo_delete)
+    d.set_defaults(func=_guarded(_repo_delete))
 
     p = sub.add_parser("ls", help="list a repo's files (folders end with /)")
     p.add_argument("repo_id")
@@ -99,8 +105,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default=None)
     p.add_argument("-R", "--recursive", action="store_true", help="list sub-folders too")
     p.add_argument("-l", "--long", action="store_true", help="show sizes")
-    p.set_defaults(func=_ls)
-    return parser
+    p.set_defaults(func=_guarded(_ls))
+
+
+def _guarded(command):
+    """`command` with snuggle errors printed as `snuggle hub <command>: error: ...` and exit status 1."""
+    def run(args) -> int:
+        from snuggle.errors import SnuggleError
+
+        try:
+            return int(command(args) or 0)
+        except (SnuggleError, OSError, Exception) as err:
+            # Hub errors, files, and the HTTP layer's transport errors (connection refused, timeouts);
+            # anything else is a bug and keeps its traceback
+            if not isinstance(err, (SnuggleError, OSError)) and not type(err).__module__.startswith("httpx"):
+                raise
+            name = command.__name__.lstrip("_").replace("_", " ")
+            if type(err).__module__.startswith("httpx"):
+                from snuggle.hub.constants import endpoint
+
+                err = f"cannot reach the Hub at {getattr(args, 'endpoint', None) or endpoint()} ({err})"
+            _err(f"snuggle hub {name}: error: {err}")
+            return 1
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return 130
+
+    return run
 
 
 def _api(args):
@@ -232,17 +263,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Errors print `snuggle hub <command>: error: ...` on stderr and return 1 (as `hf` does).
     """
-    from snuggle.errors import SnuggleError
-
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except SnuggleError as err:
-        _err(f"snuggle hub {args.command}: error: {err}")
-        return 1
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+    return args.func(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -44,6 +44,8 @@ def test_login_whoami_logout(cli_env, capsys, tmp_path):
     assert code == 1 and "error" in err
     code, _, err = run(capsys, "login", "--token", "hf_not_a_token")
     assert code == 1 and "Invalid" in err and not token_file.exists()
+    code, _, err = run(capsys, "whoami", "--endpoint", "http://127.0.0.1:9", "--token", cli_env.token)
+    assert code == 1 and "cannot reach the Hub at http://127.0.0.1:9" in err
 
 
 def test_repo_upload_ls_download_round_trip(cli_env, capsys, tmp_path):
@@ -109,3 +111,8 @@ def test_dataset_repo_and_snuggle_command(cli_env, tmp_path):
                         capture_output=True, text=True, timeout=120)
     assert ls.returncode == 0, ls.stderr
     assert ls.stdout.split() == [".gitattributes", "data/", "data/train.csv"]
+    # options before positionals reach the client parser (`snuggle hub whoami --token T`)
+    env.pop("HF_TOKEN")
+    who = subprocess.run(cmd + ["whoami", "--token", cli_env.token], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert (who.returncode, who.stdout) == (0, "alice\n"), who.stderr
