@@ -228,10 +228,17 @@ def upload_folder(api, *, repo_id: str, folder_path: str | Path, path_in_repo: s
         if not operations:
             continue
         message = commit_message if first else f"{commit_message} (part {number})"
-        info = _create_commit(api, repo_id, operations, commit_message=message,
-                              revision=pr_revision or revision,
-                              create_pr=bool(create_pr) and first, parent_commit=parent_commit if first else None,
-                              **common)
+        try:
+            info = _create_commit(api, repo_id, operations, commit_message=message, revision=pr_revision or revision,
+                                  create_pr=bool(create_pr) and first,
+                                  parent_commit=parent_commit if first else None, **common)
+        except BaseException:
+            if number > 1:  # say how to finish; every committed part is complete and stays
+                again = (f'with `revision="{pr_revision}"` (without `create_pr=True`) to finish pull request '
+                         f"{pr_url}" if pr_revision else "to upload the rest")
+                logger.warning(f"upload_folder stopped after {number - 1} of {len(parts)} commits; run it again "
+                               f"{again}: files already on the Hub are not sent twice.")
+            raise
         if first and create_pr:  # the next parts go onto the pull request's ref
             pr_url, pr_revision = info.pr_url, info.pr_revision
         logger.info(f"Committed part {number}/{len(parts)} ({len(part)} file(s)): {info.commit_url}")

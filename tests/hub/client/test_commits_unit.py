@@ -341,8 +341,11 @@ def test_upload_folder_parts_and_resume(hub, api, tmp_path, monkeypatch):
         return real_send(body, **kw)
 
     monkeypatch.setattr(commit_payload, "_send_commit", flaky_send)
+    warned = []
+    monkeypatch.setattr(upload.logger, "warning", warned.append)
     with pytest.raises(httpx.ConnectError):
         upload_folder(api, repo_id="alice/m", folder_path=tmp_path, commit_message="up")
+    assert len(warned) == 1 and "after 1 of 3 commits; run it again to upload the rest" in warned[0]
     assert [c["summary"] for c in hub.commits] == ["up"] and len(hub.files) == 3
     puts = len(hub.routes("PUT"))
     assert puts == 1
