@@ -140,6 +140,12 @@ def test_copy_and_delete_operations(api, ref, tmp_path):
         api.delete_file("e", repo_id, repo_type="dataset")
     api.delete_folder("e", repo_id, repo_type="dataset")
     assert api.list_repo_files(repo_id, repo_type="dataset") == [".gitattributes"]
+    # a copy from an older revision brings back the old content
+    v1 = api.upload_file(path_or_fileobj=b"v1", path_in_repo="f.txt", repo_id=repo_id, repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"v2", path_in_repo="f.txt", repo_id=repo_id, repo_type="dataset")
+    api.create_commit(repo_id, [CommitOperationCopy("f.txt", "old/f.txt", src_revision=v1.oid)],
+                      commit_message="restore", repo_type="dataset")
+    assert_reference_sees(ref, repo_id, {"f.txt": b"v2", "old/f.txt": b"v1"}, tmp_path, repo_type="dataset")
 
 
 def test_invalid_readme_metadata_commits_nothing(api, tmp_path):
