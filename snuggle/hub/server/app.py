@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from snuggle.hub.server import routes_discussions, routes_files, routes_lfs, routes_repos, routes_tree, routes_upload
 from snuggle.hub.server.auth_http import authenticate_request
 from snuggle.hub.server.context import Ctx, read_body
 from snuggle.hub.server.errors import BadRequest, HubServerError
-from snuggle.hub.server.http_errors import error_response, internal_error_response, not_found_response
+from snuggle.hub.server.http_errors import error_response, internal_error_response, json_error, not_found_response
 from snuggle.hub.server.rawpath import match_route, split_raw_path
 from snuggle.utils.logging import get_logger
 
@@ -30,6 +31,7 @@ logger = get_logger(__name__)
 
 # route name -> (handler, mode). "sync": body read first, then auth + handler run in a worker thread
 # (the backend is synchronous). "async": auth in a worker thread, then `await handler(ctx)` (streaming).
+# "async-selfauth": the handler authenticates in its own worker-thread call (one thread hop on /resolve).
 ROUTES = {
     "whoami": (routes_repos.whoami, "sync"),
     "repo_create": (routes_repos.repo_create, "sync"),
@@ -44,7 +46,7 @@ ROUTES = {
     "branch": (routes_tree.branch, "sync"),
     "tag": (routes_tree.tag, "sync"),
     "commits": (routes_tree.commits, "sync"),
-    "resolve": (routes_files.resolve, "async"),
+    "resolve": (routes_files.resolve, "async-selfauth"),
     "validate_yaml": (routes_upload.validate_yaml, "sync"),
     "preupload": (routes_upload.preupload, "sync"),
     "commit": (routes_upload.commit, "async"),
@@ -77,11 +79,15 @@ class HubApiRouter:
         self.app = app
         self.backend = backend
         self.config = config
+        # --public-url http://host/hub: requests arrive as /hub/api/...; serve them as if mounted there
+        self.prefix = urlsplit(config.public_url).path.rstrip("/") if getattr(config, "public_url", None) else ""
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if self.prefix and not scope.get("root_path") and (raw + b"/").startswith(self.prefix.encode() + b"/"):
+            scope = dict(scope, root_path=self.prefix)
         method = scope["method"]
         try:
             segs = split_raw_path(raw, scope.get("root_path", ""))
@@ -114,6 +120,8 @@ class HubApiRouter:
             return await handler(ctx)
         except HubServerError as e:
             return error_response(e)
+        except ClientDisconnect:
+            return json_error(400, "Client disconnected before the request body was complete")
         except Exception as e:  # noqa: BLE001 - never leak a traceback to the client
             return internal_error_response(e, match.name)
 

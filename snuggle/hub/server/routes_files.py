@@ -15,6 +15,7 @@ import os
 import anyio
 from starlette.concurrency import run_in_threadpool
 
+from snuggle.hub.server.auth_http import authenticate_request
 from snuggle.hub.server.context import Ctx
 from snuggle.hub.server.errors import BadRequest, EntryNotFound, HubServerError
 from snuggle.hub.server.http_errors import json_error
@@ -97,6 +98,7 @@ class BlobResponse:
 def _lookup(ctx: Ctx):
     """(repo, commit, entry, blob path) or raise the spec's 404s (EntryNotFound with X-Repo-Commit)."""
     p = ctx.params
+    ctx.principal = authenticate_request(ctx.backend, ctx.request.headers)
     repo = _path_repo(ctx)
     commit, _ = ctx.backend.resolve_revision(repo, p["rev"])
     commit_header = {"X-Repo-Commit": commit.oid}
@@ -111,7 +113,11 @@ def _lookup(ctx: Ctx):
         err = EntryNotFound(f"Entry not found: {path} at revision {commit.oid}")
         err.headers = commit_header
         raise err
-    return repo, commit, entry, str(ctx.backend.blob_path(entry.sha256))
+    blob = str(ctx.backend.blob_path(entry.sha256))
+    if not os.path.exists(blob):
+        # the database knows the file but its bytes are gone: a storage fault, not a client error
+        raise FileNotFoundError("blob missing from the blob store")
+    return repo, commit, entry, blob
 
 
 async def resolve(ctx: Ctx):
@@ -135,9 +141,6 @@ async def resolve(ctx: Ctx):
         rng = parse_range(ctx.request.headers.get("range"), size)
     except RangeNotSatisfiable as e:
         return json_error(416, e.message, headers={**headers, "Content-Range": f"bytes */{size}"})
-    if not os.path.exists(blob):
-        # the database knows the file but its bytes are gone: a storage fault, not a client error
-        raise FileNotFoundError("blob missing from the blob store")
     if rng is None:
         headers["Content-Length"] = str(size)
         return BlobResponse(blob, 0, size, 200, headers)

@@ -106,14 +106,36 @@ def repo_move(ctx: Ctx):
     return json_response({"url": ctx.repo_url(repo_type, repo.repo_id), "name": repo.repo_id})
 
 
+class RepoMoved(HubServerError):
+    """307 to the repo's new name (spec §4: a moved repo's old name keeps redirecting reads)."""
+
+    status = 307
+
+
 def _path_repo(ctx: Ctx, access: str = "read"):
-    """The repo named in the URL; a malformed id is just a missing repo (404 RepoNotFound)."""
+    """The repo named in the URL; a malformed id is just a missing repo (404 RepoNotFound). Reads of a
+    moved repo's old name answer 307 with a relative Location (the clients follow same-host redirects)."""
     p = ctx.params
     try:
         split_repo_id(p["repo_id"])
     except BadRequest:
         raise RepoNotFound(f"Repository not found: {p['repo_id']}") from None
-    return ctx.backend.get_repo(ctx.principal, p["repo_type"], p["repo_id"], access=access)
+    try:
+        return ctx.backend.get_repo(ctx.principal, p["repo_type"], p["repo_id"], access=access)
+    except RepoNotFound:
+        if access != "read" or ctx.request.method not in ("GET", "HEAD"):
+            raise
+        new_id = ctx.backend.resolve_redirect(ctx.principal, p["repo_type"], p["repo_id"])
+        if not new_id or new_id == p["repo_id"]:
+            raise
+        raw = (ctx.request.scope.get("raw_path") or ctx.request.url.path.encode()).decode("latin-1")
+        location = raw.replace(f"/{p['repo_id']}/", f"/{new_id}/", 1) if not raw.endswith(p["repo_id"]) else \
+            raw[: -len(p["repo_id"])] + new_id
+        if ctx.request.url.query:
+            location += "?" + ctx.request.url.query
+        err = RepoMoved(f"Repository {p['repo_id']} was moved to {new_id}")
+        err.headers = {"Location": location}
+        raise err from None
 
 
 def repo_settings(ctx: Ctx):

@@ -133,6 +133,11 @@ def test_settings_move_delete(hub_server):
     r = httpx.post(f"{e}/api/repos/move", json={"fromRepo": repo, "toRepo": new, "type": "model"}, headers=tok)
     assert r.status_code == 200, r.text
     assert httpx.get(resolve_url(hub_server, new, "f.txt")).content == b"x"
+    # reads of the old name redirect (relative Location); writes do not
+    r = httpx.get(f"{e}/api/models/{repo}", params={"blobs": "true"})
+    assert r.status_code == 307 and r.headers["location"] == f"/api/models/{new}?blobs=true"
+    assert httpx.get(resolve_url(hub_server, repo, "f.txt"), follow_redirects=True).content == b"x"
+    assert commit(hub_server, repo, [file_line("y.txt", b"y")]).status_code == 404
     r = httpx.request("DELETE", f"{e}/api/repos/delete", json={"name": new.split("/")[1], "type": "model"}, headers=tok)
     assert r.status_code == 200
     r = httpx.request("DELETE", f"{e}/api/repos/delete", json={"name": new.split("/")[1], "type": "model"}, headers=tok)

@@ -49,6 +49,10 @@ def test_serve_limits_public_url_and_restart(tmp_path):
         repo = create_repo(server)
         r = httpx.post(f"{server.endpoint}/api/repos/create", json={"name": "urls"}, headers=auth(server.token))
         assert r.json()["url"] == "http://hub.example:1234/prefix/alice/urls"
+        # behind a proxy that keeps the prefix, the API answers under it too
+        me = httpx.get(f"{server.endpoint}/prefix/api/whoami-v2", headers=auth(server.token))
+        assert me.status_code == 200 and me.json()["name"] == "alice"
+        assert httpx.get(f"{server.endpoint}/prefix/api/models/{repo}").json()["id"] == repo
         files = [{"path": "small.txt", "size": 1024, "sample": ""}, {"path": "big.bin", "size": 1025, "sample": ""}]
         modes = httpx.post(f"{server.endpoint}/api/models/{repo}/preupload/main", json={"files": files},
                            headers=auth(server.token)).json()["files"]
