@@ -72,19 +72,27 @@ def create_and_tag_model_card(repo_id: str, tags: list[str] | None = None, token
     return card
 
 
+def ensure_repo(api, repo_id: str, *, private: bool | None = None, repo_type: str | None = None,
+                revision: str | None = None) -> str:
+    """Create `repo_id` when missing (exist_ok; `private` applies only then) and the branch `revision`
+    when it is a missing branch name; returns the full repo id ("user/name" for a bare name)."""
+    repo_id = api.create_repo(repo_id, private=private, repo_type=repo_type, exist_ok=True).repo_id
+    if revision is not None and not revision.startswith("refs/pr/"):
+        api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
+    return repo_id
+
+
 def upload_saved_folder(folder: str | os.PathLike, repo_id: str, *, commit_message: str,
                         commit_description: str | None = None, private: bool | None = None,
                         token: str | bool | None = None, revision: str | None = None, create_pr: bool = False,
                         repo_type: str | None = None, endpoint: str | None = None,
                         ignore_patterns: list[str] | None = None):
-    """Create `repo_id` if missing (exist_ok) and commit every file of `folder` in one commit.
+    """Create `repo_id` if missing and commit every file of `folder` in one commit.
 
     Returns the CommitInfo (a str: the commit URL) of the new commit.
     """
     api = hub_api(token, endpoint)
-    repo_id = api.create_repo(repo_id, private=private, repo_type=repo_type, exist_ok=True).repo_id
-    if revision is not None and not revision.startswith("refs/pr/"):
-        api.create_branch(repo_id, branch=revision, repo_type=repo_type, exist_ok=True)
+    repo_id = ensure_repo(api, repo_id, private=private, repo_type=repo_type, revision=revision)
     return api.upload_folder(
         repo_id=repo_id, folder_path=os.fspath(folder), repo_type=repo_type, revision=revision,
         commit_message=commit_message, commit_description=commit_description, create_pr=create_pr,
@@ -106,7 +114,7 @@ def push_to_hub(obj: Any, repo_id: str, *, commit_message: str | None = None,
     >>> # push_to_hub(model, "alice/tiny-bert", private=True, max_shard_size="200MB")
     """
     api = hub_api(token, endpoint)
-    repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+    repo_id = ensure_repo(api, repo_id, private=private, revision=revision)
     card = create_and_tag_model_card(repo_id, tags, token=token, endpoint=endpoint)
     with tempfile.TemporaryDirectory(prefix="snuggle-push-") as tmp:
         if _is_model(obj):
@@ -114,9 +122,9 @@ def push_to_hub(obj: Any, repo_id: str, *, commit_message: str | None = None,
             save_kwargs.setdefault("safe_serialization", safe_serialization)
         obj.save_pretrained(tmp, **save_kwargs)
         card.save(os.path.join(tmp, "README.md"))
-        return upload_saved_folder(tmp, repo_id, commit_message=commit_message or default_commit_message(obj),
-                                   commit_description=commit_description, token=token, revision=revision,
-                                   create_pr=create_pr, endpoint=endpoint)
+        return api.upload_folder(repo_id=repo_id, folder_path=tmp, revision=revision,
+                                 commit_message=commit_message or default_commit_message(obj),
+                                 commit_description=commit_description, create_pr=create_pr)
 
 
 def push_saved_directory(obj: Any, save_directory: str | os.PathLike, *, repo_id: str | None = None,

@@ -44,12 +44,13 @@ def _token(trainer, token: str | None = None):
 
 def init_hf_repo(trainer, token: str | None = None) -> str:
     """Create the Trainer's repo (hub_model_id, or output_dir's folder name in the caller's namespace)
-    when missing; sets and returns `trainer.hub_model_id`."""
-    from snuggle.hub.push import hub_api
+    and its hub_revision branch when missing; sets and returns `trainer.hub_model_id`."""
+    from snuggle.hub.push import ensure_repo, hub_api
 
     args = trainer.args
     name = args.hub_model_id or Path(args.output_dir).absolute().name
-    repo_id = hub_api(_token(trainer, token)).create_repo(name, private=args.hub_private_repo, exist_ok=True).repo_id
+    repo_id = ensure_repo(hub_api(_token(trainer, token)), name, private=args.hub_private_repo,
+                          revision=args.hub_revision)
     trainer.hub_model_id = repo_id
     return repo_id
 

@@ -50,13 +50,18 @@ def test_trainer_every_save_then_end_of_training(hub_env, tmp_path):
 @pytest.mark.parametrize("strategy", ["end", "checkpoint"])
 def test_trainer_hub_strategies(hub_env, tmp_path, strategy):
     repo_id = f"alice/{unique('strategy')}"
+    revision = "dev" if strategy == "end" else None
     args = args_for(tmp_path, push_to_hub=True, hub_model_id=repo_id, hub_strategy=strategy, max_steps=1,
-                    save_strategy="steps", save_steps=1, hub_private_repo=True)
-    Trainer(tiny_classifier(), args, train_dataset=classification_rows(4)).train()
+                    save_strategy="steps", save_steps=1, hub_private_repo=True, hub_revision=revision)
+    trainer = Trainer(tiny_classifier(), args, train_dataset=classification_rows(4))
+    trainer.train()
     api = HfApi()
     assert api.model_info(repo_id).private is True
     files = api.list_repo_files(repo_id)
     if strategy == "end":
+        assert [c.title for c in api.list_repo_commits(repo_id, revision="dev")] == ["initial commit"]
+        trainer.push_to_hub()  # to hub_revision
+        assert api.list_repo_commits(repo_id, revision="dev")[0].title == "End of training"
         assert [c.title for c in api.list_repo_commits(repo_id)] == ["initial commit"]
     else:
         assert "model.safetensors" in files
