@@ -67,9 +67,9 @@ def push_trainer_to_hub(trainer, commit_message: str | None = "End of training",
     model_name = card_kwargs.pop("model_name", None)
     if model_name is None and args.should_save:
         model_name = Path(args.hub_model_id).name if args.hub_model_id else Path(args.output_dir).name
-    if getattr(trainer, "hub_model_id", None) is None:
+    if trainer.is_world_process_zero() and getattr(trainer, "hub_model_id", None) is None:
         init_hf_repo(trainer, token=token)
-    trainer.save_model(_internal_call=True)
+    trainer.save_model(_internal_call=True)  # every process: save_model itself decides who writes
     if not trainer.is_world_process_zero():
         return None
     create_model_card(trainer, model_name=model_name, **card_kwargs)
