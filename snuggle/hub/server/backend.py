@@ -511,6 +511,37 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
                 insert_ignore(s, db.Blob, fresh)
         return known
 
+    def gc_blobs(self, *, grace_seconds: float = 24 * 3600, dry_run: bool = False) -> dict:
+        """Delete blobs no repo references any more (left by deleted repos and rejected uploads).
+
+        A blob is kept if a commit of an existing repo references it, if it was uploaded to an existing
+        repo, or if it was written (or deduplicated) within `grace_seconds` (a commit may be about to use
+        it). Stale temporary files are removed too. Returns {"removed", "kept", "bytes_freed", "tmp_removed"}.
+        """
+        import os
+        import time
+
+        with self._conn() as conn:
+            live = set(conn.execute(select(db.RepoObject.sha256).distinct()).scalars())
+            live.update(conn.execute(select(db.LfsUpload.sha256).distinct()).scalars())
+        cutoff = time.time() - grace_seconds
+        removed = kept = freed = 0
+        for sha, path, mtime in list(self._store.iter_blobs()):
+            if sha in live or mtime >= cutoff:
+                kept += 1
+                continue
+            try:
+                size = os.path.getsize(path)
+                if not dry_run:
+                    os.unlink(path)
+                removed += 1
+                freed += size
+            except FileNotFoundError:
+                continue
+        # rows of the blobs table are facts about content (size, git id), still true if it comes back: kept
+        tmp_removed = 0 if dry_run else self._store.remove_stale_temp_files(cutoff)
+        return {"removed": removed, "kept": kept, "bytes_freed": freed, "tmp_removed": tmp_removed}
+
     def record_lfs_upload(self, principal: Principal, repo: RepoRecord, sha256: str, size: int) -> None:
         """Remember that `principal` uploaded object `sha256` to `repo` (makes it usable there, §12)."""
         check_sha256(sha256)

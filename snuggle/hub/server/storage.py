@@ -129,6 +129,10 @@ class BlobStore:
             final = self.path(digest)
             if final.exists():
                 os.unlink(tmp)  # deduplicated: identical bytes are already stored
+                try:
+                    os.utime(final)  # fresh again: garbage collection spares blobs stored for a commit in flight
+                except FileNotFoundError:
+                    pass
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp, final)
@@ -144,6 +148,29 @@ class BlobStore:
 
     def store_bytes(self, data: bytes) -> StoredBlob:
         return self.store_detailed([data], expected_size=len(data))
+
+    def iter_blobs(self):
+        """(sha256, path, mtime) of every stored blob."""
+        for dirpath, _dirs, files in os.walk(self.blobs_dir):
+            for name in files:
+                if _SHA256.match(name):
+                    path = os.path.join(dirpath, name)
+                    try:
+                        yield name, path, os.stat(path).st_mtime
+                    except FileNotFoundError:
+                        continue
+
+    def remove_stale_temp_files(self, older_than: float) -> int:
+        """Delete temporary files (left by a crash mid-upload) last written before `older_than` (epoch s)."""
+        removed = 0
+        for entry in os.scandir(self.tmp_dir):
+            try:
+                if entry.is_file() and entry.stat().st_mtime < older_than:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
 
     def read_bytes(self, sha256: str, limit: int | None = None) -> bytes:
         with open(self.path(sha256), "rb") as f:

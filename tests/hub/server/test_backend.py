@@ -466,3 +466,23 @@ def test_lru_is_bounded_by_weight():
     assert cache.get("a") == "x" * 6  # touch a: b is now the oldest
     cache.put("c", "z" * 4)
     assert cache.get("b") is None and cache.get("a") == "x" * 6 and cache.get("c") == "z" * 4
+
+
+def test_gc_blobs_keeps_referenced_and_recent(backend, world):
+    import os
+    import time
+
+    a = world["alice"]
+    kept, _ = backend.commit(a, world["pub"], "main", [add(backend, b"kept forever", "k.txt")], summary="k")
+    gone = backend.create_repo(a, "model", "alice/gone")
+    backend.commit(a, gone, "main", [add(backend, b"only in a deleted repo", "g.txt")], summary="g")
+    orphan_sha, _ = backend.store_blob([b"rejected upload"])
+    recent_sha, _ = backend.store_blob([b"commit in flight"])
+    backend.delete_repo(a, "model", "alice/gone")
+    old = time.time() - 7200
+    for sha in (orphan_sha, add(backend, b"only in a deleted repo", "x").sha256, add(backend, b"kept forever", "x").sha256):
+        os.utime(backend.blob_path(sha), (old, old))
+    stats = backend.gc_blobs(grace_seconds=3600)
+    assert stats["removed"] == 2
+    assert not backend.blob_path(orphan_sha).exists() and backend.blob_path(recent_sha).exists()
+    assert files_at(backend, world["pub"])["k.txt"] == b"kept forever"
