@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import uuid
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -53,6 +54,7 @@ ROUTES = {
     "xet_token": (routes_upload.xet_token, "sync"),
     "lfs_batch": (routes_lfs.batch, "sync"),
     "lfs_put": (routes_lfs.put_object, "async"),
+    "lfs_get": (routes_lfs.get_object, "async"),
     "lfs_verify": (routes_lfs.verify, "sync"),
     "discussions": (routes_discussions.discussions, "sync"),
     "discussion": (routes_discussions.discussion, "sync"),
@@ -67,6 +69,26 @@ async def _send_without_body(send):
             message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             if message["more_body"]:
                 return
+        await send(message)
+
+    return wrapped
+
+
+def _request_id(scope) -> bytes:
+    """The client's X-Amzn-Trace-Id / X-Request-Id (for log correlation, spec §1.5), else a fresh id."""
+    for name, value in scope.get("headers", ()):
+        if name in (b"x-amzn-trace-id", b"x-request-id") and 0 < len(value) <= 128 and value.isascii() \
+                and all(32 < c < 127 for c in value):
+            return value
+    return uuid.uuid4().hex.encode()
+
+
+def _with_request_id(scope, send):
+    request_id = _request_id(scope)
+
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            message = dict(message, headers=list(message.get("headers", [])) + [(b"x-request-id", request_id)])
         await send(message)
 
     return wrapped
@@ -103,7 +125,7 @@ class HubApiRouter:
     async def _respond(self, response, scope, receive, send):
         if scope["method"] == "HEAD":
             send = await _send_without_body(send)
-        await response(scope, receive, send)
+        await response(scope, receive, _with_request_id(scope, send))
 
     async def _handle(self, match, request: Request):
         if match.name == "not_found":

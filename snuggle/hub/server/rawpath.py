@@ -154,6 +154,9 @@ def _match_files(method: str, segs: list[str]) -> RouteMatch | None:
         if len(tail) == 1 and method == "PUT":
             params["oid"] = tail[0]
             return RouteMatch("lfs_put", params)
+        if len(tail) == 1 and method in ("GET", "HEAD") and tail[0] not in ("batch", "verify"):
+            params["oid"] = tail[0]
+            return RouteMatch("lfs_get", params)
         return RouteMatch("not_found", params)
     return None
 

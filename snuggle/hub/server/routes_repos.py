@@ -216,7 +216,9 @@ def list_repos(ctx: Ctx):
     author = ctx.query("author") or None
     repos, total = ctx.backend.list_repos(ctx.principal, repo_type, search=search, author=author, filters=filters,
                                           sort=sort, direction=direction, limit=page_size, offset=offset)
-    want_card = ctx.query_bool("cardData") or ctx.query_bool("full") or "cardData" in ctx.query_list("expand")
+    expand = ctx.query_list("expand")
+    want_card = ctx.query_bool("cardData") or ctx.query_bool("full") or "cardData" in expand
+    want_siblings = ctx.query_bool("full") or "siblings" in expand
     out = []
     for repo in repos:
         try:
@@ -224,8 +226,12 @@ def list_repos(ctx: Ctx):
         except HubServerError:
             commit = None
         card = ctx.backend.card_data(repo, commit.oid) if (want_card and commit is not None) else None
+        siblings = None
+        if want_siblings and commit is not None:
+            files = ctx.backend.list_tree(repo, commit.oid, "", recursive=True)
+            siblings = [sibling_json(e, False) for e in files if e.type == "file"]
         out.append(repo_info_json(repo, commit, url=ctx.repo_url(repo.repo_type, repo.repo_id), card=card,
-                                  siblings=None))
+                                  siblings=siblings))
     headers = {}
     if offset + len(repos) < total and repos:
         headers = link_header(_next_link(ctx, cursor=offset + len(repos)))

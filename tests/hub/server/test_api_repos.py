@@ -104,6 +104,11 @@ def test_listing_filters_and_absolute_link_pagination(hub_server):
     filtered = httpx.get(f"{e}/api/models", params={"filter": tag, "author": "alice"}).json()
     assert {m["id"] for m in filtered} == set(ids) and all(m["sha"] for m in filtered)
     assert httpx.get(f"{e}/api/datasets", params={"search": tag}).json() == []
+    full = httpx.get(f"{e}/api/models", params={"search": tag, "full": "True"})
+    assert all(m["siblings"] and m["cardData"]["tags"] == [tag] for m in full.json())
+    # request ids: echoed for log correlation, generated otherwise
+    assert full.headers["x-request-id"]
+    assert httpx.get(f"{e}/api/models", headers={"X-Amzn-Trace-Id": "trace-1"}).headers["x-request-id"] == "trace-1"
 
 
 def test_unknown_api_route_is_json_404(hub_server):

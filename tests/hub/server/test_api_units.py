@@ -73,6 +73,8 @@ def test_lfs_routes():
     name, p = route("PUT", b"/spaces/ns/s.git/info/lfs/objects/" + b"a" * 64)
     assert name == "lfs_put" and p["oid"] == "a" * 64 and p["repo_type"] == "space"
     assert route("POST", b"/ns/m.git/info/lfs/objects/verify")[0] == "lfs_verify"
+    assert route("GET", b"/ns/m.git/info/lfs/objects/" + b"a" * 64)[0] == "lfs_get"
+    assert route("GET", b"/ns/m.git/info/lfs/objects/batch")[0] == "not_found"
 
 
 def test_split_raw_path_rejects_invalid_utf8():
@@ -125,6 +127,7 @@ def test_lfs_signature_binds_every_field():
         assert not check_upload_signature(key, *other, sig), f"field {i} is not covered by the signature"
     assert not check_upload_signature(b"t" * 32, *args, sig)
     assert not check_upload_signature(key, *args, "")
+    assert not check_upload_signature(key, *args, sig, kind="download")
 
 
 # ---- NDJSON commit parsing -----------------------------------------------------------------------------------

@@ -161,6 +161,14 @@ def test_lfs_upload_flow_and_signature_checks(hub_server):
     info = httpx.get(f"{hub_server.endpoint}/api/models/{repo}", params={"blobs": "true"}, headers=auth(hub_server.token))
     sib = {s["rfilename"]: s for s in info.json()["siblings"]}
     assert sib["w/model.bin"]["lfs"] == {"sha256": oid, "size": size, "pointerSize": len(pointer)}
+    # git-lfs download action: a signed GET of the object (Range supported), refused once tampered
+    (dl,) = _batch(hub_server, repo, [{"oid": oid, "size": size}], hub_server.token, "download").json()["objects"]
+    dl_href = dl["actions"]["download"]["href"]
+    assert httpx.get(dl_href).content == data
+    assert httpx.get(dl_href, headers={"Range": "bytes=0-4"}).content == data[:5]
+    assert httpx.get(dl_href.replace("sig=", "sig=0")).status_code == 403
+    (none,) = _batch(hub_server, repo, [{"oid": "c" * 64, "size": 1}], hub_server.token, "download").json()["objects"]
+    assert none["error"]["code"] == 404
     # bob, knowing only the hash of alice's private object, gets upload actions (no existence oracle)
     # and cannot commit it
     bob_repo = create_repo(hub_server, token=hub_server.token_b)
