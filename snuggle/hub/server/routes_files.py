@@ -11,6 +11,7 @@ a start past the end 416. Bytes stream from the blob store in chunks; nothing is
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
 
 import anyio
 from starlette.concurrency import run_in_threadpool
@@ -64,6 +65,34 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if end < start:
         return None
     return start, min(end, size - 1)
+
+
+_TEXT_SUFFIXES = {".txt", ".md", ".json", ".jsonl", ".csv", ".tsv", ".py", ".yaml", ".yml", ".jinja", ".toml",
+                  ".cfg", ".ini", ".gitattributes", ".gitignore", ".model_card"}
+
+
+def content_type(path: str) -> str:
+    """text/plain for known text files, else application/octet-stream (never text/html or image/svg+xml:
+    served from the Hub's own origin they could run scripts).
+
+    >>> content_type("a/README.md"), content_type("model.safetensors"), content_type("x.html")
+    ('text/plain; charset=utf-8', 'application/octet-stream', 'application/octet-stream')
+    """
+    name = path.rsplit("/", 1)[-1].lower()
+    suffix = name[name.rfind("."):] if "." in name else ""
+    return "text/plain; charset=utf-8" if suffix in _TEXT_SUFFIXES else "application/octet-stream"
+
+
+def content_disposition(path: str, attachment: bool = False) -> str:
+    """RFC 6266 header with an ASCII fallback and the UTF-8 name.
+
+    >>> print(content_disposition("dir/ü 1.txt"))
+    inline; filename*=UTF-8''%C3%BC%201.txt; filename="_ 1.txt"
+    """
+    name = path.rsplit("/", 1)[-1]
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    kind = "attachment" if attachment else "inline"
+    return f"{kind}; filename*=UTF-8''{quote(name, safe='')}; filename=\"{ascii_name}\""
 
 
 class BlobResponse:
@@ -127,7 +156,10 @@ async def resolve(ctx: Ctx):
     headers = {
         "X-Repo-Commit": commit.oid,
         "Accept-Ranges": "bytes",
-        "Content-Type": "application/octet-stream",
+        "Content-Type": content_type(entry.path),
+        "Content-Disposition": content_disposition(entry.path, attachment=ctx.query_bool("download")),
+        # user content is never rendered as HTML/SVG from our origin
+        "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
     if entry.lfs:

@@ -45,8 +45,11 @@ def test_resolve_get_and_head_headers(hub_server, files_repo):
     assert httpx.get(resolve_url(hub_server, repo, "dir with space/ü #1.txt")).content == b"unicode"
     r = httpx.get(resolve_url(hub_server, repo, "empty.txt"))
     assert r.status_code == 200 and r.content == b"" and r.headers["etag"] == f'"{git_sha1(b"")}"'
-    # by tag-less commit id and the ?download=true query the clients add
-    assert httpx.get(resolve_url(hub_server, repo, "dir/a.txt", rev=sha), params={"download": "true"}).content == b"a"
+    # by commit id and with the ?download=true query the clients add
+    r = httpx.get(resolve_url(hub_server, repo, "dir/a.txt", rev=sha), params={"download": "true"})
+    assert r.content == b"a" and r.headers["content-disposition"].startswith("attachment;")
+    assert r.headers["content-type"] == "text/plain; charset=utf-8" and r.headers["x-content-type-options"] == "nosniff"
+    assert httpx.head(url).headers["content-type"] == "application/octet-stream"
 
 
 def test_resolve_ranges(hub_server, files_repo):
