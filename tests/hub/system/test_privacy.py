@@ -1,6 +1,6 @@
 """snuggle's own client and loaders contact no host but the configured endpoint.
 
-A socket guard (socket.getaddrinfo, socket.socket.connect / connect_ex, socket.create_connection) refuses
+A socket guard (socket.getaddrinfo, socket.socket.connect / connect_ex / sendto, socket.create_connection) refuses
 every destination except the endpoint's host:port and records the attempt. Under it, with HF_ENDPOINT set and
 none of the opt-out variables the reference libraries need (HF_HUB_DISABLE_TELEMETRY, HF_UPDATE_DOWNLOAD_COUNTS,
 DISABLE_SAFETENSORS_CONVERSION, HF_HUB_OFFLINE all unset), the snuggle.hub HfApi calls, hf_hub_download,
@@ -49,7 +49,7 @@ class SocketGuard:
     def install(self, monkeypatch) -> "SocketGuard":
         real_getaddrinfo, real_connect, real_connect_ex = socket.getaddrinfo, socket.socket.connect, \
             socket.socket.connect_ex
-        real_create_connection = socket.create_connection
+        real_create_connection, real_sendto = socket.create_connection, socket.socket.sendto
         guard = self
 
         def getaddrinfo(host, *args, **kwargs):
@@ -72,6 +72,10 @@ class SocketGuard:
             guard._check_addr(addr)
             return real_connect_ex(self, addr)
 
+        def sendto(self, data, *args):  # datagrams (e.g. UDP telemetry) name their destination last
+            guard._check_addr(args[-1])
+            return real_sendto(self, data, *args)
+
         def create_connection(address, *args, **kwargs):
             host, port = address[0], address[1]
             if not (host in (guard.host, "localhost") or host in guard.allowed_ips) or port != guard.port:
@@ -82,6 +86,7 @@ class SocketGuard:
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
         monkeypatch.setattr(socket.socket, "connect", connect)
         monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+        monkeypatch.setattr(socket.socket, "sendto", sendto)
         monkeypatch.setattr(socket, "create_connection", create_connection)
         return self
 
@@ -112,7 +117,9 @@ def test_socket_guard_refuses_other_hosts(guarded):
         httpx.get("http://127.0.0.1:9/", timeout=1)
     with pytest.raises(httpx.TransportError):
         httpx.get("https://huggingface.co/api/models", timeout=1)
-    assert len(guarded.refused) >= 3
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, pytest.raises(ConnectionRefusedError):
+        udp.sendto(b"x", ("192.0.2.1", 9))
+    assert len(guarded.refused) >= 4
     guarded.refused.clear()
 
 
