@@ -26,8 +26,8 @@ __all__ = ["error_response", "json_error", "internal_error_response", "INVALID_C
 def _header_text(message: str) -> str:
     """Header values must be latin-1 and single-line: keep ASCII, replace the rest."""
     text = " ".join(str(message).split())
-    text = text.encode("ascii", "replace").decode("ascii")
-    return text[:500]
+    # printable ASCII only: h11 refuses control characters (a NUL from a URL would kill the response)
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)[:500]
 
 
 def json_error(status: int, message: str, code: str | None = None, headers: dict | None = None,

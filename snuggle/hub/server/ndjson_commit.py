@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -265,6 +266,84 @@ class _StreamingLineParser:
             return json.loads(b'"' + b"".join(parts) + b'"')
         except ValueError:
             raise BadRequest("Malformed NDJSON: invalid string") from None
+
+
+class StagedContents:
+    """Inline file contents of one commit, held until the whole body is parsed and validated.
+
+    Used as the parser's `store` callback: it hashes each content (sha256) and keeps it in memory up to
+    `memory_budget` bytes in total, in anonymous temporary files (unlinked at creation, so a crash leaves
+    nothing) beyond. `publish(store_blob)` then moves everything into the blob store; a rejected commit
+    never touches the store.
+
+    >>> staged = StagedContents()
+    >>> sha, size = staged([b"he", b"llo"])
+    >>> size, sha[:8]
+    (5, '2cf24dba')
+    >>> stored = {}
+    >>> staged.publish(lambda chunks, **kw: stored.setdefault(kw["expected_sha256"], b"".join(chunks)))
+    >>> stored[sha]
+    b'hello'
+    >>> staged.close()
+    """
+
+    def __init__(self, tmp_dir=None, memory_budget: int = 32 * 1024 * 1024):
+        self.tmp_dir = tmp_dir
+        self.memory_left = memory_budget
+        self.items: dict[str, tuple[int, object]] = {}  # sha256 -> (size, bytes | open temp file)
+
+    def __call__(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        import hashlib
+        import tempfile
+
+        h = hashlib.sha256()
+        memory = bytearray()
+        spill = None
+        size = 0
+        try:
+            for chunk in chunks:
+                h.update(chunk)
+                size += len(chunk)
+                if spill is None and len(memory) + len(chunk) <= self.memory_left:
+                    memory += chunk
+                    continue
+                if spill is None:
+                    if self.tmp_dir is not None:
+                        os.makedirs(self.tmp_dir, exist_ok=True)
+                    spill = tempfile.TemporaryFile(prefix="commit-", dir=self.tmp_dir)
+                    spill.write(memory)
+                    memory = bytearray()
+                spill.write(chunk)
+        except BaseException:
+            if spill is not None:
+                spill.close()
+            raise
+        sha = h.hexdigest()
+        if sha in self.items:
+            if spill is not None:
+                spill.close()
+        elif spill is None:
+            self.memory_left -= len(memory)
+            self.items[sha] = (size, bytes(memory))
+        else:
+            self.items[sha] = (size, spill)
+        return sha, size
+
+    def publish(self, store_blob: Callable) -> None:
+        """store_blob(chunks, expected_sha256=, expected_size=) for every staged content."""
+        for sha, (size, held) in self.items.items():
+            if isinstance(held, bytes):
+                chunks = [held] if held else []
+            else:
+                held.seek(0)
+                chunks = iter(lambda f=held: f.read(1 << 20), b"")
+            store_blob(chunks, expected_sha256=sha, expected_size=size)
+
+    def close(self) -> None:
+        for _, held in self.items.values():
+            if not isinstance(held, bytes):
+                held.close()
+        self.items.clear()
 
 
 def iter_commit_lines(chunks: Iterable[bytes], *, store: Callable, max_body: int | None = None,

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from snuggle.hub.server.auth_http import require_user
 from snuggle.hub.server.context import Ctx, json_response
 from snuggle.hub.server.errors import BadRequest, Forbidden, NotImplementedErr, TooLarge
-from snuggle.hub.server.ndjson_commit import StoredContent, iter_commit_lines
+from snuggle.hub.server.ndjson_commit import StagedContents, StoredContent, iter_commit_lines
 from snuggle.hub.server.paths import validate_folder_path, validate_repo_path
 from snuggle.hub.server.records import AddFile, DeleteFile, DeleteFolder
 from snuggle.hub.server.routes_repos import _path_repo
@@ -169,14 +169,11 @@ def _op_from_line(key: str, value: dict):
                      "deletedFolder)")
 
 
-def _parse_commit(ctx: Ctx):
-    """Read the NDJSON body: (header dict, operations). Inline files go to the blob store as they arrive."""
-    config, backend = ctx.config, ctx.backend
+def _parse_commit(ctx: Ctx, store):
+    """Read and validate the NDJSON body: (header dict, operations). Inline contents go to `store`
+    (a StagedContents) as they arrive; nothing reaches the blob store before the whole body is valid."""
+    config = ctx.config
     inline = config.inline_limit
-
-    def store(chunks):
-        return backend.store_blob(chunks, max_size=inline)
-
     header, ops = None, []
     for lineno, obj in enumerate(iter_commit_lines(_body_chunks(ctx.request), store=store, max_body=2 * inline,
                                                    max_line=inline * 4 // 3 + 64 * 1024, max_inline=inline), 1):
@@ -209,7 +206,12 @@ def _parse_commit(ctx: Ctx):
 
 def _run_commit(ctx: Ctx, create_pr: bool):
     repo = _upload_repo(ctx, create_pr)
-    header, ops = _parse_commit(ctx)
+    staged = StagedContents(getattr(ctx.config, "tmp_dir", None))
+    try:
+        header, ops = _parse_commit(ctx, staged)
+        staged.publish(ctx.backend.store_blob)
+    finally:
+        staged.close()
     commit, pr_num = ctx.backend.commit(ctx.principal, repo, ctx.params["rev"], ops, summary=header["summary"],
                                         description=header["description"], parent_commit=header["parent_commit"],
                                         create_pr=create_pr)

@@ -69,18 +69,31 @@ MALFORMED = {
     "bad lfs oid": b'{"key": "header", "value": {"summary": "x"}}\n'
                    b'{"key": "lfsFile", "value": {"path": "a", "algo": "sha256", "oid": "zz", "size": 1}}\n',
     "empty body": b"",
+    "valid file then garbage": b'{"key": "header", "value": {"summary": "x"}}\n'
+                               + json.dumps(file_line("ok.txt", os.urandom(64))).encode() + b"\n{{{\n",
+    "long valid file then bad path": b'{"key": "header", "value": {"summary": "x"}}\n'
+                                     + json.dumps(file_line("../x", os.urandom(5 * 1024 * 1024))).encode() + b"\n",
 }
 
 
-def test_malformed_commits_are_400_and_change_nothing(hub_server):
+def blob_files(server) -> set:
+    return {str(p) for p in (server.data_dir / "blobs").rglob("*") if p.is_file()}
+
+
+def test_malformed_commits_are_400_and_write_nothing(hub_server):
     repo = create_repo(hub_server)
-    before = head(hub_server, repo)
+    before, blobs = head(hub_server, repo), blob_files(hub_server)
     for label, body in MALFORMED.items():
         r = httpx.post(f"{hub_server.endpoint}/api/models/{repo}/commit/main", content=body,
                        headers={**auth(hub_server.token), "Content-Type": "application/x-ndjson"})
         assert r.status_code == 400, (label, r.status_code, r.text)
         assert r.json()["error"] and r.headers["x-error-message"]
     assert head(hub_server, repo) == before
+    assert blob_files(hub_server) == blobs, "a rejected commit left blobs in the store"
+    # control characters in the URL end up in the error message: the response must still be sent
+    r = httpx.post(f"{hub_server.endpoint}/api/models/{repo}/commit/main%00", content=MALFORMED["two headers"],
+                   headers=auth(hub_server.token))
+    assert r.status_code in (400, 404) and r.json()["error"]
 
 
 def test_commit_semantics(hub_server):
