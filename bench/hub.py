@@ -224,8 +224,10 @@ def main() -> None:
             repo_id, _ = uploaded["huggingface_hub"]
             url = f"{server.endpoint}/{repo_id}/resolve/main/shard-000.bin"
             rps = head_requests_per_second(url, server.auth, clients=args.clients)
+            single = head_requests_per_second(url, server.auth, clients=1, per_client=400)
             print(f"HEAD /resolve, {args.clients} concurrent clients (asyncio httpx, one process): {rps:.0f} "
-                  f"requests/s   (server: one `snuggle hub serve` process, SQLite)", flush=True)
+                  f"requests/s   (one client: {single:.0f} requests/s; server: one `snuggle hub serve` process, "
+                  f"SQLite)", flush=True)
     finally:
         if server is not None:
             server.stop()
