@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import glob
+from pathlib import Path
+
 import psycopg
+import pytest
 
 
 def test_postgres_server_listens_on_loopback_only(postgres_server, postgres_url):
@@ -22,3 +26,26 @@ def test_create_database_starts_empty(postgres_server):
     with psycopg.connect(postgres_server.dsn("h8_scratch")) as conn:
         tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
     assert tables == 0 and url.endswith("/h8_scratch")
+
+
+def test_server_bin_found_outside_path(postgres_server, monkeypatch):  # the fixture installs it if needed
+    """Debian keeps initdb/pg_ctl in /usr/lib/postgresql/<version>/bin, not in PATH: found there too."""
+    from tests.hub import _postgres
+
+    in_path = _postgres.find_server_bin()
+    assert in_path is not None and (in_path / "initdb").exists() and (in_path / "pg_ctl").exists()
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = _postgres.find_server_bin()
+    if any(Path(p).is_dir() for p in glob.glob("/usr/lib/postgresql/*/bin")):
+        assert found is not None and str(found).startswith("/usr/lib/postgresql/")
+    else:
+        assert found is None
+
+
+def test_missing_postgres_without_root_fails_clearly(monkeypatch):
+    from tests.hub import _postgres
+
+    monkeypatch.setattr(_postgres, "find_server_bin", lambda: None)
+    monkeypatch.setattr(_postgres.os, "geteuid", lambda: 1000)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install|install the `postgresql` package"):
+        _postgres.ensure_server_bin()
