@@ -65,6 +65,11 @@ def ensure_server_bin() -> Path:
         pytest.fail("PostgreSQL server binaries not found and apt-get is not available: install PostgreSQL "
                     "(initdb and pg_ctl must be in PATH or /usr/lib/postgresql/<version>/bin)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    # Debian's package would create and start a default cluster on port 5432; the tests bring their own
+    conf = Path("/etc/postgresql-common/createcluster.conf")
+    if not conf.exists():
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text("# written by snuggle's test set-up: no default cluster\ncreate_main_cluster = false\n")
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"]):
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0 and cmd[1] == "install":
