@@ -287,7 +287,7 @@ class StagedContents:
     >>> staged.close()
     """
 
-    def __init__(self, tmp_dir=None, memory_budget: int = 32 * 1024 * 1024):
+    def __init__(self, tmp_dir=None, memory_budget: int = 16 * 1024 * 1024):
         self.tmp_dir = tmp_dir
         self.memory_left = memory_budget
         self.items: dict[str, tuple[int, object]] = {}  # sha256 -> (size, bytes | open temp file)
