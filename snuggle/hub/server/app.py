@@ -61,7 +61,7 @@ ROUTES = {
 }
 
 
-async def _send_without_body(send):
+def _send_without_body(send):
     """For HEAD: pass headers (Content-Length included) but drop body bytes."""
 
     async def wrapped(message):
@@ -124,7 +124,7 @@ class HubApiRouter:
 
     async def _respond(self, response, scope, receive, send):
         if scope["method"] == "HEAD":
-            send = await _send_without_body(send)
+            send = _send_without_body(send)
         await response(scope, receive, _with_request_id(scope, send))
 
     async def _handle(self, match, request: Request):

@@ -52,7 +52,7 @@ def error_response(exc: HubServerError, headers: dict | None = None) -> Response
     return json_error(exc.status, exc.message, exc.code, extra)
 
 
-def not_found_response(path_hint: str = "") -> Response:
+def not_found_response() -> Response:
     """404 JSON for an /api route that does not exist (spec §9.3)."""
     return json_error(404, "Sorry, we can't find the page you are looking for.")
 
