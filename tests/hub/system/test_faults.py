@@ -51,9 +51,9 @@ def killing_stream(chunks, server, kill_after: int):
             server.stop(kill=True)
 
 
-# default runs use files of a few MiB (still far more than the socket buffers hold, so the server dies mid-body);
-# the slow variants move files of 64 MiB
-SIZES = [pytest.param(16 * MiB, id="16MiB"), pytest.param(64 * MiB, id="64MiB", marks=pytest.mark.slow)]
+# default runs use files of 16 MiB (still far more than the socket buffers hold, so the server dies mid-body);
+# the slow variants move files of 256 MiB
+SIZES = [pytest.param(16 * MiB, id="16MiB"), pytest.param(256 * MiB, id="256MiB", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("size", SIZES)
