@@ -10,16 +10,48 @@ and the base URL the client used (spec §1.1), and returns a Starlette Response.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from snuggle.hub.server.errors import BadRequest, TooLarge
+from snuggle.hub.server.errors import BadRequest, HubServerError, TooLarge
 from snuggle.hub.server.rawpath import PREFIX_OF_TYPE
 
 MAX_JSON_BODY = 32 * 1024 * 1024
+# a client that sends nothing for this long in the middle of a request body is cut off (spec §12)
+BODY_IDLE_TIMEOUT = float(os.environ.get("SNUGGLE_HUB_BODY_IDLE_TIMEOUT", "120"))
+
+
+class RequestTimeout(HubServerError):
+    """408: the request body stalled (clients retry 408 with backoff)."""
+
+    status = 408
+
+
+async def next_body_chunk(stream) -> bytes:
+    """The next chunk of an async body stream, or RequestTimeout after BODY_IDLE_TIMEOUT seconds of silence."""
+    try:
+        with anyio.fail_after(BODY_IDLE_TIMEOUT):
+            return await stream.__anext__()
+    except TimeoutError:
+        raise RequestTimeout(f"No request body data received for {BODY_IDLE_TIMEOUT:.0f} seconds") from None
+
+
+def sync_body_chunks(request):
+    """Sync iterator over the request body for a worker thread (each chunk is awaited on the event loop),
+    so a streaming handler never holds the whole body."""
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = anyio.from_thread.run(next_body_chunk, stream)
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk
 
 
 def json_response(data, status: int = 200, headers: dict | None = None, media_type: str = "application/json"):
@@ -87,7 +119,12 @@ async def read_body(request: Request, limit: int = MAX_JSON_BODY) -> bytes:
     if length and length.isdigit() and int(length) > limit:
         raise TooLarge(f"Request body of {length} bytes exceeds the limit of {limit} bytes for this route")
     chunks, total = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await next_body_chunk(stream)
+        except StopAsyncIteration:
+            break
         total += len(chunk)
         if total > limit:
             raise TooLarge(f"Request body exceeds the limit of {limit} bytes for this route")

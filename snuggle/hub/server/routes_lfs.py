@@ -29,14 +29,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from snuggle.hub.server.auth_http import require_user
-from snuggle.hub.server.context import Ctx, json_response
+from snuggle.hub.server.context import Ctx, json_response, sync_body_chunks
 from snuggle.hub.server.errors import BadRequest, EntryNotFound, Forbidden, RepoNotFound
 from snuggle.hub.server.http_errors import json_error
 from snuggle.hub.server.records import Principal
 from snuggle.hub.server.rawpath import PREFIX_OF_TYPE
 from snuggle.hub.server.routes_files import BlobResponse, RangeNotSatisfiable, parse_range
 from snuggle.hub.server.routes_repos import _path_repo
-from snuggle.hub.server.routes_upload import _body_chunks
 
 LFS_JSON = "application/vnd.git-lfs+json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -152,7 +151,7 @@ def _store_put(ctx: Ctx):
     length = ctx.request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) != size:
         raise BadRequest(f"Content-Length {length} differs from the object size {size} in the upload URL")
-    ctx.backend.store_blob(_body_chunks(ctx.request), expected_sha256=oid, expected_size=size,
+    ctx.backend.store_blob(sync_body_chunks(ctx.request), expected_sha256=oid, expected_size=size,
                            max_size=ctx.config.max_file_size)
     ctx.backend.record_lfs_upload(uploader, repo, oid, size)
     return Response(status_code=200)

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 
-import anyio
 from starlette.concurrency import run_in_threadpool
 
 from snuggle.hub.server.auth_http import require_user
-from snuggle.hub.server.context import Ctx, json_response
+from snuggle.hub.server.context import Ctx, json_response, sync_body_chunks
 from snuggle.hub.server.errors import BadRequest, Forbidden, NotImplementedErr, TooLarge
 from snuggle.hub.server.ndjson_commit import StagedContents, StoredContent, iter_commit_lines
 from snuggle.hub.server.paths import validate_folder_path, validate_repo_path
@@ -122,18 +121,6 @@ def preupload(ctx: Ctx):
 # ---- commit -------------------------------------------------------------------------------------------
 
 
-def _body_chunks(request):
-    """Sync iterator over the request body, for use inside a worker thread (bridges to the event loop)."""
-    stream = request.stream().__aiter__()
-    while True:
-        try:
-            chunk = anyio.from_thread.run(stream.__anext__)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
-
-
 def _op_from_line(key: str, value: dict):
     if key == "file":
         path = validate_repo_path(value.get("path"), what="file path")
@@ -175,7 +162,7 @@ def _parse_commit(ctx: Ctx, store):
     config = ctx.config
     inline = config.inline_limit
     header, ops = None, []
-    for lineno, obj in enumerate(iter_commit_lines(_body_chunks(ctx.request), store=store, max_body=2 * inline,
+    for lineno, obj in enumerate(iter_commit_lines(sync_body_chunks(ctx.request), store=store, max_body=2 * inline,
                                                    max_line=inline * 4 // 3 + 64 * 1024, max_inline=inline), 1):
         key, value = obj.get("key"), obj.get("value")
         if not isinstance(key, str) or not isinstance(value, dict):

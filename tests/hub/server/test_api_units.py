@@ -237,3 +237,25 @@ def test_iso_z_always_utc_with_z():
     assert iso_z(datetime(2024, 1, 1, 14, 0, tzinfo=plus_two)) == "2024-01-01T12:00:00.000Z"
     assert iso_z(datetime(2024, 1, 1, 12, 0)) == "2024-01-01T12:00:00.000Z"
     assert iso_z(None) is None
+
+
+def test_stalled_request_body_times_out(monkeypatch):
+    import anyio
+
+    from snuggle.hub.server import context
+
+    async def stalled():
+        yield b"first"
+        await anyio.sleep(30)
+        yield b"never"
+
+    async def read_all():
+        stream = stalled().__aiter__()
+        got = [await context.next_body_chunk(stream)]
+        with pytest.raises(context.RequestTimeout) as e:
+            got.append(await context.next_body_chunk(stream))
+        assert e.value.status == 408
+        return got
+
+    monkeypatch.setattr(context, "BODY_IDLE_TIMEOUT", 0.05)
+    assert anyio.run(read_all) == [b"first"]
