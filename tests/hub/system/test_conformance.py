@@ -38,6 +38,7 @@ def run_conformance(server, env: dict | None = None) -> str:
                + f"\n--- server log tail:\n{server.log()[-2000:]}")
     assert proc.returncode == 0 and summary and summary[-1][1] == "0", message
     assert int(summary[-1][0]) >= 80, f"only {summary[-1][0]} checks passed (86 expected):\n{out[-3000:]}"
+    print(f"conformance against {server.endpoint}: {summary[-1][0]} passed, {summary[-1][1]} failed")  # shown by -rA
     skipped = [line for line in out.splitlines() if line.startswith("SKIP")]
     assert not skipped, "checks were skipped (all three tokens were given):\n" + "\n".join(skipped)
     return out
