@@ -285,6 +285,24 @@ def test_private_repo_is_indistinguishable_from_missing(repos, repo_type):
         assert r.status_code in (200, 206) or "nope.txt" in path, (method, path, r.status_code, r.text[:200])
 
 
+def test_inline_private_blob_cannot_be_claimed_by_hash(repos):
+    """secret.txt went in inline, but the store keys it by sha256 like an LFS object: bob, knowing the hash,
+    can neither commit it as an lfsFile into his own repo nor learn from the LFS batch API that it exists."""
+    oid, size = hashlib.sha256(MARKER).hexdigest(), len(MARKER)
+    with Hub(repos.server.endpoint, repos.server.token_b) as bob:
+        own = bob.create_repo(unique_name("thief"))
+        head = bob.head(own)
+        r = bob.commit(own, lines=[header_line("claim"), lfs_line("stolen.txt", oid=oid, size=size)])
+        assert 400 <= r.status_code < 500, (r.status_code, r.text)
+        assert bob.head(own) == head and bob.download(own, "stolen.txt").status_code == 404
+        r = bob.lfs_batch(own, [{"oid": oid, "size": size}])
+        assert r.status_code == 200 and "upload" in (r.json()["objects"][0].get("actions") or {}), r.text
+        r = bob.lfs_batch(own, [{"oid": oid, "size": size}], operation="download")
+        obj = (r.json().get("objects") or [{}])[0] if r.status_code == 200 else {}
+        assert "download" not in (obj.get("actions") or {}), r.text
+        assert MARKER not in r.content
+
+
 def test_private_repos_absent_from_listings_and_counts(repos):
     def ids(hub: Hub, kind: str, **params) -> list[str]:
         out, url = [], f"/api/{kind}"
