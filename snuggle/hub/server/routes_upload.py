@@ -16,7 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from snuggle.hub.server.auth_http import require_user
 from snuggle.hub.server.context import Ctx, json_response, sync_body_chunks
-from snuggle.hub.server.errors import BadRequest, Forbidden, NotImplementedErr, TooLarge
+from snuggle.hub.server.errors import (
+    BadRequest, Forbidden, NotImplementedErr, PreconditionFailed, TooLarge, Unprocessable,
+)
 from snuggle.hub.server.ndjson_commit import StagedContents, StoredContent, iter_commit_lines
 from snuggle.hub.server.paths import validate_folder_path, validate_repo_path
 from snuggle.hub.server.records import AddFile, DeleteFile, DeleteFolder
@@ -191,11 +193,43 @@ def _parse_commit(ctx: Ctx, store):
     return {"summary": summary, "description": description, "parent_commit": parent or None}, ops
 
 
+def _commit_ref(ctx: Ctx, repo) -> str:
+    """Full ref a commit to the URL's revision moves: a branch or
+    refs/pr/N; a tag or a commit id is 400, an unknown revision 404 RevisionNotFound."""
+    rev = ctx.params["rev"]
+    _, ref = ctx.backend.resolve_revision(repo, rev)
+    if ref is None or not (ref.startswith("refs/heads/") or ref.startswith("refs/pr/")):
+        kind = "a commit id" if ref is None else "a tag"
+        raise BadRequest(f"Cannot commit to {rev!r}: it is {kind}, not a branch")
+    return ref
+
+
+def _precheck(ctx: Ctx, repo, ref: str, header: dict, ops: list, create_pr: bool) -> None:
+    """Refuse before any staged content reaches the blob store what the backend would refuse anyway:
+    a stale parentCommit (412) and LFS objects that are missing, of another size or not the caller's (422).
+    The backend checks all of it again atomically."""
+    backend = ctx.backend
+    parent = header["parent_commit"]
+    if parent is not None and not create_pr and backend.head(repo, ref) != parent:
+        raise PreconditionFailed(f"parentCommit {parent} is not the head of {ctx.params['rev']!r}")
+    for op in ops:
+        if isinstance(op, AddFile) and op.lfs:
+            stored = backend.blob_size(op.sha256)
+            if stored is None or not backend.lfs_object_usable(ctx.principal, repo, op.sha256):
+                raise Unprocessable(f"LFS object {op.sha256} for {op.path!r} was not uploaded to this repo "
+                                    "(or not verified): upload it through the LFS batch API first")
+            if op.size is not None and op.size != stored:
+                raise Unprocessable(f"LFS object {op.sha256} has {stored} bytes, the commit says {op.size}")
+
+
 def _run_commit(ctx: Ctx, create_pr: bool):
     repo = _upload_repo(ctx, create_pr)
     staged = StagedContents(getattr(ctx.config, "tmp_dir", None))
     try:
+        # the body is read first even when the revision is wrong: the client then gets the clean error
+        # response instead of a connection reset in the middle of its upload
         header, ops = _parse_commit(ctx, staged)
+        _precheck(ctx, repo, _commit_ref(ctx, repo), header, ops, create_pr)
         staged.publish(ctx.backend.store_blob)
     finally:
         staged.close()

@@ -102,8 +102,14 @@ def test_commit_semantics(hub_server):
     r = commit(hub_server, repo, [{"key": "deletedFile", "value": {"path": "nope.txt"}}])
     assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
     assert "A file with this name doesn't exist" in r.json()["error"]
-    r = commit(hub_server, repo, [file_line("x.txt", b"x")], parent="0" * 40)
+    blobs = blob_files(hub_server)
+    fresh = os.urandom(32)
+    r = commit(hub_server, repo, [file_line("x.txt", fresh)], parent="0" * 40)
     assert r.status_code == 412
+    r = commit(hub_server, repo, [file_line("x.txt", fresh), {"key": "lfsFile", "value": {
+        "path": "m.bin", "algo": "sha256", "oid": hashlib.sha256(os.urandom(8)).hexdigest(), "size": 3}}])
+    assert r.status_code == 422
+    assert blob_files(hub_server) == blobs, "refused commits left their inline contents in the blob store"
     r = commit(hub_server, repo, [{"key": "deletedFolder", "value": {"path": "d/"}}, file_line("x.txt", b"x")],
                parent=first, summary="second")
     assert r.status_code == 200, r.text
