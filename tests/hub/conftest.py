@@ -176,3 +176,15 @@ def hub_server(tmp_path_factory):
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server on loopback for the whole run (installed with apt-get on a fresh machine)."""
+    from tests.hub._postgres import PostgresServer
+
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -162,6 +162,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
     def add_user(self, name: str, *, orgs: Iterable[str] = (), fullname=None, email=None) -> None:
         """Create user `name` (Conflict if the name is taken by a user or org) and add it to `orgs`."""
         check_repo_part(name, what="user name")
+        _check_not_reserved(name, "user name")
         with self._write(conflict=f"User {name!r} already exists") as s:
             if s.scalar(select(db.User.id).where(db.User.name == name)) is not None:
                 raise Conflict(f"User {name!r} already exists")
@@ -179,6 +180,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
 
     def _add_member(self, s: Session, org: str, user: str) -> None:
         check_repo_part(org, what="organization name")
+        _check_not_reserved(org, "organization name")
         user_id = s.scalar(select(db.User.id).where(db.User.name == user))
         if user_id is None:
             raise BadRequest(f"Unknown user {user!r}: create it first (snuggle hub user add {user})")
@@ -576,3 +578,13 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
                 .where(db.RepoObject.sha256 == sha256, readable).limit(1)
             )
             return ref is not None
+
+
+# First URL segments the server routes itself: a namespace with one of these names would be unreachable.
+RESERVED_NAMESPACES = frozenset({"api", "datasets", "spaces", "models", "login", "logout", "search", "static"})
+
+
+def _check_not_reserved(name: str, what: str) -> None:
+    if name.lower() in RESERVED_NAMESPACES:
+        raise BadRequest(f"{what} {name!r} is reserved (it is a URL prefix of the Hub: "
+                         f"{', '.join(sorted(RESERVED_NAMESPACES))}); choose another name")

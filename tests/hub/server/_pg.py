@@ -1,4 +1,8 @@
-"""PostgreSQL fixtures for the backend tests: one throw-away server per module, a fresh database per test."""
+"""PostgreSQL fixtures for the backend tests: a fresh database per test on the session's server.
+
+The server is tests/hub/conftest.py's `postgres_server` (installed and started by the tests themselves,
+never skipped: CI starts on a machine without PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,14 @@ import itertools
 
 import pytest
 
-from tests.hub._postgres import PostgresServer, find_server_bin
-
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def pg_server():
-    if find_server_bin() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    server = PostgresServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def pg_server(postgres_server):
+    return postgres_server
 
 
 @pytest.fixture
-def pg_url(pg_server):
-    return pg_server.create_database(f"backend{next(_names)}")
+def pg_url(postgres_server):
+    return postgres_server.create_database(f"backend{next(_names)}")
