@@ -331,13 +331,18 @@ class StagedContents:
 
     def publish(self, store_blob: Callable) -> None:
         """store_blob(chunks, expected_sha256=, expected_size=) for every staged content."""
+        for chunks, sha, size in self.contents():
+            store_blob(chunks, expected_sha256=sha, expected_size=size)
+
+    def contents(self) -> Iterator[tuple]:
+        """(chunks, sha256, size) of every staged content, for HubBackend.store_blobs (one batch)."""
         for sha, (size, held) in self.items.items():
             if isinstance(held, bytes):
                 chunks = [held] if held else []
             else:
                 held.seek(0)
                 chunks = iter(lambda f=held: f.read(1 << 20), b"")
-            store_blob(chunks, expected_sha256=sha, expected_size=size)
+            yield chunks, sha, size
 
     def close(self) -> None:
         for _, held in self.items.values():

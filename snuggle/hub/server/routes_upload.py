@@ -230,7 +230,7 @@ def _run_commit(ctx: Ctx, create_pr: bool):
         # response instead of a connection reset in the middle of its upload
         header, ops = _parse_commit(ctx, staged)
         _precheck(ctx, repo, _commit_ref(ctx, repo), header, ops, create_pr)
-        staged.publish(ctx.backend.store_blob)
+        ctx.backend.store_blobs(staged.contents())  # one batch: fsyncs issued together, one DB write
     finally:
         staged.close()
     commit, pr_num = ctx.backend.commit(ctx.principal, repo, ctx.params["rev"], ops, summary=header["summary"],

@@ -97,6 +97,48 @@ class BlobStore:
         """Stream `chunks` into the store. BadRequest if the content does not match `expected_sha256` /
         `expected_size`, TooLarge past `max_size` (or past `expected_size`); nothing is left behind then.
         With `expected_size` known the git blob oid is computed in the same pass."""
+        tmp, blob = self._write_temp(chunks, expected_sha256, expected_size, max_size)
+        try:
+            _fsync_path(tmp)
+            self._publish(tmp, blob.sha256)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return blob
+
+    def store_many(self, items: Iterable[tuple], *, sync_threads: int = 8) -> list[StoredBlob]:
+        """Store several blobs at once: items are (chunks, expected_sha256, expected_size) as for
+        store_detailed(). All-or-nothing for the temporary files: if one fails its checks, none is
+        published.
+
+        Every blob is still fsynced before it is renamed into place, but the fsyncs are issued together
+        from a few threads once all files are written, so the file system commits them in a handful of
+        journal transactions instead of one per blob (a commit of 1000 small files)."""
+        written: list[tuple[str, StoredBlob]] = []
+        stored: list[StoredBlob] = []
+        try:
+            for chunks, expected_sha256, expected_size in items:
+                written.append(self._write_temp(chunks, expected_sha256, expected_size, None))
+            if len(written) > 1 and sync_threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(min(sync_threads, len(written)), thread_name_prefix="blob-fsync") as pool:
+                    list(pool.map(_fsync_path, [tmp for tmp, _ in written]))
+            else:
+                for tmp, _ in written:
+                    _fsync_path(tmp)
+            for tmp, blob in written:
+                self._publish(tmp, blob.sha256)
+                stored.append(blob)
+        except BaseException:
+            for tmp, _ in written[len(stored):]:  # the published ones are no longer temporary files
+                _unlink_quietly(tmp)
+            raise
+        return stored
+
+    def _write_temp(self, chunks, expected_sha256, expected_size, max_size) -> tuple[str, StoredBlob]:
+        """Write `chunks` to a temporary file (not yet fsynced), checking hash, size and limits;
+        (temporary path, what was written). Nothing is left behind on error."""
         if expected_sha256 is not None:
             check_sha256(expected_sha256)
         if expected_size is not None and max_size is not None and expected_size > max_size:
@@ -119,32 +161,33 @@ class BlobStore:
                     if sha1 is not None:
                         sha1.update(chunk)
                     f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
             digest = sha.hexdigest()
             if expected_size is not None and size != expected_size:
                 raise BadRequest(f"Object size mismatch: declared {expected_size} bytes, received {size}")
             if expected_sha256 is not None and digest != expected_sha256:
                 raise BadRequest(f"Object hash mismatch: declared sha256 {expected_sha256}, received {digest}")
-            final = self.path(digest)
-            if final.exists():
-                os.unlink(tmp)  # deduplicated: identical bytes are already stored
-                try:
-                    os.utime(final)  # fresh again: garbage collection spares blobs stored for a commit in flight
-                except FileNotFoundError:
-                    pass
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, final)
-                if self.sync_dirs:
-                    _fsync_dir(final.parent)
-            return StoredBlob(digest, size, sha1.hexdigest() if sha1 is not None else None)
         except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return tmp, StoredBlob(digest, size, sha1.hexdigest() if sha1 is not None else None)
+
+    def _publish(self, tmp: str, digest: str) -> None:
+        """Move a checked, fsynced temporary file to its content address (or drop it: already stored)."""
+        final = self._path_str(digest)
+        if os.path.exists(final):
+            os.unlink(tmp)  # deduplicated: identical bytes are already stored
             try:
-                os.unlink(tmp)
+                os.utime(final)  # fresh again: garbage collection spares blobs stored for a commit in flight
             except FileNotFoundError:
                 pass
-            raise
+            return
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:  # first blob under this prefix (the temporary file itself is there)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.replace(tmp, final)
+        if self.sync_dirs:
+            _fsync_dir(Path(final).parent)
 
     def store_bytes(self, data: bytes) -> StoredBlob:
         return self.store_detailed([data], expected_size=len(data))
@@ -175,6 +218,22 @@ class BlobStore:
     def read_bytes(self, sha256: str, limit: int | None = None) -> bytes:
         with open(self.path(sha256), "rb") as f:
             return f.read() if limit is None else f.read(limit)
+
+
+def _fsync_path(path: str) -> None:
+    """fsync a file by name (fsync flushes the file, whichever descriptor asks)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _fsync_dir(path: Path) -> None:
