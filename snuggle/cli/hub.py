@@ -1,6 +1,7 @@
 """`snuggle hub`: run a self-hosted Hub server, manage its users and tokens, and talk to a Hub.
 
     snuggle hub serve --host 127.0.0.1 --port 8080 --data ./hub-data
+    snuggle hub serve --port 8080 --data ./hub-data --workers 4          # 4 processes on one port
     snuggle hub user add alice --data ./hub-data            # last word printed = alice's write token
     snuggle hub user add bob --org acme --data ./hub-data
     snuggle hub token add alice --role read --data ./hub-data
@@ -35,6 +36,8 @@ def add_parser(subparsers) -> None:
     serve.add_argument("--public-url", default=None,
                        help="base URL clients use (HF_ENDPOINT), for absolute URLs behind a proxy")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes sharing the port (default 1; see docs/hub.md, Running a server)")
     serve.set_defaults(func=_serve)
 
     user = sub.add_parser("user", help="manage users")
@@ -124,7 +127,7 @@ def _serve(args) -> int:
 
     config = _config(args, inline_limit=parse_size(args.inline_limit), max_file_size=parse_size(args.max_file_size),
                      public_url=args.public_url)
-    serve(config, host=args.host, port=args.port, log_level=args.log_level)
+    serve(config, host=args.host, port=args.port, log_level=args.log_level, workers=args.workers)
     return 0
 
 

@@ -25,13 +25,14 @@ import json
 import secrets
 import string
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from snuggle.hub.server import db
@@ -44,6 +45,7 @@ from snuggle.hub.server.errors import (
     Conflict,
     Forbidden,
     RepoNotFound,
+    RevisionNotFound,
     Unauthorized,
 )
 from snuggle.hub.server.gitobjects import commit_message, git_commit_oid
@@ -107,10 +109,17 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         self._store = BlobStore(config.data_dir)
         self._engine = db.make_engine(config.database_url)
         self._sqlite = self._engine.dialect.name == "sqlite"
+        # Indexed point reads of a local SQLite file (WAL: readers never wait for writers) cost ~0.1 ms, less
+        # than a hop to a worker thread: the HTTP layer may run them on the event loop (HEAD/GET /resolve).
+        # A network database may stall, so its reads stay in worker threads.
+        self.loop_reads = self._sqlite
         db.create_schema(self._engine)
         self._init_tree_caches()
         self._locks_guard = threading.Lock()
         self._ref_locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        # token sha256 -> (valid until, on the time.monotonic() clock; Principal): ServerConfig.auth_cache_seconds
+        self._auth_cache: dict[str, tuple[float, Principal]] = {}
+        self._auth_generation = 0  # bumped by every local change to tokens, users or orgs
 
     def close(self) -> None:
         self._engine.dispose()
@@ -177,6 +186,7 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         """Add `user` to organization `org` (created if missing) as a writer."""
         with self._write(conflict=f"{user!r} is already a member of {org!r}") as s:
             self._add_member(s, org, user)
+        self._forget_principals()
 
     def _add_member(self, s: Session, org: str, user: str) -> None:
         check_repo_part(org, what="organization name")
@@ -211,6 +221,11 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
     def revoke_token(self, token: str) -> None:
         with self._write() as s:
             s.execute(update(db.Token).where(db.Token.token_hash == hash_token(token)).values(revoked=True))
+        self._forget_principals()
+
+    def _forget_principals(self) -> None:
+        self._auth_generation += 1
+        self._auth_cache = {}
 
     def authenticate(self, token: str | None) -> Principal | None:
         """Principal of a presented token; None when no token; Unauthorized for unknown, expired or revoked
@@ -218,6 +233,10 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         if token is None or token == "":
             return None
         digest = hash_token(token)
+        hit = self._auth_cache.get(digest)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        generation = self._auth_generation
         with self._conn() as conn:
             rows = conn.execute(db.Q_TOKEN, {"digest": digest}).all()
         if not rows:
@@ -230,7 +249,23 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
             raise Unauthorized(INVALID_CREDENTIALS)
         orgs = [r.org_name for r in rows if r.org_name is not None]
         user = tok.user_name
-        return Principal(user=user, role=tok.role, orgs=frozenset(orgs), token_name=tok.name)
+        principal = Principal(user=user, role=tok.role, orgs=frozenset(orgs), token_name=tok.name)
+        self._remember_principal(digest, principal, tok.expires_at, generation)
+        return principal
+
+    def _remember_principal(self, digest: str, principal: Principal, expires_at, generation: int) -> None:
+        """Reuse a successful lookup for auth_cache_seconds (never past the token's expiry, never when the
+        tokens changed locally while it ran). Failed lookups are not cached: nothing to gain from them."""
+        ttl = self.config.auth_cache_seconds
+        if expires_at is not None:
+            ttl = min(ttl, (expires_at - datetime.now(timezone.utc)).total_seconds())
+        if ttl <= 0:
+            return
+        cache = self._auth_cache
+        if len(cache) >= 10000:  # bounded: many distinct tokens just start over
+            cache = self._auth_cache = {}
+        if generation == self._auth_generation:
+            cache[digest] = (time.monotonic() + ttl, principal)
 
     def whoami(self, principal: Principal) -> dict:
         """The /api/whoami-v2 body (spec §3)."""
@@ -303,6 +338,29 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
         if access == "write":
             self._require_namespace_write(principal, namespace)
         return repo
+
+    def get_repo_at(self, principal: Principal | None, repo_type: str, repo_id: str, rev: str):
+        """get_repo(principal, repo_type, repo_id) then resolve_revision(repo, rev), with the repo and its
+        refs read in one query (HEAD/GET /resolve): (repo, commit, ref name or None). Same errors in the
+        same order (RepoNotFound before anything about the revision)."""
+        repo_type = normalize_repo_type(repo_type)
+        try:
+            namespace, name = split_repo_id(repo_id)
+        except BadRequest:
+            raise RepoNotFound(f"Repository not found: {repo_id}") from None
+        valid_rev = isinstance(rev, str) and 0 < len(rev) <= 600
+        candidates = self._ref_candidates(rev) if valid_rev else []
+        with self._conn() as conn:
+            rows = conn.execute(db.Q_REPO_REFS, {"repo_type": repo_type, "namespace": namespace, "name": name,
+                                                 "names": candidates}).all()
+            repo = self._repo_record(rows[0]) if rows else None
+            if repo is None or not self.can_read(principal, repo):
+                raise RepoNotFound(f"Repository not found: {repo_id}")
+            if not valid_rev:
+                raise RevisionNotFound(f"Invalid rev id: {rev}")
+            found = {row.ref_name: row.ref_target for row in rows if row.ref_name is not None}
+            commit, ref = self._resolve_with_refs(conn, repo, rev, candidates, found)
+        return repo, commit, ref
 
     def get_repo_by_row_id(self, row_id: int) -> RepoRecord | None:
         """The repo with internal id `row_id` (no permission check; for internal use such as signed URLs)."""
@@ -471,16 +529,37 @@ class HubBackend(TreeReadingMixin, CommitsMixin):
             self._remember_blob(blob.sha256, blob.size, blob.git_oid)
         return blob.sha256, blob.size
 
+    def store_blobs(self, items: Iterable[tuple]) -> list[tuple[str, int]]:
+        """Store many checked contents at once (a commit's inline files): items are (chunks,
+        expected_sha256, expected_size); [(sha256, size)]. Same checks and durability as store_blob() (each
+        file is fsynced before it is published), but the fsyncs are issued together and the blobs are
+        recorded in one database transaction instead of one each."""
+        blobs = self._store.store_many(items)
+        self._remember_blobs([(b.sha256, b.size, b.git_oid) for b in blobs])
+        return [(b.sha256, b.size) for b in blobs]
+
     def _store_inline(self, data: bytes):
         blob = self._store.store_bytes(data)
         self._remember_blob(blob.sha256, blob.size, blob.git_oid)
         return blob
 
     def _remember_blob(self, sha256: str, size: int, git_oid: str | None) -> None:
+        self._remember_blobs([(sha256, size, git_oid)])
+
+    def _remember_blobs(self, blobs: list[tuple[str, int, str | None]]) -> None:
+        """Record (sha256, size, git oid or None) facts in one transaction; a known git oid fills in a row
+        stored earlier without one."""
+        rows = {sha: {"sha256": sha, "size": size, "git_oid": oid} for sha, size, oid in blobs}
+        if not rows:
+            return
         with self._write() as s:
-            insert_ignore(s, db.Blob, [{"sha256": sha256, "size": size, "git_oid": git_oid}])
-            if git_oid is not None:
-                s.execute(update(db.Blob).where(db.Blob.sha256 == sha256, db.Blob.git_oid.is_(None)).values(git_oid=git_oid))
+            insert_ignore(s, db.Blob, list(rows.values()))
+            fill = [{"b_sha": sha, "b_oid": r["git_oid"]} for sha, r in rows.items() if r["git_oid"] is not None]
+            if fill:
+                table = db.Blob.__table__
+                stmt = (update(table).where(table.c.sha256 == bindparam("b_sha"), table.c.git_oid.is_(None))
+                        .values(git_oid=bindparam("b_oid")))
+                s.connection().execute(stmt, fill)  # Core executemany: one statement, many parameter sets
 
     def blob_git_oid(self, sha256: str) -> str | None:
         """Git blob id of a stored blob (computed from the file once and remembered); None if not stored."""

@@ -1,7 +1,8 @@
 """Refs, history, branches, tags, pull requests and the atomic commit of the Hub backend.
 
 A commit validates every operation first (paths, stored blobs, sizes, LFS usability), then, holding a
-per-(repo, ref) lock and one database transaction: reads the head, applies the operations to its tree
+per-(repo, ref) lock and one database transaction: reads the head (locking the ref row: other server
+processes wait, see `snuggle hub serve --workers`), applies the operations to its tree
 (loading only touched folders), writes the new folders and the commit, and moves the ref with a
 compare-and-swap (UPDATE ... WHERE target = old head). A lost race retries on top of the new head, or
 answers 412 when the caller pinned `parent_commit`.
@@ -81,22 +82,25 @@ class CommitsMixin:
             raise RevisionNotFound(f"Invalid rev id: {rev}")
         candidates = self._ref_candidates(rev)
         with self._conn() as s:
-            found = self._read_refs(s, repo.id, candidates)
-            for name in candidates:
-                if name in found:
-                    commit = self._get_commit(repo.id, found[name], s)
-                    if commit is not None:
-                        return commit, name
-            if is_commit_id(rev):
-                commit = self._get_commit(repo.id, rev, s)
+            return self._resolve_with_refs(s, repo, rev, candidates, self._read_refs(s, repo.id, candidates))
+
+    def _resolve_with_refs(self, s, repo, rev: str, candidates: list[str], found: dict[str, str]):
+        """resolve_revision() once the candidate refs were read (`found`: name -> target)."""
+        for name in candidates:
+            if name in found:
+                commit = self._get_commit(repo.id, found[name], s)
                 if commit is not None:
-                    return commit, None
-            elif _ABBREV.match(rev):
-                oids = s.scalars(
-                    select(db.Commit.oid).where(db.Commit.repo_id == repo.id, db.Commit.oid.startswith(rev)).limit(2)
-                ).all()
-                if len(oids) == 1:
-                    return self._get_commit(repo.id, oids[0], s), None
+                    return commit, name
+        if is_commit_id(rev):
+            commit = self._get_commit(repo.id, rev, s)
+            if commit is not None:
+                return commit, None
+        elif _ABBREV.match(rev):
+            oids = s.scalars(
+                select(db.Commit.oid).where(db.Commit.repo_id == repo.id, db.Commit.oid.startswith(rev)).limit(2)
+            ).all()
+            if len(oids) == 1:
+                return self._get_commit(repo.id, oids[0], s), None
         raise RevisionNotFound(f"Invalid rev id: {rev}")
 
     def head(self, repo, ref: str) -> str | None:
@@ -315,7 +319,10 @@ class CommitsMixin:
 
     def _commit_once(self, principal, repo, target, prepared, summary, description, message, parent_commit, create_pr):
         with self._write() as s:
-            head = self._read_refs(s, repo.id, [target]).get(target)
+            # FOR UPDATE: on PostgreSQL a concurrent commit to this ref from another server process waits
+            # here instead of losing the compare-and-swap below (SQLite: BEGIN IMMEDIATE already serialises)
+            head = s.execute(select(db.Ref.target).where(db.Ref.repo_id == repo.id, db.Ref.name == target)
+                             .with_for_update()).scalar()
             if head is None:
                 raise RevisionNotFound(f"Invalid rev id: {target}")
             if parent_commit is not None and head != parent_commit:

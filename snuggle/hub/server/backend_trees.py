@@ -28,6 +28,11 @@ README = "README.md"
 MAX_CARD_BYTES = 4 * 1024 * 1024
 
 
+class NotCached(Exception):
+    """A read asked for `cached_only` needed a tree that is not in memory (the caller retries in a worker
+    thread, where loading and decoding a large folder cannot stall the event loop)."""
+
+
 class LRU:
     """A small thread-safe LRU mapping for immutable objects, bounded by total weight (default: count)."""
 
@@ -282,21 +287,29 @@ class TreeReadingMixin:
             yield commit
             oid = commit.parents[0] if commit.parents else None
 
-    def _item_at(self, tree_oid: str, path: str) -> tuple | None:
+    def _cached_tree(self, oid: str) -> dict[str, tuple]:
+        entries = self._tree_cache.get(oid)
+        if entries is None:
+            raise NotCached(oid)
+        return entries
+
+    def _item_at(self, tree_oid: str, path: str, cached_only: bool = False) -> tuple | None:
         if path == "":
             return ("", "tree", tree_oid, 0, None)
-        entries = self._load_tree(tree_oid)
+        load = self._cached_tree if cached_only else self._load_tree
+        entries = load(tree_oid)
         parts = path.split("/")
         for part in parts[:-1]:
             item = entries.get(part)
             if item is None or item[1] != "tree":
                 return None
-            entries = self._load_tree(item[2])
+            entries = load(item[2])
         return entries.get(parts[-1])
 
     # -- public reading API ------------------------------------------------------------------------------
-    def get_entry(self, repo, commit_oid: str, path: str) -> Entry | None:
+    def get_entry(self, repo, commit_oid: str, path: str, *, cached_only: bool = False) -> Entry | None:
         """The file or folder at `path` in commit `commit_oid` of `repo`, or None (also for invalid paths).
+        `cached_only`: raise NotCached instead of loading a folder from the database.
 
         >>> entry = backend.get_entry(repo, commit.oid, "config.json")   # doctest: +SKIP
         """
@@ -307,7 +320,7 @@ class TreeReadingMixin:
                 validate_repo_path(path)
             except BadRequest:
                 return None
-        item = self._item_at(commit.tree, path)
+        item = self._item_at(commit.tree, path, cached_only)
         return None if item is None else entry_record(path, item)
 
     def list_tree(self, repo, commit_oid: str, path: str = "", *, recursive: bool = False) -> list[Entry]:

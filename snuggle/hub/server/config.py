@@ -68,6 +68,10 @@ class ServerConfig:
     public_url: str | None = None
     secret: bytes | None = field(default=None, repr=False)
     lfs_url_ttl: int = 3600
+    # a token's Principal (user, role, orgs) is reused for this long (spec §12 allows "a few seconds");
+    # revocations and org changes made through this process take effect at once, from another one
+    # (`snuggle hub ...` CLI, another --workers process) within this delay. 0 = look up every request.
+    auth_cache_seconds: float = 2.0
 
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).expanduser().absolute()
@@ -77,6 +81,9 @@ class ServerConfig:
             raise ConfigError(f"ServerConfig.inline_limit must be positive, got {self.inline_limit}")
         if not 1 <= self.lfs_url_ttl <= 3600:
             raise ConfigError(f"ServerConfig.lfs_url_ttl must be within 1..3600 seconds (spec §12), got {self.lfs_url_ttl}")
+        if not 0 <= self.auth_cache_seconds <= 10:
+            raise ConfigError(f"ServerConfig.auth_cache_seconds must be within 0..10 seconds (spec §12), "
+                              f"got {self.auth_cache_seconds}")
         if self.public_url is not None:
             self.public_url = self.public_url.rstrip("/")
         if self.secret is None:

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger,
+    and_,
     Boolean,
     DateTime,
     ForeignKey,
@@ -217,6 +218,14 @@ Q_REPO = select(Repo.__table__).where(
     Repo.repo_type == bindparam("repo_type"), Repo.namespace == bindparam("namespace"), Repo.name == bindparam("name")
 )
 Q_REFS = select(Ref.name, Ref.target).where(Ref.repo_id == bindparam("repo_id"), Ref.name.in_(bindparam("names", expanding=True)))
+# a repo and the refs a revision may name, in one round trip (the /resolve hot path); no row: no repo
+Q_REPO_REFS = (
+    select(Repo.__table__, Ref.name.label("ref_name"), Ref.target.label("ref_target"))
+    .select_from(Repo.__table__.outerjoin(
+        Ref.__table__, and_(Ref.repo_id == Repo.id, Ref.name.in_(bindparam("names", expanding=True)))))
+    .where(Repo.repo_type == bindparam("repo_type"), Repo.namespace == bindparam("namespace"),
+           Repo.name == bindparam("name"))
+)
 Q_COMMIT = select(Commit.__table__).where(Commit.repo_id == bindparam("repo_id"), Commit.oid == bindparam("oid"))
 Q_TREE = select(Tree.entries).where(Tree.oid == bindparam("oid"))
 

@@ -17,8 +17,9 @@ import anyio
 from starlette.concurrency import run_in_threadpool
 
 from snuggle.hub.server.auth_http import authenticate_request
+from snuggle.hub.server.backend_trees import NotCached
 from snuggle.hub.server.context import Ctx
-from snuggle.hub.server.errors import BadRequest, EntryNotFound, HubServerError
+from snuggle.hub.server.errors import BadRequest, EntryNotFound, HubServerError, RepoNotFound
 from snuggle.hub.server.http_errors import json_error
 from snuggle.hub.server.paths import validate_repo_path
 from snuggle.hub.server.routes_repos import _path_repo
@@ -124,12 +125,16 @@ class BlobResponse:
             await anyio.to_thread.run_sync(f.close)
 
 
-def _lookup(ctx: Ctx):
-    """(repo, commit, entry, blob path) or raise the spec's 404s (EntryNotFound with X-Repo-Commit)."""
+def _lookup(ctx: Ctx, cached_only: bool = False):
+    """(repo, commit, entry, blob path) or raise the spec's 404s (EntryNotFound with X-Repo-Commit).
+    `cached_only`: NotCached instead of loading folders from the database (see resolve())."""
     p = ctx.params
     ctx.principal = authenticate_request(ctx.backend, ctx.request.headers)
-    repo = _path_repo(ctx)
-    commit, _ = ctx.backend.resolve_revision(repo, p["rev"])
+    try:
+        repo, commit, _ = ctx.backend.get_repo_at(ctx.principal, p["repo_type"], p["repo_id"], p["rev"])
+    except RepoNotFound:
+        _path_repo(ctx)  # the old name of a moved repo answers 307 (else RepoNotFound, as above)
+        raise
     commit_header = {"X-Repo-Commit": commit.oid}
     path = p["path"]
     try:
@@ -137,7 +142,7 @@ def _lookup(ctx: Ctx):
     except BadRequest as e:
         e.headers = commit_header
         raise
-    entry = ctx.backend.get_entry(repo, commit.oid, path)
+    entry = ctx.backend.get_entry(repo, commit.oid, path, cached_only=cached_only)
     if entry is None or entry.type != "file":
         err = EntryNotFound(f"Entry not found: {path} at revision {commit.oid}")
         err.headers = commit_header
@@ -151,7 +156,15 @@ def _lookup(ctx: Ctx):
 
 async def resolve(ctx: Ctx):
     """GET/HEAD a file at a revision, with Range support."""
-    repo, commit, entry, blob = await run_in_threadpool(_lookup, ctx)
+    found = None
+    if getattr(ctx.backend, "loop_reads", False):
+        # The hot path (a token, repo and ref lookup on SQLite, folders already in memory) runs right here:
+        # a worker-thread hop would cost more CPU than the lookup itself. Anything slower goes to a thread.
+        try:
+            found = _lookup(ctx, cached_only=True)
+        except NotCached:
+            pass
+    repo, commit, entry, blob = found or await run_in_threadpool(_lookup, ctx)
     size = entry.size
     headers = {
         "X-Repo-Commit": commit.oid,
