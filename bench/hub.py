@@ -7,12 +7,14 @@ Starts `snuggle hub serve` on 127.0.0.1 (SQLite, a temporary data dir) and print
   every upload gets fresh bytes (the first 16 bytes of each file change), so no run is deduplicated by
   the server's blob store;
 - download of that folder with `snapshot_download` into an empty cache;
-- `HEAD /resolve` requests per second with 32 concurrent clients (asyncio + httpx; a server figure, no ratio).
+- `HEAD /resolve` requests per second with 32 concurrent clients (asyncio + httpx, one connection each; a
+  server figure, no ratio), and from one client.
 
 Both clients run in this process, alternately (reference first on odd repeats, ours first on even ones), so
 they see the same machine load and page cache.
 
     .venv/bin/python bench/hub.py [--size 500] [--files 20] [--repeat 2] [--only upload|download|head]
+                                  [--clients 32] [--server-workers 1]
 """
 
 from __future__ import annotations
@@ -59,14 +61,14 @@ def _cli(*args: str) -> str:
 class Server:
     """`snuggle hub serve` in a subprocess with user `bench` (its write token in .token)."""
 
-    def __init__(self, data_dir: Path):
-        self.data_dir, self.port = data_dir, _free_port()
+    def __init__(self, data_dir: Path, workers: int = 1):
+        self.data_dir, self.port, self.workers = data_dir, _free_port(), workers
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.token = _cli("user", "add", "bench", "--data", str(data_dir)).split()[-1]
         self.log = open(data_dir.parent / "server.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "snuggle.cli.main", "hub", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--data", str(data_dir)], stdout=self.log, stderr=subprocess.STDOUT,
+             "--data", str(data_dir), "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT,
             env=dict(os.environ, PYTHONPATH=str(ROOT)))
         import httpx
 
@@ -149,6 +151,10 @@ def download(lib: str, server: Server, repo_id: str, cache_dir: Path) -> tuple[f
 
 
 def head_requests_per_second(url: str, headers: dict, clients: int = 32, per_client: int = 100) -> float:
+    """HEAD `url` from `clients` concurrent clients, each an httpx.AsyncClient with its own keep-alive
+    connection. (One shared AsyncClient with 32 connections would measure the client: httpcore's pool
+    walks all of its connections, some steps quadratically, on every request, which doubles the
+    client's CPU per request and, with client and server on two cores, halves the figure.)"""
     import httpx
 
     async def worker(http: httpx.AsyncClient) -> None:
@@ -158,12 +164,16 @@ def head_requests_per_second(url: str, headers: dict, clients: int = 32, per_cli
                 raise SystemExit(f"bench/hub.py: HEAD {url} answered {r.status_code}")
 
     async def run() -> float:
-        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-        async with httpx.AsyncClient(limits=limits, timeout=60) as http:
-            await asyncio.gather(*(http.head(url, headers=headers) for _ in range(clients)))  # warm connections
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        https = [httpx.AsyncClient(limits=limits, timeout=60) for _ in range(clients)]
+        try:
+            await asyncio.gather(*(http.head(url, headers=headers) for http in https))  # warm connections
             start = time.perf_counter()
-            await asyncio.gather(*(worker(http) for _ in range(clients)))
+            await asyncio.gather(*(worker(http) for http in https))
             return clients * per_client / (time.perf_counter() - start)
+        finally:
+            for http in https:
+                await http.aclose()
 
     return asyncio.run(run())
 
@@ -182,6 +192,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per client; the best one counts (default 2)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HEAD clients (default 32)")
     parser.add_argument("--only", choices=["upload", "download", "head"])
+    parser.add_argument("--server-workers", type=int, default=1, help="`snuggle hub serve --workers` (default 1)")
     args = parser.parse_args()
     print(f"load average before the run: {os.getloadavg()[0]:.1f} (the figures need an idle machine); "
           f"cores={os.cpu_count()}", flush=True)
@@ -191,7 +202,7 @@ def main() -> None:
     server = None
     try:
         (work / "data").mkdir()
-        server = Server(work / "data")
+        server = Server(work / "data", workers=args.server_workers)
         folder = work / "folder"
         nbytes = make_folder(folder, args.size, args.files)
         label = f"{nbytes / MB:.0f} MB folder ({args.files} files)"
@@ -226,8 +237,8 @@ def main() -> None:
             rps = head_requests_per_second(url, server.auth, clients=args.clients)
             single = head_requests_per_second(url, server.auth, clients=1, per_client=400)
             print(f"HEAD /resolve, {args.clients} concurrent clients (asyncio httpx, one process): {rps:.0f} "
-                  f"requests/s   (one client: {single:.0f} requests/s; server: one `snuggle hub serve` process, "
-                  f"SQLite)", flush=True)
+                  f"requests/s   (one client: {single:.0f} requests/s; server: `snuggle hub serve --workers "
+                  f"{args.server_workers}`, SQLite)", flush=True)
     finally:
         if server is not None:
             server.stop()
