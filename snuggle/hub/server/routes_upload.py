@@ -19,6 +19,7 @@ from snuggle.hub.server.context import Ctx, json_response, sync_body_chunks
 from snuggle.hub.server.errors import (
     BadRequest, Forbidden, NotImplementedErr, PreconditionFailed, TooLarge, Unprocessable,
 )
+from snuggle.hub.server.gitignore import is_ignored
 from snuggle.hub.server.ndjson_commit import StagedContents, StoredContent, iter_commit_lines
 from snuggle.hub.server.paths import validate_folder_path, validate_repo_path
 from snuggle.hub.server.records import AddFile, DeleteFile, DeleteFolder
@@ -85,8 +86,30 @@ def _upload_repo(ctx: Ctx, create_pr: bool):
     return _path_repo(ctx, access="write")
 
 
+_MAX_GITIGNORE = 1 << 20  # a larger .gitignore is read up to this size
+
+
+def _gitignore_text(ctx: Ctx, repo, commit_oid: str, body: dict) -> str | None:
+    """The .gitignore that decides shouldIgnore: the request's `gitIgnore` (the content being
+    committed, which replaces the repo's) or else the repo's own `.gitignore` at the revision."""
+    given = body.get("gitIgnore")
+    if given is not None:
+        if not isinstance(given, str):
+            raise BadRequest("Field 'gitIgnore' must be a string (the content of the .gitignore being committed)")
+        return given
+    entry = ctx.backend.get_entry(repo, commit_oid, ".gitignore")
+    if entry is None or entry.type != "file" or not entry.sha256:
+        return None
+    try:
+        with open(ctx.backend.blob_path(entry.sha256), "rb") as f:
+            return f.read(_MAX_GITIGNORE).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+
+
 def preupload(ctx: Ctx):
-    """Per file: uploadMode (regular <= inline_limit < lfs), shouldIgnore, and the current oid at `rev`."""
+    """Per file: uploadMode (regular <= inline_limit < lfs), shouldIgnore (git's rules for the
+    .gitignore, see gitignore.py), and the current oid at `rev`."""
     create_pr = ctx.query_bool("create_pr")
     repo = _upload_repo(ctx, create_pr)
     commit, _ = ctx.backend.resolve_revision(repo, ctx.params["rev"])
@@ -97,6 +120,7 @@ def preupload(ctx: Ctx):
     limit = ctx.config.max_preupload_files
     if len(files) > limit:
         raise BadRequest(f"Too many files in one preupload call: {len(files)} (the limit is {limit})")
+    gitignore = _gitignore_text(ctx, repo, commit.oid, body)
     out = []
     for item in files:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
@@ -114,7 +138,7 @@ def preupload(ctx: Ctx):
         out.append({
             "path": path,
             "uploadMode": "lfs" if size > ctx.config.inline_limit else "regular",
-            "shouldIgnore": False,
+            "shouldIgnore": is_ignored(path, gitignore),
             "oid": oid,
         })
     return json_response({"files": out, "commitOid": commit.oid})
