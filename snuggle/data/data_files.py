@@ -181,6 +181,10 @@ def resolve_pattern(pattern: str, base_path: str, allowed_extensions: list[str] 
     pattern = os.fspath(pattern)
     if pattern.startswith(("http://", "https://")):
         return [pattern]  # read through fsspec (Range requests when streaming)
+    if pattern.startswith("hf://"):  # Hub paths: matched and read through snuggle.hub.HfFileSystem
+        from snuggle.hub.hf_file_system import resolve_hf_data_files
+
+        return resolve_hf_data_files(pattern, allowed_extensions)
     if "://" in pattern:
         raise DataError(f"data file {pattern!r}: only local paths and http(s) URLs are supported (Hub paths need snuggle.hub)")
     pattern = os.path.expanduser(pattern)

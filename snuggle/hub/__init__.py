@@ -145,6 +145,10 @@ _NAMES = {
     "metadata_load": _CARDS,
     "metadata_save": _CARDS,
     "metadata_update": _CARDS,
+    # fsspec filesystem
+    "HfFileSystem": "snuggle.hub.hf_file_system",
+    "HfFileSystemFile": "snuggle.hub.hf_file_system",
+    "HfFileSystemResolvedPath": "snuggle.hub.hf_file_system",
 }
 
 _SUBMODULES = frozenset({"constants", "errors", "http", "auth", "client", "commits", "upload", "download", "cache",
