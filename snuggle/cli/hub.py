@@ -5,6 +5,7 @@
     snuggle hub user add alice --data ./hub-data            # last word printed = alice's write token
     snuggle hub user add bob --org acme --data ./hub-data
     snuggle hub token add alice --role read --data ./hub-data
+    snuggle hub gc --data ./hub-data --dry-run                 # blobs no commit references any more
     snuggle hub login | logout | whoami | upload | download | repo | ls ...   (client commands)
 
 Server-side commands open the data directory (and database) directly, so they work whether or not a
@@ -60,6 +61,14 @@ def add_parser(subparsers) -> None:
     _add_storage_args(tadd)
     tadd.set_defaults(func=_token_add)
     token.set_defaults(func=lambda args: (token.print_help(), 0)[1])
+
+    gc = sub.add_parser("gc", help="delete stored blobs no commit of an existing repo references")
+    _add_storage_args(gc)
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    gc.add_argument("--grace-seconds", type=float, default=3600.0,
+                    help="never remove a blob written or reused this recently, nor an LFS upload not committed "
+                         "yet (default 3600: commits and uploads in flight keep their blobs)")
+    gc.set_defaults(func=_gc)
 
     try:
         # the client commands' own parsers, so options may come first (`snuggle hub login --token T`),
@@ -150,6 +159,44 @@ def _token_add(args) -> int:
     finally:
         backend.close()
     print(f"Created {args.role} token for {args.user} (shown once): {token}")
+    return 0
+
+
+def _format_bytes(n: int) -> str:
+    """1536 -> '1.5 KiB'.
+
+    >>> _format_bytes(0), _format_bytes(1536), _format_bytes(5 * 2**30)
+    ('0 B', '1.5 KiB', '5.0 GiB')
+    """
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _gc(args) -> int:
+    if args.grace_seconds < 0:
+        from snuggle.errors import ConfigError
+
+        raise ConfigError(f"--grace-seconds {args.grace_seconds}: expected a number of seconds >= 0")
+    from pathlib import Path
+
+    if not Path(args.data).is_dir():
+        from snuggle.errors import ConfigError
+
+        raise ConfigError(f"--data {args.data}: no such directory (pass the data directory of `snuggle hub serve`)")
+    backend = _backend(args)
+    try:
+        stats = backend.gc_blobs(grace_seconds=args.grace_seconds, dry_run=args.dry_run)
+    finally:
+        backend.close()
+    verb = "Would remove" if args.dry_run else "Removed"
+    print(f"{verb} {stats['removed']} unreferenced blob(s), {stats['bytes_freed']} bytes "
+          f"({_format_bytes(stats['bytes_freed'])}); kept {stats['kept']}.")
+    if stats["tmp_removed"]:
+        print(f"Removed {stats['tmp_removed']} stale temporary file(s).")
     return 0
 
 

@@ -124,36 +124,75 @@ class BlobsMixin:
                 insert_ignore(s, db.Blob, fresh)
         return known
 
-    def gc_blobs(self, *, grace_seconds: float = 24 * 3600, dry_run: bool = False) -> dict:
-        """Delete blobs no repo references any more (left by deleted repos and rejected uploads).
+    def touch_blob(self, sha256: str) -> None:
+        """Mark a stored blob as just used (its mtime): garbage collection spares it for its grace period.
+        Called when the LFS batch tells a client an object is already there, so the commit that follows
+        finds it even if the blob was otherwise unreferenced."""
+        import os
 
-        A blob is kept if a commit of an existing repo references it, if it was uploaded to an existing
-        repo, or if it was written (or deduplicated) within `grace_seconds` (a commit may be about to use
-        it). Stale temporary files are removed too. Returns {"removed", "kept", "bytes_freed", "tmp_removed"}.
+        try:
+            os.utime(self._store.path(sha256))
+        except FileNotFoundError:
+            pass
+
+    def gc_blobs(self, *, grace_seconds: float = 3600, dry_run: bool = False) -> dict:
+        """Delete blobs no commit of an existing repo references (left by deleted repos, refused commits
+        and LFS uploads never committed); safe while servers run on the same data directory.
+
+        Kept: blobs referenced by a commit of an existing repo, LFS objects uploaded to an existing repo
+        within `grace_seconds`, and every blob written, deduplicated or reused (touch_blob) within
+        `grace_seconds` — a commit in flight stores its contents before it records them. Stale temporary
+        files are removed too, and the upload records of removed LFS objects. Returns {"removed",
+        "kept", "bytes_freed", "tmp_removed", "removed_sha256"} (with dry_run, what would be removed).
+
+        >>> import tempfile
+        >>> from snuggle.hub.server.backend import HubBackend
+        >>> backend = HubBackend(ServerConfig(data_dir=tempfile.mkdtemp()))
+        >>> sha, _ = backend.store_blob([b"an orphan, but a young one"])
+        >>> backend.gc_blobs(grace_seconds=3600)["removed"]
+        0
+        >>> backend.close()
         """
         import os
         import time
 
+        from sqlalchemy import delete
+
+        now = time.time()
+        cutoff = now - grace_seconds
+        cutoff_dt = datetime.fromtimestamp(cutoff, timezone.utc).replace(tzinfo=None)
+        # the live set is read after the cutoff is fixed: anything a commit records later was stored
+        # (so touched) after the cutoff and is spared by its mtime
         with self._conn() as conn:
             live = set(conn.execute(select(db.RepoObject.sha256).distinct()).scalars())
-            live.update(conn.execute(select(db.LfsUpload.sha256).distinct()).scalars())
-        cutoff = time.time() - grace_seconds
-        removed = kept = freed = 0
+            live.update(conn.execute(select(db.LfsUpload.sha256).where(db.LfsUpload.created_at >= cutoff_dt)
+                                     .distinct()).scalars())
+        removed: list[str] = []
+        kept = freed = 0
         for sha, path, mtime in list(self._store.iter_blobs()):
             if sha in live or mtime >= cutoff:
                 kept += 1
                 continue
             try:
-                size = os.path.getsize(path)
+                st = os.stat(path)
+                if st.st_mtime >= cutoff:  # reused since the walk started
+                    kept += 1
+                    continue
                 if not dry_run:
                     os.unlink(path)
-                removed += 1
-                freed += size
+                removed.append(sha)
+                freed += st.st_size
             except FileNotFoundError:
                 continue
+        if removed and not dry_run:
+            with self._write() as s:
+                for start in range(0, len(removed), 500):
+                    s.execute(delete(db.LfsUpload).where(db.LfsUpload.sha256.in_(removed[start : start + 500]),
+                                                         db.LfsUpload.created_at < cutoff_dt))
         # rows of the blobs table are facts about content (size, git id), still true if it comes back: kept
         tmp_removed = 0 if dry_run else self._store.remove_stale_temp_files(cutoff)
-        return {"removed": removed, "kept": kept, "bytes_freed": freed, "tmp_removed": tmp_removed}
+        return {"removed": len(removed), "kept": kept, "bytes_freed": freed, "tmp_removed": tmp_removed,
+                "removed_sha256": sorted(removed)}
 
     def record_lfs_upload(self, principal: Principal, repo: RepoRecord, sha256: str, size: int) -> None:
         """Remember that `principal` uploaded object `sha256` to `repo` (makes it usable there, §12)."""

@@ -110,6 +110,7 @@ def batch(ctx: Ctx):
                             "actions": {"download": {"href": href, "expires_in": config.lfs_url_ttl}}})
             continue
         if usable:
+            backend.touch_blob(oid)  # the commit that follows will reference it: spared by gc_blobs for a while
             out.append({"oid": oid, "size": size})
             continue
         out.append({
