@@ -5,10 +5,11 @@ Paths name a repository, an optional revision and a path inside it:
     hf://[datasets/|spaces/]<namespace>/<name>[@<revision>]/<path/in/repo>
 
 The `hf://` prefix is optional. A revision with `/` is written URL-encoded (`@feature%2Fx`), except the
-special refs `refs/pr/N` and `refs/convert/<name>`, which may be written as they are. Listings come from the
-tree API and are kept in `dircache` (call `invalidate_cache()` after someone else changes the repo); reads
-are HTTP Range requests of /resolve through snuggle.hub.http; every write (`put_file`, `pipe_file`, a file
-opened "wb" when it closes, `rm`) is one commit.
+special refs `refs/pr/N` and `refs/convert/<name>`, which may be written as they are (the grammar is in
+hf_file_system_paths.py). Listings come from the tree API and are kept in `dircache` (call
+`invalidate_cache()` after someone else changes the repo); reads are HTTP Range requests of /resolve
+through snuggle.hub.http; every write (`put_file`, `pipe_file`, `cp_file`, a file opened "wb" when it
+closes, `rm`) is one commit.
 
 fsspec registration: importing this module registers the "hf" protocol with fsspec only when nothing
 claims it yet: not when a class is already in `fsspec.registry`, and not when huggingface_hub is
@@ -26,12 +27,10 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import tempfile
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
-from urllib.parse import quote, unquote
+from typing import Any
+from urllib.parse import unquote
 
 import fsspec
 from fsspec.callbacks import DEFAULT_CALLBACK
@@ -44,105 +43,15 @@ from snuggle.hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-
-DEFAULT_REVISION = "main"
-_TYPE_PREFIXES = {"models": "model", "datasets": "dataset", "spaces": "space"}
-_URL_PREFIXES = {"dataset": "datasets/", "space": "spaces/"}
-# refs/pr/N and refs/convert/<name> contain '/' yet may be written unencoded after '@'
-_SPECIAL_REFS = re.compile(r"^refs/(?:convert/[\w.-]+|pr/\d+)")
-
-
-@dataclass
-class HfFileSystemResolvedPath:
-    """A parsed `hf://` path: which repo, at which revision, which path inside it.
-
-    >>> p = HfFileSystemResolvedPath("dataset", "alice/x", "refs/pr/1", "data/a.csv")
-    >>> p.unresolve()
-    'datasets/alice/x@refs/pr/1/data/a.csv'
-    """
-
-    repo_type: str
-    repo_id: str
-    revision: str
-    path_in_repo: str
-    # the text written after '@' (quoted or not), so unresolve() gives back the user's spelling
-    _raw_revision: str | None = field(default=None, repr=False)
-
-    @property
-    def root(self) -> str:
-        repo_path = _URL_PREFIXES.get(self.repo_type, "") + self.repo_id
-        if self._raw_revision:
-            return f"{repo_path}@{self._raw_revision}"
-        if self.revision != DEFAULT_REVISION:
-            return f"{repo_path}@{safe_revision(self.revision)}"
-        return repo_path
-
-    @property
-    def path(self) -> str:
-        return self.path_in_repo
-
-    def unresolve(self) -> str:
-        return f"{self.root}/{self.path_in_repo}".rstrip("/")
-
-
-# huggingface_hub >= 1.x names the repository flavour separately (its base class also covers buckets)
-HfFileSystemResolvedRepositoryPath = HfFileSystemResolvedPath
-
-
-def safe_revision(revision: str) -> str:
-    """A revision as one path segment: special refs as they are, anything else URL-encoded."""
-    return revision if _SPECIAL_REFS.search(revision) else quote(revision, safe="")
-
-
-def parse_hf_path(path: str) -> tuple[str, str, str | None, str, str | None]:
-    """(repo_type, repo_id, revision or None, path_in_repo, raw revision text) of a path without `hf://`.
-
-    >>> parse_hf_path("datasets/alice/x@refs%2Fpr%2F1/a/b.csv")
-    ('dataset', 'alice/x', 'refs/pr/1', 'a/b.csv', 'refs%2Fpr%2F1')
-    >>> parse_hf_path("alice/m/file@2.txt")
-    ('model', 'alice/m', None, 'file@2.txt', None)
-    """
-    location = path.strip("/")
-    first, _, rest = location.partition("/")
-    if first == "buckets":
-        raise NotImplementedError(f"{path!r}: buckets are not supported by snuggle.hub; use a model/dataset repo")
-    if first in _TYPE_PREFIXES:
-        repo_type, location = _TYPE_PREFIXES[first], rest
-    elif first in ("model", "dataset", "space") and rest:
-        raise ValueError(f"{path!r}: the repo type prefix is plural; did you mean '{first}s/'?")
-    else:
-        repo_type = "model"
-    at = location.find("@")
-    if at == -1 or location[:at].count("/") > 1:  # an '@' past 'namespace/name' belongs to a file name
-        parts = location.split("/", 2)
-        if len(parts) < 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"Repository id must be 'namespace/name', got {location!r} (path {path!r}).")
-        return repo_type, f"{parts[0]}/{parts[1]}", None, parts[2] if len(parts) > 2 else "", None
-    repo_id, rev_and_path = location[:at], location[at + 1:]
-    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise ValueError(f"Repository id must be 'namespace/name', got {repo_id!r} (path {path!r}).")
-    special = _SPECIAL_REFS.search(rev_and_path)
-    if special is not None:
-        raw = special.group()
-        path_in_repo = rev_and_path[len(raw):].removeprefix("/")
-    else:
-        raw, _, path_in_repo = rev_and_path.partition("/")
-    if not raw:
-        raise ValueError(f"{path!r}: empty revision after '@'")
-    return repo_type, repo_id, unquote(raw), path_in_repo, raw
-
-
-def _raise_file_not_found(path: str, err: Exception | None) -> NoReturn:
-    message = path
-    if isinstance(err, RepositoryNotFoundError):
-        message = (f"{path} (repository not found). If the repo is private, make sure you are authenticated "
-                   "and your token has the required permissions.")
-    elif isinstance(err, RevisionNotFoundError):
-        message = f"{path} (revision not found)"
-    elif isinstance(err, HFValidationError):
-        message = f"{path} (invalid repository id)"
-    raise FileNotFoundError(message) from err
-
+# HfFileSystemResolvedRepositoryPath and safe_revision are re-exported (the reference module has them)
+from snuggle.hub.hf_file_system_paths import (  # noqa: F401
+    DEFAULT_REVISION,
+    HfFileSystemResolvedPath,
+    HfFileSystemResolvedRepositoryPath,
+    _raise_file_not_found,
+    parse_hf_path,
+    safe_revision,
+)
 
 def _entry_dict(entry: Any, name: str) -> dict[str, Any]:
     """The dircache / info dict of one RepoFile or RepoFolder (the reference's keys)."""
@@ -153,7 +62,19 @@ def _entry_dict(entry: Any, name: str) -> dict[str, Any]:
     return {"name": name, "size": 0, "type": "directory", "tree_id": entry.tree_id, "last_commit": entry.last_commit}
 
 
-class HfFileSystem(fsspec.AbstractFileSystem):
+class _CachedPerEndpoint(type(fsspec.AbstractFileSystem)):
+    """fsspec's instance cache, keyed by the endpoint actually used: HfFileSystem() after HF_ENDPOINT
+    changed is a new instance, not the one (and the dircache) of the old endpoint."""
+
+    def __call__(cls, *args, **kwargs):
+        if not kwargs.get("endpoint"):
+            from snuggle.hub import constants
+
+            kwargs["endpoint"] = constants.endpoint()
+        return super().__call__(*args, **kwargs)
+
+
+class HfFileSystem(fsspec.AbstractFileSystem, metaclass=_CachedPerEndpoint):
     """Hub repositories as a filesystem: `endpoint` (default HF_ENDPOINT) and `token` (str, False for none,
     None for the stored one) as HfApi takes them.
 
@@ -553,7 +474,8 @@ class HfFileSystemFile(AbstractBufferedFile):
             self.resolved_path = fs.resolve_path(path, revision=revision)
         except FileNotFoundError as e:
             if "w" in kwargs.get("mode", ""):
-                raise FileNotFoundError(f"{e}.\nMake sure the repository and revision exist before writing data.") from e
+                raise FileNotFoundError(
+                    f"{e}.\nMake sure the repository and revision exist before writing data.") from e
             raise
         super().__init__(fs, self.resolved_path.unresolve(), **kwargs)
         self.fs: HfFileSystem
@@ -650,7 +572,7 @@ def resolve_hf_data_files(pattern: str, allowed_extensions: list[str] | None = N
     from snuggle.hub.download import hf_hub_url
     from snuggle.hub.remote_file import HubFileReader
 
-    fs = HfFileSystem()
+    fs = HfFileSystem(skip_instance_cache=True)  # a fresh listing: the repo may have changed since the last call
     resolved = fs.resolve_path(pattern)
     if any(c in resolved.path_in_repo for c in "*?["):  # a wildcard: glob, else one file
         infos = fs.glob(pattern, detail=True)
@@ -659,7 +581,8 @@ def resolve_hf_data_files(pattern: str, allowed_extensions: list[str] | None = N
         files = {resolved.unresolve(): fs.info(pattern)} if fs.isfile(pattern) else {}
     if allowed_extensions is not None:
         allowed = set(allowed_extensions)
-        files = {n: i for n, i in files.items() if any("." + s in allowed for s in posixpath.basename(n).split(".")[1:])}
+        files = {n: i for n, i in files.items()
+                 if any("." + s in allowed for s in posixpath.basename(n).split(".")[1:])}
     if not files:
         raise FileNotFoundError(f"Unable to find '{pattern}'")
     commit = fs._api.repo_info(resolved.repo_id, revision=resolved.revision, repo_type=resolved.repo_type).sha

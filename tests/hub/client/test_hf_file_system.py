@@ -83,6 +83,21 @@ def _same(ours: dict, ref: dict) -> None:
             assert (dict(a) if isinstance(a, dict) else a) == (dict(b) if isinstance(b, dict) else b), (key, a, b)
 
 
+@pytest.mark.parametrize("path", [
+    "alice/m", "alice/m/a/b.txt", "datasets/alice/x@v1", "datasets/alice/x@v1/a.csv", "spaces/alice/s@refs/pr/3/app.py",
+    "alice/m@refs%2Fpr%2F1/w.bin", "alice/m@feature%2Fx/dir/f", "alice/m/file@2.txt",
+    "datasets/alice/x@refs/convert/parquet/d",
+    "models/alice/m/x", "alice/m@main",
+])
+def test_path_grammar_matches_reference(path):
+    from huggingface_hub.utils import parse_hf_uri
+
+    from snuggle.hub.hf_file_system_paths import parse_hf_path
+
+    ref = parse_hf_uri("hf://" + path)
+    assert parse_hf_path(path)[:4] == (ref.type, ref.id, ref.revision, ref.path_in_repo)
+
+
 def test_ls_info_match_reference(hub_server, repo):
     name, _ = repo
     ours, ref = _ours(hub_server), _ref(hub_server)
@@ -95,7 +110,15 @@ def test_ls_info_match_reference(hub_server, repo):
     for path in (f"datasets/{name}/big.bin", f"datasets/{name}/data/sub", f"datasets/{name}", f"datasets/{name}/a.txt"):
         _same(ours.info(path), ref.info(path))
         assert ours.isdir(path) == ref.isdir(path) and ours.isfile(path) == ref.isfile(path)
-    # info from a cold cache (paths-info) and ls of a file path
+    # expanded listings (last_commit, security) and a cold-cache info through paths-info
+    path = f"datasets/{name}/data"
+    a, b = _ours(hub_server).ls(path, expand_info=True), _ref(hub_server).ls(path, expand_info=True)
+    assert a[0]["last_commit"] is not None
+    for x, y in zip(a, b, strict=True):
+        _same(x, y)
+    _same(_ours(hub_server).info(f"{path}/train.parquet", expand_info=True),
+          _ref(hub_server).info(f"{path}/train.parquet", expand_info=True))
+    assert _ours(hub_server).modified(f"{path}/train.parquet") == _ref(hub_server).modified(f"{path}/train.parquet")
     _same(_ours(hub_server).info(f"datasets/{name}/data/train.parquet"),
           _ref(hub_server).info(f"datasets/{name}/data/train.parquet"))
     assert ours.ls(f"datasets/{name}/a.txt", detail=False) == [f"datasets/{name}/a.txt"]
@@ -230,6 +253,18 @@ def test_pyarrow_reads_through_filesystem(hub_server, repo):
     pandas = pytest.importorskip("pandas")
     with ours.open(f"datasets/{name}/data/train.parquet") as f:
         assert pandas.read_parquet(f)["s"].tolist() == expected.column("s").to_pylist()
+
+
+def test_instances_cached_per_endpoint(hub_server, monkeypatch):
+    a = HfFileSystem()
+    assert a.endpoint == hub_server.endpoint and HfFileSystem() is a
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    b = HfFileSystem()
+    assert b is not a and b.endpoint == "http://127.0.0.1:9"
+    assert HfFileSystem(endpoint=hub_server.endpoint) is a
+    import pickle
+
+    assert pickle.loads(pickle.dumps(a)).endpoint == hub_server.endpoint
 
 
 def test_protocol_registration(monkeypatch):
