@@ -162,6 +162,13 @@ def test_reads_and_ranges_match_reference(hub_server, repo, tmp_path):
         f.seek(-7, 2)
         assert f.read() == BIG[-7:]
     assert ours.open(path).read() == BIG
+    ranges = []
+    real_get = ours._get
+    ours._get = lambda url, **kw: ranges.append(kw.get("headers", {}).get("Range")) or real_get(url, **kw)
+    with ours.open(path, block_size=4096, cache_type="bytes") as f:
+        f.seek(250_000)
+        assert f.read(10) == BIG[250_000:250_010]
+    assert len(ranges) == 1 and ranges[0].startswith("bytes=250000-")  # one Range request, not the file
     calls = []
 
     class Count(__import__("fsspec").callbacks.Callback):
@@ -253,6 +260,8 @@ def test_pyarrow_reads_through_filesystem(hub_server, repo):
     pandas = pytest.importorskip("pandas")
     with ours.open(f"datasets/{name}/data/train.parquet") as f:
         assert pandas.read_parquet(f)["s"].tolist() == expected.column("s").to_pylist()
+    frame = pandas.read_parquet(f"datasets/{name}/data/train.parquet", filesystem=ours)
+    assert frame["x"].tolist() == list(range(100))
 
 
 def test_instances_cached_per_endpoint(hub_server, monkeypatch):
