@@ -188,3 +188,12 @@ def postgres_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_library_offline_switches(monkeypatch):
+    """Other test modules export HF_DATASETS_OFFLINE / TRANSFORMERS_OFFLINE at import (their reference libraries
+    must not reach the network); the Hub tests run those libraries in subprocesses against the loopback server,
+    so the switches must not leak into them. HF_HUB_OFFLINE is handled by each test (snuggle reads it per call)."""
+    for name in ("HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)

@@ -37,7 +37,7 @@ def run_reference(script: str, hub_server, tmp_path, timeout: int = 240) -> dict
     """Run `script` with the reference libraries against the test server; it prints one JSON line last."""
     env = dict(os.environ)
     env.update(HF_ENDPOINT=hub_server.endpoint, HF_TOKEN=hub_server.token, HF_HOME=str(tmp_path / "ref-home"),
-               HF_HUB_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", HF_UPDATE_DOWNLOAD_COUNTS="0",
+               HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0", TRANSFORMERS_OFFLINE="0", HF_HUB_DISABLE_TELEMETRY="1", HF_UPDATE_DOWNLOAD_COUNTS="0",
                DISABLE_SAFETENSORS_CONVERSION="1", HF_DATASETS_CACHE=str(tmp_path / "ref-datasets"),
                OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_DISABLE_PROGRESS_BARS="1",
                HF_DATASETS_DISABLE_PROGRESS_BARS="1", TRANSFORMERS_VERBOSITY="error")
