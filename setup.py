@@ -1,5 +1,5 @@
 """Build the optional C fast paths (tokenizers engine, fp32 decode kernels: whole layers and small-batch products;
-counter-based dropout for CPU training).
+counter-based dropout for CPU training; exact CPU multinomial sampling).
 
 The extension is optional: when no C compiler is present, snuggle falls back to its
 pure-Python reference implementation (same results, slower).
@@ -32,6 +32,12 @@ setup(
             depends=["snuggle/models/_decode.h"],
             extra_compile_args=["-O3", "-std=c11", "-pthread", "-ffp-contract=fast"],
             extra_link_args=["-pthread"],
+            optional=True,
+        ),
+        Extension(
+            "snuggle.generation._sample",
+            sources=["snuggle/generation/_sample.c"],
+            extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         ),
         Extension(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from snuggle.generation.configuration import GenerationConfig
+from snuggle.generation.fast_sampling import multinomial_one
 from snuggle.generation.logits_process import LogitsProcessorList
 from snuggle.generation.mixin import GenerationMixin
 from snuggle.generation.outputs import (
@@ -105,7 +106,7 @@ def _greedy_or_sample(state: DecodeState):
             extras.record(outputs)
         del outputs
         if config.do_sample:
-            next_tokens = torch.multinomial(torch.softmax(next_scores, dim=-1), num_samples=1).squeeze(1)
+            next_tokens = multinomial_one(torch.softmax(next_scores, dim=-1)).squeeze(1)
         else:
             next_tokens = torch.argmax(next_scores, dim=-1)
         if has_eos_stopping:

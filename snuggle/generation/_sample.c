@@ -1,0 +1,145 @@
+/* torch.multinomial(probs, 1) on CPU, bit for bit, without drawing what cannot win.
+ *
+ * torch draws one sample per row as argmax(p / q), q = Exp(1) for EVERY element: with d1, d2 two consecutive
+ * mt19937 outputs, u = ((d1 << 32 | d2) & (2^53 - 1)) * 2^-53 and q = (float)(-log1p(-u)); then p / q in
+ * float32 and the first maximum. Elements with p == 0 (everything top-k / top-p filtered out) can never win,
+ * but they consume their two draws. This kernel advances the same mt19937 stream over all elements (cheap) and
+ * computes the logarithm and the ratio only where p > 0: same token, same generator state afterwards.
+ *
+ * Python API: sample(probs_ptr, rows, cols, key_bytes(624 x uint32, writable buffer), pos) -> (tokens list, pos)
+ *   or None (invalid input, or more than a quarter of the entries nonzero: torch's own loop is as fast then).
+ *   `key` is the mt19937 state (updated in place), `pos` the next index into it (624: twist first).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+#define N 624
+#define M 397
+
+#define MIX(a, b, c) ((c) ^ ((((a) & 0x80000000U) | ((b) & 0x7fffffffU)) >> 1) ^ (-((b) & 1U) & 0x9908b0dfU))
+
+/* The mt19937 state transition, in the three index ranges that need no modulo (vectorises). */
+static void twist(uint32_t *mt) {
+    int i = 0;
+    for (; i < N - M; i++) mt[i] = MIX(mt[i], mt[i + 1], mt[i + M]);
+    for (; i < N - 1; i++) mt[i] = MIX(mt[i], mt[i + 1], mt[i + M - N]);
+    mt[N - 1] = MIX(mt[N - 1], mt[0], mt[M - 1]);
+}
+
+static inline uint32_t temper(uint32_t y) {
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680U;
+    y ^= (y << 15) & 0xefc60000U;
+    y ^= y >> 18;
+    return y;
+}
+
+static PyObject *py_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "sample(probs_ptr, rows, cols, key, pos)");
+        return NULL;
+    }
+    const float *probs = (const float *)PyLong_AsVoidPtr(args[0]);
+    Py_ssize_t rows = PyLong_AsSsize_t(args[1]), cols = PyLong_AsSsize_t(args[2]);
+    Py_ssize_t pos = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred()) return NULL;
+    Py_buffer key;
+    if (PyObject_GetBuffer(args[3], &key, PyBUF_WRITABLE) < 0) return NULL;
+    if (key.len != N * 4 || pos < 0 || pos > N || rows < 0 || cols <= 0) {
+        PyBuffer_Release(&key);
+        PyErr_SetString(PyExc_ValueError, "sample: key must be 624 uint32, 0 <= pos <= 624, cols > 0");
+        return NULL;
+    }
+    /* torch's checks (it raises on negative, inf or nan entries and on all-zero rows) and the density test:
+     * on any of them return None and leave the state alone, so the caller runs torch.multinomial itself. */
+    Py_ssize_t nonzero = 0;
+    int invalid = 0;
+    for (Py_ssize_t r = 0; r < rows && !invalid; r++) {
+        const float *row = probs + r * cols;
+        Py_ssize_t row_nonzero = 0;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            float v = row[c];
+            invalid |= !(v >= 0.0f) | (v == INFINITY);
+            row_nonzero += v != 0.0f;
+        }
+        invalid |= row_nonzero == 0;
+        nonzero += row_nonzero;
+    }
+    if (invalid || nonzero * 4 > rows * cols) {
+        PyBuffer_Release(&key);
+        Py_RETURN_NONE;
+    }
+    uint32_t *mt = (uint32_t *)key.buf;
+    PyObject *tokens = PyList_New(rows);
+    if (!tokens) {
+        PyBuffer_Release(&key);
+        return NULL;
+    }
+    int64_t *best_index = PyMem_Malloc(sizeof(int64_t) * (rows ? rows : 1));
+    if (!best_index) {
+        Py_DECREF(tokens);
+        PyBuffer_Release(&key);
+        return PyErr_NoMemory();
+    }
+    int p = (int)pos;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        const float *row = probs + r * cols;
+        float best = -INFINITY;
+        int64_t arg = 0;
+        int have = 0;
+        for (Py_ssize_t c = 0; c < cols; c++) {
+            if (p >= N - 1) { /* the two draws may straddle a twist: take them one by one */
+                if (p == N) { twist(mt); p = 0; }
+                uint32_t d1 = temper(mt[p++]);
+                if (p == N) { twist(mt); p = 0; }
+                uint32_t d2 = temper(mt[p++]);
+                float pc = row[c];
+                if (pc != 0.0f) {
+                    uint64_t bits = (((uint64_t)d1 << 32) | d2) & ((1ULL << 53) - 1);
+                    float q = (float)(-log1p(-(double)bits * 0x1p-53));
+                    float ratio = pc / q;
+                    if (!have || ratio > best || (isnan(ratio) && !isnan(best))) { best = ratio; arg = c; have = 1; }
+                }
+                continue;
+            }
+            float pc = row[c];
+            if (pc != 0.0f) {
+                uint32_t d1 = temper(mt[p]), d2 = temper(mt[p + 1]);
+                uint64_t bits = (((uint64_t)d1 << 32) | d2) & ((1ULL << 53) - 1);
+                float q = (float)(-log1p(-(double)bits * 0x1p-53));
+                float ratio = pc / q;
+                if (!have || ratio > best || (isnan(ratio) && !isnan(best))) { best = ratio; arg = c; have = 1; }
+            }
+            p += 2;
+        }
+        best_index[r] = arg;
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&key);
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        PyObject *v = PyLong_FromLongLong(best_index[r]);
+        if (!v) {
+            PyMem_Free(best_index);
+            Py_DECREF(tokens);
+            return NULL;
+        }
+        PyList_SET_ITEM(tokens, r, v);
+    }
+    PyMem_Free(best_index);
+    return Py_BuildValue("(Ni)", tokens, p);
+}
+
+static PyMethodDef methods[] = {
+    {"sample", (PyCFunction)(void (*)(void))py_sample, METH_FASTCALL,
+     "sample(probs_ptr, rows, cols, key, pos) -> (tokens, pos): torch.multinomial(probs, 1) on the given mt19937 state."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sample",
+                                    "Exact CPU multinomial sampling (see snuggle/generation/fast_sampling.py).", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__sample(void) { return PyModule_Create(&module); }
