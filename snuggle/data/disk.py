@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from snuggle.errors import DataError
+from snuggle.utils.atomic import fsync_path
 
 STATE_JSON = "state.json"
 INFO_JSON = "dataset_info.json"
@@ -162,7 +163,7 @@ def save_to_disk(
             _write_json(os.path.join(tmp, DICT_JSON), {"splits": list(datasets)}, indent=None)
         else:
             _write_dataset_folder(datasets[None], tmp, max_shard_size, num_shards, num_proc)
-        _fsync_path(tmp)
+        fsync_path(tmp)
         _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -199,7 +200,7 @@ def _write_dataset_folder(ds, folder: str, max_shard_size, num_shards, num_proc)
                 writer.write_table(_rows(data, positions, lo, hi).replace_schema_metadata(schema.metadata))
             if start == end:  # an empty shard still carries the schema (done by new_stream)
                 pass
-        _fsync_path(path)
+        fsync_path(path)
         return end - start
 
     jobs = list(enumerate(contiguous_shard_bounds(num_rows, shards)))
@@ -264,15 +265,6 @@ def _write_json(path: str, obj: Any, indent: int | None, sort_keys: bool = False
         json.dump(obj, f, indent=indent, sort_keys=sort_keys)  # ensure_ascii as the reference
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_path(path: str) -> None:
-    """Flush a file's or folder's data to disk so the final rename never exposes empty files."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _refuse_overwriting_own_files(ds, target: str) -> None:

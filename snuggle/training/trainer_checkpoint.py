@@ -39,7 +39,7 @@ from snuggle.training.trainer_utils import (
     get_last_checkpoint,
     sorted_checkpoints,
 )
-from snuggle.utils.atomic import replace_dir
+from snuggle.utils.atomic import fsync_path, replace_dir
 from snuggle.utils.logging import get_logger
 
 logger = get_logger(__name__)
@@ -49,26 +49,12 @@ def checkpoint_name(step: int) -> str:
     return f"{PREFIX_CHECKPOINT_DIR}-{step}"
 
 
-def _fsync_dir(path: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _fsync_tree(path: str) -> None:
     """Flush every file of a folder to disk before it is renamed into place."""
     for root, _, files in os.walk(path):
         for name in files:
-            with contextlib.suppress(OSError):
-                fd = os.open(os.path.join(root, name), os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-        _fsync_dir(root)
+            fsync_path(os.path.join(root, name), quiet=True)
+        fsync_path(root, quiet=True)
 
 
 def tmp_checkpoint_dir(output_dir: str, step: int) -> str:
@@ -79,7 +65,7 @@ def publish_checkpoint(tmp: str, final: str) -> None:
     """Rename a complete temp folder onto `final` (replacing an older folder of the same step)."""
     _fsync_tree(tmp)
     replace_dir(tmp, final)
-    _fsync_dir(os.path.dirname(final))
+    fsync_path(os.path.dirname(final), quiet=True)
 
 
 @contextlib.contextmanager

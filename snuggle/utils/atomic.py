@@ -64,6 +64,28 @@ def atomic_write_json(
     atomic_write_text(path, text + ("\n" if trailing_newline else ""))
 
 
+def fsync_path(path: str | os.PathLike, *, quiet: bool = False) -> None:
+    """fsync a file or folder by name (fsync flushes the file whichever descriptor asks), so that a later
+    rename never exposes empty contents. `quiet=True` ignores OSError (folders on file systems that refuse
+    it, files removed meanwhile).
+
+    >>> import tempfile; fsync_path(tempfile.gettempdir(), quiet=True)
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        if quiet:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not quiet:
+            raise
+    finally:
+        os.close(fd)
+
+
 def replace_dir(staging: str | os.PathLike, final: str | os.PathLike) -> None:
     """Move the complete folder `staging` onto `final`, replacing a folder already there.
 

@@ -63,12 +63,12 @@ SAVE_CHILD = textwrap.dedent(
         time.sleep(600)
 
     if when == "shard":
-        real_fsync = disk._fsync_path
+        real_fsync = disk.fsync_path
         def fsync_then_stop(path):
             real_fsync(path)
             if path.endswith(".arrow"):
                 stop_here()
-        disk._fsync_path = fsync_then_stop
+        disk.fsync_path = fsync_then_stop
     else:
         disk._swap_in = stop_here
     ds = Dataset.from_dict({"id": list(range(1000, 1600)), "text": ["new"] * 600})

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable
 
 from snuggle.hub.server.errors import BadRequest, TooLarge
+from snuggle.utils.atomic import fsync_path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -99,7 +100,7 @@ class BlobStore:
         With `expected_size` known the git blob oid is computed in the same pass."""
         tmp, blob = self._write_temp(chunks, expected_sha256, expected_size, max_size)
         try:
-            _fsync_path(tmp)
+            fsync_path(tmp)
             self._publish(tmp, blob.sha256)
         except BaseException:
             _unlink_quietly(tmp)
@@ -123,10 +124,10 @@ class BlobStore:
                 from concurrent.futures import ThreadPoolExecutor
 
                 with ThreadPoolExecutor(min(sync_threads, len(written)), thread_name_prefix="blob-fsync") as pool:
-                    list(pool.map(_fsync_path, [tmp for tmp, _ in written]))
+                    list(pool.map(fsync_path, [tmp for tmp, _ in written]))
             else:
                 for tmp, _ in written:
-                    _fsync_path(tmp)
+                    fsync_path(tmp)
             for tmp, blob in written:
                 self._publish(tmp, blob.sha256)
                 stored.append(blob)
@@ -187,7 +188,7 @@ class BlobStore:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(tmp, final)
         if self.sync_dirs:
-            _fsync_dir(Path(final).parent)
+            fsync_path(Path(final).parent, quiet=True)
 
     def store_bytes(self, data: bytes) -> StoredBlob:
         return self.store_detailed([data], expected_size=len(data))
@@ -220,30 +221,8 @@ class BlobStore:
             return f.read() if limit is None else f.read(limit)
 
 
-def _fsync_path(path: str) -> None:
-    """fsync a file by name (fsync flushes the file, whichever descriptor asks)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
