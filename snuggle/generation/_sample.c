@@ -36,6 +36,18 @@ static inline uint32_t temper(uint32_t y) {
     return y;
 }
 
+/* One element of torch's argmax(p / q): q from the element's two raw (untempered) mt19937 words. */
+static inline void consider(float pc, Py_ssize_t c, uint32_t w1, uint32_t w2, float *best, int64_t *arg, int *have) {
+    uint64_t bits = (((uint64_t)temper(w1) << 32) | temper(w2)) & ((1ULL << 53) - 1);
+    float q = (float)(-log1p(-(double)bits * 0x1p-53));
+    float ratio = pc / q;
+    if (!*have || ratio > *best || (isnan(ratio) && !isnan(*best))) {
+        *best = ratio;
+        *arg = c;
+        *have = 1;
+    }
+}
+
 static PyObject *py_sample(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 5) {
         PyErr_SetString(PyExc_TypeError, "sample(probs_ptr, rows, cols, key, pos)");
@@ -91,28 +103,16 @@ static PyObject *py_sample(PyObject *self, PyObject *const *args, Py_ssize_t nar
         int64_t arg = 0;
         int have = 0;
         for (Py_ssize_t c = 0; c < cols; c++) {
+            float pc = row[c];
             if (p >= N - 1) { /* the two draws may straddle a twist: take them one by one */
                 if (p == N) { twist(mt); p = 0; }
-                uint32_t d1 = temper(mt[p++]);
+                uint32_t d1 = mt[p++];
                 if (p == N) { twist(mt); p = 0; }
-                uint32_t d2 = temper(mt[p++]);
-                float pc = row[c];
-                if (pc != 0.0f) {
-                    uint64_t bits = (((uint64_t)d1 << 32) | d2) & ((1ULL << 53) - 1);
-                    float q = (float)(-log1p(-(double)bits * 0x1p-53));
-                    float ratio = pc / q;
-                    if (!have || ratio > best || (isnan(ratio) && !isnan(best))) { best = ratio; arg = c; have = 1; }
-                }
+                if (pc != 0.0f) consider(pc, c, d1, mt[p], &best, &arg, &have);
+                p++;
                 continue;
             }
-            float pc = row[c];
-            if (pc != 0.0f) {
-                uint32_t d1 = temper(mt[p]), d2 = temper(mt[p + 1]);
-                uint64_t bits = (((uint64_t)d1 << 32) | d2) & ((1ULL << 53) - 1);
-                float q = (float)(-log1p(-(double)bits * 0x1p-53));
-                float ratio = pc / q;
-                if (!have || ratio > best || (isnan(ratio) && !isnan(best))) { best = ratio; arg = c; have = 1; }
-            }
+            if (pc != 0.0f) consider(pc, c, mt[p], mt[p + 1], &best, &arg, &have);
             p += 2;
         }
         best_index[r] = arg;
