@@ -65,20 +65,15 @@ class ListingMixin(HfApiBase):
         if apps:
             params["apps"] = [apps] if isinstance(apps, str) else apps
         for key, value in (("gated", gated), ("inference", inference), ("inference_provider", inference_provider),
-                           ("num_parameters", num_parameters), ("limit", limit)):
+                           ("num_parameters", num_parameters)):
             if value is not None:
                 params[key] = value
-        if sort is not None:
-            params["sort"] = _SORT_NAMES.get(sort, sort)
-        if full:
-            params["full"] = True
         if fetch_config:
             params["config"] = True
         if cardData:
             params["cardData"] = True
-        if expand:
-            params["expand"] = expand
-        return self._list_infos(ModelInfo, "models", params, limit, token)
+        return self._list_infos(ModelInfo, "models", params, sort=sort, limit=limit, expand=expand, full=full,
+                                token=token)
 
     def list_datasets(self, *, filter: str | Iterable[str] | None = None, author: str | None = None,
                       benchmark: Any = None, dataset_name: str | None = None, gated: bool | None = None,
@@ -109,15 +104,8 @@ class ListingMixin(HfApiBase):
         searches = [s for s in (dataset_name, search) if s]
         if searches:
             params["search"] = searches
-        if sort is not None:
-            params["sort"] = _SORT_NAMES.get(sort, sort)
-        if limit is not None:
-            params["limit"] = limit
-        if expand:
-            params["expand"] = expand
-        if full:
-            params["full"] = True
-        return self._list_infos(DatasetInfo, "datasets", params, limit, token)
+        return self._list_infos(DatasetInfo, "datasets", params, sort=sort, limit=limit, expand=expand, full=full,
+                                token=token)
 
     def list_spaces(self, *, filter: str | Iterable[str] | None = None, author: str | None = None,
                     search: str | None = None, datasets: str | Iterable[str] | None = None,
@@ -135,6 +123,12 @@ class ListingMixin(HfApiBase):
                 params[key] = value
         if linked:
             params["linked"] = True
+        return self._list_infos(SpaceInfo, "spaces", params, sort=sort, limit=limit, expand=expand, full=full,
+                                token=token)
+
+    def _list_infos(self, cls: type, plural: str, params: dict, *, sort: str | None, limit: int | None,
+                    expand: list[str] | None, full: bool | None, token: bool | str | None) -> Iterator[Any]:
+        """The parameters every listing shares, then the pages as `cls` objects (at most `limit`)."""
         if sort is not None:
             params["sort"] = _SORT_NAMES.get(sort, sort)
         if limit is not None:
@@ -143,10 +137,6 @@ class ListingMixin(HfApiBase):
             params["expand"] = expand
         if full:
             params["full"] = True
-        return self._list_infos(SpaceInfo, "spaces", params, limit, token)
-
-    def _list_infos(self, cls: type, plural: str, params: dict, limit: int | None,
-                    token: bool | str | None) -> Iterator[Any]:
         items = self._paginate(f"{self.endpoint}/api/{plural}", params=params, token=token)
         if limit is not None:
             items = islice(items, limit)
