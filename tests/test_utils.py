@@ -41,3 +41,53 @@ def test_progress_respects_env(monkeypatch):
 def test_logger_namespace():
     assert get_logger("x").name == "snuggle.x"
     assert os.environ.get("SNUGGLE_LOG_LEVEL", "WARNING")
+
+
+def test_gc_paused_restores_the_collector_also_on_error():
+    import gc
+
+    from snuggle.utils.lazy import gc_paused, without_gc_pauses
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with gc_paused():
+            assert not gc.isenabled()
+            with gc_paused():  # nested: the inner block must not turn it back on
+                pass
+            assert not gc.isenabled()
+            raise RuntimeError("load failed")
+    assert gc.isenabled()
+
+    gc.disable()  # a caller who turned it off keeps it off
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    @without_gc_pauses
+    def load(x):
+        """doc"""
+        return x, gc.isenabled()
+
+    assert load(3) == (3, False) and load.__name__ == "load" and load.__doc__ == "doc"
+    assert gc.isenabled()
+
+
+def test_loaders_run_with_the_collector_paused(monkeypatch):
+    """pipeline(), from_pretrained and lazy imports run without full collections (one-shot start-up time)."""
+    import gc
+
+    from snuggle.models.modeling import PreTrainedModel
+    from snuggle.pipelines import pipeline
+    from snuggle.tokenizers.fast_tokenizer import PreTrainedTokenizerFast
+
+    for function in (pipeline, PreTrainedModel.from_pretrained, PreTrainedTokenizerFast.from_pretrained):
+        assert getattr(function, "__wrapped__", None) is not None, function
+    from snuggle.utils import lazy
+
+    seen = []
+    monkeypatch.setattr(lazy.importlib, "import_module", lambda name: seen.append(gc.isenabled()) or gc)
+    lazy.lazy_exports("pkg", {"isenabled": "gc"}, {})[0]("isenabled")
+    assert seen == [False] and gc.isenabled()

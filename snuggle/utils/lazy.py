@@ -8,7 +8,10 @@ importing a package costs nothing until a name is used.
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib
+from contextlib import contextmanager
 
 
 def lazy_exports(
@@ -20,12 +23,14 @@ def lazy_exports(
 
     def __getattr__(name: str):
         if name in submodules:
-            value = importlib.import_module(f"{package}.{name}")
+            with gc_paused():
+                value = importlib.import_module(f"{package}.{name}")
         else:
             target = names.get(name)
             if target is None:
                 raise AttributeError(f"module {package!r} has no attribute {name!r}")
-            value = getattr(importlib.import_module(target), name)
+            with gc_paused():
+                value = getattr(importlib.import_module(target), name)
         namespace[name] = value
         return value
 
@@ -33,3 +38,38 @@ def lazy_exports(
         return public
 
     return __getattr__, __dir__
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector around a bulk import or load; restored afterwards (also on error).
+
+    Importing torch and building a model or a tokenizer allocate hundreds of thousands of long-lived
+    container objects, and every full collection they trigger walks all of them and frees nothing (three
+    such passes cost ~0.3 s of a 2 s one-shot pipeline script here). Reference counting still frees
+    everything as usual; only the search for reference cycles waits until the block ends. Nested and
+    concurrent uses are fine: only the outermost block that found the collector on turns it back on.
+
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    """
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def without_gc_pauses(function):
+    """Decorator: run `function` inside `gc_paused()` (for loaders such as `from_pretrained`)."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with gc_paused():
+            return function(*args, **kwargs)
+
+    return wrapper

@@ -123,13 +123,18 @@ def vocab_ordered_by_id(vocab_r: dict[int, str]) -> dict[str, int]:
 
 def reverse_vocab(vocab: dict[str, int]) -> dict[int, str]:
     """id -> token; when two tokens share an id the later one wins."""
-    return {i: t for t, i in vocab.items()}
+    return dict(zip(vocab.values(), vocab.keys()))
 
 
 def check_vocab_dict(vocab: Any, where: str, path: str | None = None) -> dict[str, int]:
     """Validate a {token: id} mapping from a file or a caller; return it as a plain dict."""
     if not isinstance(vocab, dict):
         raise TokenizerFileError(f"expected a JSON object {{token: id}}, found {type(vocab).__name__}", path=path, where=where)
+    ids = vocab.values()
+    # the common case checked by C loops (set/map/min/max); the item loop below names the first bad entry
+    if not vocab or (set(map(type, vocab)) == {str} and set(map(type, ids)) == {int} and min(ids) >= 0
+                     and max(ids) <= 0xFFFFFFFF):
+        return dict(vocab)
     for token, idx in vocab.items():
         if not isinstance(token, str):
             raise TokenizerFileError(f"token {token!r} is not a string", path=path, where=where)

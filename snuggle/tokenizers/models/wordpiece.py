@@ -50,7 +50,7 @@ class WordPiece(Model):
         self.vocab = check_vocab_dict(vocab, "vocab")
         self.vocab_r = reverse_vocab(self.vocab)
         # No vocab entry is longer than this, so no longer candidate needs a lookup.
-        self._max_token_chars = max((len(t) for t in self.vocab), default=0)
+        self._max_token_chars = max(map(len, self.vocab), default=0)
 
     @classmethod
     def from_bpe(cls, bpe, **kwargs) -> "WordPiece":
