@@ -41,6 +41,7 @@ from snuggle.models.encoder_losses import (
     sequence_classification_loss,
 )
 from snuggle.models.fast_dropout import Dropout
+from snuggle.models.fast_linear import Linear
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -148,10 +149,10 @@ class DistilBertSelfAttention(nn.Module):
         self.config = config
         self.n_heads = config.n_heads
         self.attention_head_size = check_heads_divide_hidden(config.dim, config.n_heads, "DistilBertConfig")
-        self.q_lin = nn.Linear(config.dim, config.dim)
-        self.k_lin = nn.Linear(config.dim, config.dim)
-        self.v_lin = nn.Linear(config.dim, config.dim)
-        self.out_lin = nn.Linear(config.dim, config.dim)
+        self.q_lin = Linear(config.dim, config.dim)
+        self.k_lin = Linear(config.dim, config.dim)
+        self.v_lin = Linear(config.dim, config.dim)
+        self.out_lin = Linear(config.dim, config.dim)
         self.dropout = Dropout(config.attention_dropout)
 
     def forward(self, hidden_states, attention_mask=None, output_attentions=False):
@@ -178,8 +179,8 @@ class FFN(nn.Module):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.dropout = Dropout(config.dropout)
-        self.lin1 = nn.Linear(config.dim, config.hidden_dim)
-        self.lin2 = nn.Linear(config.hidden_dim, config.dim)
+        self.lin1 = Linear(config.dim, config.hidden_dim)
+        self.lin2 = Linear(config.hidden_dim, config.dim)
         self.activation = activation_from_name(config.activation, "activation")
 
     def forward(self, x):
@@ -291,9 +292,9 @@ class DistilBertForMaskedLM(DistilBertPreTrainedModel):
         super().__init__(config)
         self.activation = activation_from_name(config.activation, "activation")
         self.distilbert = DistilBertModel(config)
-        self.vocab_transform = nn.Linear(config.dim, config.dim)
+        self.vocab_transform = Linear(config.dim, config.dim)
         self.vocab_layer_norm = nn.LayerNorm(config.dim, eps=1e-12)
-        self.vocab_projector = nn.Linear(config.dim, config.vocab_size)
+        self.vocab_projector = Linear(config.dim, config.vocab_size)
         self.post_init()
 
     def get_output_embeddings(self):
@@ -325,8 +326,8 @@ class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.distilbert = DistilBertModel(config)
-        self.pre_classifier = nn.Linear(config.dim, config.dim)
-        self.classifier = nn.Linear(config.dim, config.num_labels)
+        self.pre_classifier = Linear(config.dim, config.dim)
+        self.classifier = Linear(config.dim, config.num_labels)
         self.dropout = Dropout(config.seq_classif_dropout)
         self.post_init()
 
@@ -352,7 +353,7 @@ class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
                 f"DistilBertForQuestionAnswering needs config.num_labels == 2 (start and end), found {config.num_labels}"
             )
         self.distilbert = DistilBertModel(config)
-        self.qa_outputs = nn.Linear(config.dim, config.num_labels)
+        self.qa_outputs = Linear(config.dim, config.num_labels)
         self.dropout = Dropout(config.qa_dropout)
         self.post_init()
 
@@ -377,7 +378,7 @@ class DistilBertForTokenClassification(DistilBertPreTrainedModel):
         self.num_labels = config.num_labels
         self.distilbert = DistilBertModel(config)
         self.dropout = Dropout(config.dropout)
-        self.classifier = nn.Linear(config.dim, config.num_labels)
+        self.classifier = Linear(config.dim, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, position_ids=None,
@@ -401,8 +402,8 @@ class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
         self.distilbert = DistilBertModel(config)
-        self.pre_classifier = nn.Linear(config.dim, config.dim)
-        self.classifier = nn.Linear(config.dim, 1)
+        self.pre_classifier = Linear(config.dim, config.dim)
+        self.classifier = Linear(config.dim, 1)
         self.dropout = Dropout(config.seq_classif_dropout)
         self.post_init()
 
