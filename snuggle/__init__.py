@@ -11,7 +11,7 @@ pyarrow or any other heavy dependency.
 
 from __future__ import annotations
 
-from snuggle.utils.lazy import lazy_exports
+from snuggle.utils.lazy import lazy_exports, register_fast_exit
 
 __version__ = "0.1.0"
 
@@ -95,3 +95,5 @@ __all__ = sorted(set(_EXPORTS) | _SUBPACKAGES | {"__version__"})
 
 
 __getattr__, __dir__ = lazy_exports("snuggle", _EXPORTS, globals(), _SUBPACKAGES)
+
+register_fast_exit()

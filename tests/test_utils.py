@@ -91,3 +91,28 @@ def test_loaders_run_with_the_collector_paused(monkeypatch):
     monkeypatch.setattr(lazy.importlib, "import_module", lambda name: seen.append(gc.isenabled()) or gc)
     lazy.lazy_exports("pkg", {"isenabled": "gc"}, {})[0]("isenabled")
     assert seen == [False] and gc.isenabled()
+
+
+def test_fast_exit_still_finalizes_garbage_and_can_be_turned_off(tmp_path):
+    """The exit hook collects cycles before freezing: a cycle that is garbage at exit is still finalized."""
+    import subprocess
+    import sys
+
+    script = f"""
+import gc, snuggle
+from snuggle.utils import lazy
+class Node:
+    def __del__(self):
+        open({str(tmp_path / 'finalized')!r}, "w").write("yes")
+a = Node(); a.self = a   # a reference cycle with a finalizer
+del a
+gc.disable()             # nothing collects it before exit but the hook
+print(len(lazy._FAST_EXIT), lazy.register_fast_exit())
+"""
+    env = {k: v for k, v in os.environ.items() if k != "SNUGGLE_FAST_EXIT"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["1", "False"]  # registered once, at import
+    assert (tmp_path / "finalized").read_text() == "yes"
+    out = subprocess.run([sys.executable, "-c", "import snuggle; from snuggle.utils import lazy; print(lazy._FAST_EXIT)"],
+                         capture_output=True, text=True, env={**env, "SNUGGLE_FAST_EXIT": "0"}, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,9 +8,11 @@ importing a package costs nothing until a name is used.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
 import importlib
+import os
 from contextlib import contextmanager
 
 
@@ -73,3 +75,28 @@ def without_gc_pauses(function):
             return function(*args, **kwargs)
 
     return wrapper
+
+
+_FAST_EXIT = []
+
+
+def register_fast_exit() -> bool:
+    """At interpreter exit, collect reference cycles once and then freeze the heap (`gc.freeze`), so the
+    collections of module teardown no longer walk every object torch created; registered once per process.
+
+    Exiting a process that imported torch costs ~0.7 s here, most of it in the collector's passes over
+    torch's ~170,000 objects while the modules are torn down; with this hook ~0.3 s. Everything that is
+    garbage when the hook runs is still collected (finalizers included); objects alive then are freed by
+    reference counting as usual, and Python never promised to finalize those at exit. The hook runs after
+    the atexit handlers registered after `import snuggle`. SNUGGLE_FAST_EXIT=0 turns it off.
+    """
+    if _FAST_EXIT or os.environ.get("SNUGGLE_FAST_EXIT", "1").lower() in ("0", "false", "no"):
+        return False
+    _FAST_EXIT.append(True)
+    atexit.register(_collect_then_freeze)
+    return True
+
+
+def _collect_then_freeze() -> None:
+    gc.collect()
+    gc.freeze()
