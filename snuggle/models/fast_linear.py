@@ -46,7 +46,8 @@ def onednn_applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if not (_AVAILABLE and torch.backends.mkldnn.enabled):
         return False
     if (x.dtype != torch.float32 or weight.dtype != torch.float32 or not x.is_cpu or not weight.is_cpu
-            or x.layout != torch.strided or weight.layout != torch.strided or not weight.is_contiguous()
+            or x.layout != torch.strided or weight.layout != torch.strided or weight.dim() != 2
+            or not (weight.is_contiguous() or weight.t().is_contiguous())  # (out, in) or a transposed view
             or x.dim() < 2 or x.numel() < MIN_ROWS * x.shape[-1]):
         return False
     if bias is not None and (bias.dtype != torch.float32 or not bias.is_cpu or not bias.is_contiguous()):

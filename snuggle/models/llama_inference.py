@@ -46,6 +46,7 @@ from torch.nn.modules import module as _module_globals
 
 from snuggle.errors import ModelError
 from snuggle.models.cache import DynamicCache, StaticCache
+from snuggle.models.fast_linear import linear, onednn_applies
 
 try:  # optional C extension (setup.py): 2-thread decode kernels (whole layers, small-batch products)
     from snuggle.models import _gemv
@@ -283,7 +284,7 @@ def _linear(hidden: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
         out = input_major_matmul(hidden, weight.t())
         if out is not None:
             return out
-    return F.linear(hidden, weight, bias)
+    return linear(hidden, weight, bias)
 
 
 def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, weight_t: torch.Tensor, bias) -> torch.Tensor:
@@ -292,8 +293,8 @@ def _residual_linear(residual: torch.Tensor, hidden: torch.Tensor, weight_t: tor
         out = input_major_matmul(hidden, weight_t, residual)
         if out is not None:
             return out
-    if bias is not None or residual.dtype != weight_t.dtype:
-        return residual + F.linear(hidden, weight_t.t(), bias)
+    if bias is not None or residual.dtype != weight_t.dtype or onednn_applies(hidden, weight_t.t(), None):
+        return residual + linear(hidden, weight_t.t(), bias)
     return torch.addmm(residual, hidden, weight_t)
 
 

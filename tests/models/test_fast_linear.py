@@ -122,3 +122,19 @@ def test_encoder_models_use_it():
     for module in (layer.attention.self.query, layer.attention.output.dense, layer.intermediate.dense,
                    layer.output.dense):
         assert type(module) is Linear
+
+
+@needs_onednn
+def test_transposed_weight_views_are_taken(calls):
+    """The Llama fused projections are input-major matrices passed as (out, in) transposed views."""
+    torch.manual_seed(4)
+    input_major = torch.randn(24, 40)
+    x = torch.randn(32, 24)
+    with torch.no_grad():
+        got = fast_linear.linear(x, input_major.t())
+    assert len(calls) == 1
+    torch.testing.assert_close(got, x @ input_major, atol=1e-5, rtol=1e-5)
+    strided = torch.randn(40, 48)[:, ::2]  # neither layout: F.linear
+    with torch.no_grad():
+        fast_linear.linear(x, strided.t())
+    assert len(calls) == 1
