@@ -35,6 +35,7 @@ from snuggle.models.encoder_losses import (
     sequence_classification_loss,
 )
 from snuggle.models.fast_dropout import Dropout, dropout as fast_dropout
+from snuggle.models.fast_linear import Linear
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutput,
@@ -171,8 +172,8 @@ def _to_weight_dtype(hidden_states, linear):
 class T5DenseActDense(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.wi = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
+        self.wi = Linear(config.d_model, config.d_ff, bias=False)
+        self.wo = Linear(config.d_ff, config.d_model, bias=False)
         self.dropout = Dropout(config.dropout_rate)
         self.act = activation_from_name(config.dense_act_fn, "feed_forward_proj")
 
@@ -186,9 +187,9 @@ class T5DenseGatedActDense(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.wi_0 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wi_1 = nn.Linear(config.d_model, config.d_ff, bias=False)
-        self.wo = nn.Linear(config.d_ff, config.d_model, bias=False)
+        self.wi_0 = Linear(config.d_model, config.d_ff, bias=False)
+        self.wi_1 = Linear(config.d_model, config.d_ff, bias=False)
+        self.wo = Linear(config.d_ff, config.d_model, bias=False)
         self.dropout = Dropout(config.dropout_rate)
         self.act = activation_from_name(config.dense_act_fn, "feed_forward_proj")
 
@@ -252,10 +253,10 @@ class T5Attention(nn.Module):
         self.inner_dim = self.n_heads * self.key_value_proj_dim
         self.layer_idx = layer_idx
         self.config = config
-        self.q = nn.Linear(self.d_model, self.inner_dim, bias=False)
-        self.k = nn.Linear(self.d_model, self.inner_dim, bias=False)
-        self.v = nn.Linear(self.d_model, self.inner_dim, bias=False)
-        self.o = nn.Linear(self.inner_dim, self.d_model, bias=False)
+        self.q = Linear(self.d_model, self.inner_dim, bias=False)
+        self.k = Linear(self.d_model, self.inner_dim, bias=False)
+        self.v = Linear(self.d_model, self.inner_dim, bias=False)
+        self.o = Linear(self.inner_dim, self.d_model, bias=False)
         if has_relative_attention_bias:
             self.relative_attention_bias = nn.Embedding(self.relative_attention_num_buckets, self.n_heads)
 
@@ -721,7 +722,7 @@ class T5ForConditionalGeneration(_T5EncoderDecoder):
         super().__init__(config)
         self.model_dim = config.d_model
         self._build_stacks(config)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
         self.post_init()
 
     def get_output_embeddings(self):
@@ -797,9 +798,9 @@ class T5ClassificationHead(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.dense = nn.Linear(config.d_model, config.d_model)
+        self.dense = Linear(config.d_model, config.d_model)
         self.dropout = Dropout(p=config.classifier_dropout)
-        self.out_proj = nn.Linear(config.d_model, config.num_labels)
+        self.out_proj = Linear(config.d_model, config.num_labels)
 
     def forward(self, hidden_states):
         hidden_states = torch.tanh(self.dense(self.dropout(hidden_states)))
@@ -872,7 +873,7 @@ class T5ForTokenClassification(T5PreTrainedModel):
         self.num_labels = config.num_labels
         self.transformer = T5EncoderModel(config)
         self.dropout = Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def get_input_embeddings(self):
@@ -905,7 +906,7 @@ class T5ForQuestionAnswering(_T5EncoderDecoder):
         self.model_dim = config.d_model
         self._build_stacks(config)
         self.num_labels = config.num_labels
-        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
+        self.qa_outputs = Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
