@@ -7,8 +7,8 @@ differ from F.linear only by summation order (~1e-5 on MiniLM layers).
 
 The module is an `nn.Linear` in every other respect (same parameters, state_dict keys, repr, hooks,
 isinstance), and it uses oneDNN only where nothing can tell the difference but speed: CPU float32, no
-gradient to record, at least MIN_ROWS rows (below that the two are on par), not while torch.compile
-traces. Set SNUGGLE_TORCH_LINEAR=1 to always use F.linear.
+gradient to record, no CPU autocast, at least MIN_ROWS rows (below that the two are on par), not while
+torch.compile traces. Set SNUGGLE_TORCH_LINEAR=1 to always use F.linear.
 
 >>> import torch
 >>> layer = Linear(4, 3)
@@ -48,13 +48,15 @@ def onednn_applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if (x.dtype != torch.float32 or weight.dtype != torch.float32 or not x.is_cpu or not weight.is_cpu
             or x.layout != torch.strided or weight.layout != torch.strided or weight.dim() != 2
             or not (weight.is_contiguous() or weight.t().is_contiguous())  # (out, in) or a transposed view
-            or x.dim() < 2 or x.numel() < MIN_ROWS * x.shape[-1]):
+            or x.dim() < 2 or x.shape[-1] == 0 or x.numel() < MIN_ROWS * x.shape[-1]):
         return False
     if bias is not None and (bias.dtype != torch.float32 or not bias.is_cpu or not bias.is_contiguous()):
         return False
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
                                     or (bias is not None and bias.requires_grad)):
         return False  # autograd needs F.linear's backward
+    if torch.is_autocast_enabled("cpu"):
+        return False  # autocast casts F.linear's inputs (e.g. to bfloat16): keep its dtype rules
     return not torch.compiler.is_compiling()
 
 

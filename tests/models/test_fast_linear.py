@@ -138,3 +138,21 @@ def test_transposed_weight_views_are_taken(calls):
     with torch.no_grad():
         fast_linear.linear(x, strided)
     assert len(calls) == 1
+
+
+@needs_onednn
+def test_cpu_autocast_keeps_f_linear_dtype_rules(calls):
+    layer = Linear(16, 8)
+    x = torch.randn(32, 16)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(x)
+    assert calls == [] and out.dtype == torch.bfloat16  # what F.linear gives under autocast
+
+
+@needs_onednn
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors")
+def test_zero_input_features_use_f_linear(calls):
+    layer = Linear(0, 4)
+    with torch.no_grad():
+        out = layer(torch.randn(32, 0))
+    assert calls == [] and out.shape == (32, 4)
