@@ -46,7 +46,7 @@ def test_logger_namespace():
 def test_gc_paused_restores_the_collector_also_on_error():
     import gc
 
-    from snuggle.utils.lazy import gc_paused, without_gc_pauses
+    from snuggle.utils.lazy import gc_paused
 
     assert gc.isenabled()
     with pytest.raises(RuntimeError):
@@ -66,7 +66,7 @@ def test_gc_paused_restores_the_collector_also_on_error():
     finally:
         gc.enable()
 
-    @without_gc_pauses
+    @gc_paused()
     def load(x):
         """doc"""
         return x, gc.isenabled()

@@ -39,7 +39,7 @@ from torch import nn
 from snuggle.errors import ModelError
 from snuggle.generation.mixin import GenerationMixin
 from snuggle.models.configuration import PretrainedConfig
-from snuggle.utils.lazy import without_gc_pauses
+from snuggle.utils.lazy import gc_paused
 from snuggle.utils.logging import get_logger
 
 logger = get_logger("snuggle.models.modeling")
@@ -337,7 +337,7 @@ class PreTrainedModel(nn.Module, GenerationMixin):
         return cls.from_config(config, **kwargs)
 
     @classmethod
-    @without_gc_pauses
+    @gc_paused()
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
         """Load config.json + weights from a folder (or Hub id) into this class.
 

@@ -20,7 +20,7 @@ import importlib
 import os
 
 from snuggle.pipelines.base import KeyDataset, Pipeline, PipelineError, _resolve_dtype
-from snuggle.utils.lazy import without_gc_pauses
+from snuggle.utils.lazy import gc_paused
 
 __all__ = [
     "PIPELINE_REGISTRY",
@@ -251,7 +251,7 @@ def _load_model(task: str, model_classes: tuple, folder: str, dtype, model_kwarg
     raise PipelineError(f"the model in {folder!r} cannot be used for task {task!r}: " + "; ".join(failures))
 
 
-@without_gc_pauses
+@gc_paused()
 def pipeline(task: str | None = None, model=None, tokenizer=None, device=None, dtype=None, batch_size=None,
              torch_dtype=None, model_kwargs: dict | None = None, pipeline_class=None, **kwargs) -> Pipeline:
     """Build the pipeline for `task` on `model` (a folder or a model object).

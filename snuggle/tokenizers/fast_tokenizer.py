@@ -18,7 +18,6 @@ import os
 from typing import Any
 
 from snuggle.errors import TokenizerError
-from snuggle.utils.lazy import without_gc_pauses
 from snuggle.tokenizers.added_vocabulary import AddedToken
 from snuggle.tokenizers.batch_encoding import BatchEncoding
 from snuggle.tokenizers.padding_strategies import PaddingStrategy, TruncationStrategy
@@ -30,6 +29,7 @@ from snuggle.tokenizers.pretrained_base import (
     _is_text_input,
     _to_py,
 )
+from snuggle.utils.lazy import gc_paused
 
 logger = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -477,7 +477,7 @@ class PreTrainedTokenizerFast(PreTrainedTokenizerBase):
         return select_chat_template(self.chat_template, chat_template, tools)
 
     @classmethod
-    @without_gc_pauses
+    @gc_paused()
     def from_pretrained(cls, pretrained_model_name_or_path, *init_inputs: Any, **kwargs: Any) -> "PreTrainedTokenizerFast":
         """Load from a folder saved by `save_pretrained` (ours or transformers'), or from slow files."""
         from snuggle.tokenizers.pretrained_io import load_pretrained

@@ -9,7 +9,6 @@ importing a package costs nothing until a name is used.
 from __future__ import annotations
 
 import atexit
-import functools
 import gc
 import importlib
 import os
@@ -51,6 +50,7 @@ def gc_paused():
     such passes cost ~0.3 s of a 2 s one-shot pipeline script here). Reference counting still frees
     everything as usual; only the search for reference cycles waits until the block ends. Nested and
     concurrent uses are fine: only the outermost block that found the collector on turns it back on.
+    As a decorator, `@gc_paused()` runs every call of the function this way (loaders such as `from_pretrained`).
 
     >>> with gc_paused():
     ...     gc.isenabled()
@@ -64,17 +64,6 @@ def gc_paused():
     finally:
         if enabled:
             gc.enable()
-
-
-def without_gc_pauses(function):
-    """Decorator: run `function` inside `gc_paused()` (for loaders such as `from_pretrained`)."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with gc_paused():
-            return function(*args, **kwargs)
-
-    return wrapper
 
 
 _FAST_EXIT = []
