@@ -37,7 +37,7 @@ from snuggle.models.encoder_losses import (
     sequence_classification_loss,
 )
 from snuggle.models.fast_dropout import Dropout, dropout as fast_dropout
-from snuggle.models.fast_linear import linear, onednn_applies
+from snuggle.models.fast_linear import linear
 from snuggle.models.modeling import PreTrainedModel
 from snuggle.models.outputs import (
     BaseModelOutputWithPastAndCrossAttentions,
@@ -221,10 +221,8 @@ class Conv1D(nn.Module):
 
     def forward(self, x):
         out_shape = x.shape[:-1] + (self.nf,)
-        rows = x.reshape(-1, x.size(-1))
-        if onednn_applies(rows, self.weight.t(), self.bias):  # inference on CPU: oneDNN (see fast_linear)
-            return linear(rows, self.weight.t(), self.bias).view(out_shape)
-        return torch.addmm(self.bias, rows, self.weight).view(out_shape)
+        # F.linear with the transposed (nx, nf) weight is addmm(bias, x, weight); CPU inference goes to oneDNN
+        return linear(x.reshape(-1, x.size(-1)), self.weight.t(), self.bias).view(out_shape)
 
     def extra_repr(self) -> str:
         return f"nf={self.nf}, nx={self.nx}"
