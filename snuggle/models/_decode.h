@@ -11,10 +11,15 @@
 #include <stddef.h>
 
 #define DECODE_MAX_ROWS 16
+#define DECODE_PANEL 48 /* columns per panel of a packed weight (3 AVX-512 vectors, 6 AVX2 vectors) */
 
 /* y[:, c0:c1] = init[:, c0:c1] + bias[c0:c1] + x @ w[:, c0:c1] for `rows` rows.
- * x (rows, k) row stride ldx; w (k, n) input-major with row stride ldw (columns contiguous); y row stride ldy;
- * init NULL (start from zero) or (rows, n) row stride ldi (may equal y: accumulate in place); bias NULL or (n). */
+ * x (rows, k) row stride ldx; y row stride ldy; init NULL (start from zero) or (rows, n) row stride ldi (may equal
+ * y: accumulate in place); bias NULL or (n). The weight is either
+ *   input-major (packed 0): (k, n) with row stride ldw (columns contiguous), or
+ *   packed in panels (packed 1): panel p holds columns [48p, 48p + 48) as a contiguous (k, 48) block that starts
+ *   p * ldw floats after w (ldw >= 48 k; the last panel zero-padded), so that the product reads one sequential
+ *   stream; c0 is then a multiple of DECODE_PANEL. */
 typedef struct {
     const float *x;
     ptrdiff_t ldx;
@@ -27,6 +32,7 @@ typedef struct {
     const float *bias;
     int rows;
     ptrdiff_t k;
+    int packed;
 } Gemm;
 
 /* Attention of one token (one batch row) for the query heads that share one kv head. */
@@ -70,6 +76,15 @@ static inline void split_columns(ptrdiff_t n, int tid, int nthreads, ptrdiff_t *
     *c1 = tid == 0 ? cut : n;
 }
 
+/* The same for a packed weight: cut at a panel boundary (whole panels per thread). */
+static inline void split_panels(ptrdiff_t n, int tid, int nthreads, ptrdiff_t *c0, ptrdiff_t *c1) {
+    const ptrdiff_t panels = (n + DECODE_PANEL - 1) / DECODE_PANEL;
+    ptrdiff_t cut = nthreads == 1 ? n : (panels + 1) / 2 * DECODE_PANEL;
+    if (cut > n) cut = n;
+    *c0 = tid == 0 ? 0 : cut;
+    *c1 = tid == 0 ? cut : n;
+}
+
 /* One Llama decoder layer for `rows` single-token rows (see _decode_layer.c). */
 typedef struct {
     int rows, hidden, q_heads, kv_heads, head_dim, inter;
@@ -79,6 +94,7 @@ typedef struct {
     const float *w_o, *b_o; ptrdiff_t ld_o;             /* (q * head_dim, hidden) */
     const float *w_gate_up, *b_gate_up; ptrdiff_t ld_gate_up; /* (hidden, 2 * inter): gate | up */
     const float *w_down, *b_down; ptrdiff_t ld_down;    /* (inter, hidden) */
+    int packed; /* the four weights are packed in panels (see Gemm), ld_* the floats between panels */
     const float *x; /* (rows, hidden) contiguous */
     float *out;     /* (rows, hidden) contiguous, may not alias x */
     const float *cos, *sin; ptrdiff_t ld_rope; /* (rows, head_dim) rows ld_rope apart (0: shared); sin signed */

@@ -13,6 +13,9 @@
  *     h = silu(gate) * up                                   each thread its gate/up columns (after the sum) | barrier
  *     out += h @ W_down (+ b)                               inputs split                  | barrier | sum (end)
  *
+ * With packed weights (see Gemm) each product splits whole panels between the threads instead: no partial sums,
+ * one barrier per product.
+ *
  * The cache slot for the new token is reserved by the caller (cache.update with a placeholder), so the keys
  * and values live in the very tensors the Python path uses. Rotary tables: cos and signed sin as built by
  * llama_inference.rotary_tables (x * cos + roll(x, d/2) * signed_sin).
@@ -46,12 +49,21 @@ static void rotate(const float *x, const float *cos, const float *sin, int dim, 
     for (int i = half; i < dim; i++) out[i] = x[i] * cos[i] + x[i - half] * sin[i];
 }
 
-/* g over all columns with the k inputs split between the threads, so each streams one contiguous half of the
+/* g over all columns on the pool's threads, then a barrier.
+ * Input-major weight: the k inputs are split between the threads, so each streams one contiguous half of the
  * weight (~20% faster than splitting the columns: half rows are short runs for the prefetcher). Thread 0
  * accumulates into g->y (from init and bias), thread 1 into `partial` (rows, n) from zero; after the barrier
- * the caller adds partial to y for its columns (add_partial). */
+ * the caller adds partial to y for its columns (add_partial).
+ * Packed weight: each thread takes whole panels (one sequential stream each) and writes y directly. */
 static void gemm_split_k(const Kernels *kern, const Gemm *g, ptrdiff_t n, float *partial, int tid, int nthreads) {
     Gemm mine = *g;
+    if (g->packed) {
+        ptrdiff_t c0, c1;
+        split_panels(n, tid, nthreads, &c0, &c1);
+        if (c0 < c1) kern->gemm_cols(&mine, c0, c1);
+        pool_barrier(tid, nthreads);
+        return;
+    }
     if (nthreads > 1) {
         const ptrdiff_t middle = (g->k / 2 / 16) * 16;
         if (tid == 0) {
@@ -70,9 +82,10 @@ static void gemm_split_k(const Kernels *kern, const Gemm *g, ptrdiff_t n, float 
     pool_barrier(tid, nthreads);
 }
 
+/* y[:, c0:c1] += partial[:, c0:c1] after an input-major gemm_split_k on two threads (nothing to add otherwise) */
 static void add_partial(float *y, ptrdiff_t ldy, const float *partial, ptrdiff_t n, int rows, ptrdiff_t c0,
-                        ptrdiff_t c1, int nthreads) {
-    if (nthreads < 2) return;
+                        ptrdiff_t c1, int nthreads, int packed) {
+    if (nthreads < 2 || packed) return;
     for (int r = 0; r < rows; r++)
         for (ptrdiff_t c = c0; c < c1; c++) y[r * ldy + c] += partial[r * n + c];
 }
@@ -93,11 +106,13 @@ static void run_layer(void *ctx, int tid, int nthreads) {
     /* attention block */
     for (int r = 0; r < rows; r++)
         kern->rms_norm(l->x + (size_t)r * hidden, l->norm1, l->eps1, normed + (size_t)r * hidden, hidden);
-    Gemm g = {normed, hidden, l->w_qkv, l->ld_qkv, qkv, qkv_n, NULL, 0, l->b_qkv, rows, hidden};
+    Gemm g = {normed, hidden, l->w_qkv, l->ld_qkv, qkv, qkv_n, NULL, 0, l->b_qkv, rows, hidden, l->packed};
     gemm_split_k(kern, &g, qkv_n, partial, tid, nthreads);
-    split_columns(qkv_n, tid, nthreads, &c0, &c1);
-    add_partial(qkv, qkv_n, partial, qkv_n, rows, c0, c1, nthreads);
-    pool_barrier(tid, nthreads);
+    if (!l->packed) {
+        split_columns(qkv_n, tid, nthreads, &c0, &c1);
+        add_partial(qkv, qkv_n, partial, qkv_n, rows, c0, c1, nthreads, l->packed);
+        pool_barrier(tid, nthreads);
+    }
 
     float *query = mine, *scores = mine + (size_t)group * dim;
     const int slot = l->kv_len - 1;
@@ -116,29 +131,33 @@ static void run_layer(void *ctx, int tid, int nthreads) {
     }
     pool_barrier(tid, nthreads);
 
-    g = (Gemm){att, att_n, l->w_o, l->ld_o, l->out, hidden, l->x, hidden, l->b_o, rows, att_n};
+    g = (Gemm){att, att_n, l->w_o, l->ld_o, l->out, hidden, l->x, hidden, l->b_o, rows, att_n, l->packed};
     gemm_split_k(kern, &g, hidden, partial, tid, nthreads);
-    split_columns(hidden, tid, nthreads, &c0, &c1);
-    add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads);
-    pool_barrier(tid, nthreads);
+    if (!l->packed) {
+        split_columns(hidden, tid, nthreads, &c0, &c1);
+        add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads, l->packed);
+        pool_barrier(tid, nthreads);
+    }
 
     /* MLP block: after the product, each thread finishes its gate columns [c0, c1) and the matching up
      * columns inter + [c0, c1) and applies silu(gate) * up to them */
     for (int r = 0; r < rows; r++)
         kern->rms_norm(l->out + (size_t)r * hidden, l->norm2, l->eps2, normed + (size_t)r * hidden, hidden);
-    g = (Gemm){normed, hidden, l->w_gate_up, l->ld_gate_up, gate_up, 2 * inter, NULL, 0, l->b_gate_up, rows, hidden};
+    g = (Gemm){normed, hidden, l->w_gate_up, l->ld_gate_up, gate_up, 2 * inter, NULL, 0, l->b_gate_up, rows, hidden,
+               l->packed};
     gemm_split_k(kern, &g, 2 * inter, partial, tid, nthreads);
     split_columns(inter, tid, nthreads, &c0, &c1);
-    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, c0, c1, nthreads);
-    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, inter + c0, inter + c1, nthreads);
+    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, c0, c1, nthreads, l->packed);
+    add_partial(gate_up, 2 * inter, partial, 2 * inter, rows, inter + c0, inter + c1, nthreads, l->packed);
     for (int r = 0; r < rows; r++)
         kern->silu_mul(gate_up + (size_t)r * 2 * inter + c0, gate_up + (size_t)r * 2 * inter + inter + c0, c1 - c0);
     pool_barrier(tid, nthreads);
 
-    g = (Gemm){gate_up, 2 * inter, l->w_down, l->ld_down, l->out, hidden, l->out, hidden, l->b_down, rows, inter};
+    g = (Gemm){gate_up, 2 * inter, l->w_down, l->ld_down, l->out, hidden, l->out, hidden, l->b_down, rows, inter,
+               l->packed};
     gemm_split_k(kern, &g, hidden, partial, tid, nthreads);
     split_columns(hidden, tid, nthreads, &c0, &c1);
-    add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads);
+    add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads, l->packed);
 }
 
 void decode_layer(Layer *layer, int want_threads) { pool_run(run_layer, layer, want_threads); }

@@ -12,8 +12,10 @@
  * spinning OpenMP threads would compete for the same two cores): generate's decode loop arranges that.
  *
  * Python API (pointers as ints, tensor.data_ptr(); the caller checks dtypes, shapes and lifetimes):
- *   gemv(x, w, y, B, K, N, ldw, init)     y = init + x @ W_t, x (B, K) contiguous, W_t (K, N) rows ldw apart,
- *                                         y (B, N) contiguous, init 0 or a (B, N) contiguous buffer (may be y)
+ *   gemv(x, w, y, B, K, N, ldw, init[, packed])
+ *                                         y = init + x @ W_t, x (B, K) contiguous, W_t (K, N) rows ldw apart
+ *                                         (packed: in panels ldw apart, see Gemm in _decode.h), y (B, N)
+ *                                         contiguous, init 0 or a (B, N) contiguous buffer (may be y)
  *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
  *   decoder_layer(plan, ...)              run that layer for one token per row (see py_decoder_layer)
  *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
@@ -160,31 +162,37 @@ typedef struct {
 static void run_gemm(void *ctx, int tid, int nthreads) {
     const WholeGemm *job = (const WholeGemm *)ctx;
     ptrdiff_t c0, c1;
-    split_columns(job->n, tid, nthreads, &c0, &c1);
-    decode_kernels->gemm_cols(&job->gemm, c0, c1);
+    if (job->gemm.packed) split_panels(job->n, tid, nthreads, &c0, &c1);
+    else split_columns(job->n, tid, nthreads, &c0, &c1);
+    if (c0 < c1) decode_kernels->gemm_cols(&job->gemm, c0, c1);
 }
 
 static PyObject *py_gemv(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr) takes 8 arguments");
+    if (nargs != 8 && nargs != 9) {
+        PyErr_SetString(PyExc_TypeError,
+                        "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr[, packed]) takes 8 or 9 arguments");
         return NULL;
     }
+    const int packed = nargs == 9 ? PyObject_IsTrue(args[8]) : 0;
+    if (packed < 0) return NULL;
     void *x = PyLong_AsVoidPtr(args[0]), *w = PyLong_AsVoidPtr(args[1]), *y = PyLong_AsVoidPtr(args[2]);
     Py_ssize_t rows = PyLong_AsSsize_t(args[3]), k = PyLong_AsSsize_t(args[4]), n = PyLong_AsSsize_t(args[5]),
                ldw = PyLong_AsSsize_t(args[6]);
     void *init = PyLong_AsVoidPtr(args[7]);
     if (PyErr_Occurred()) return NULL;
-    if (rows < 1 || rows > DECODE_MAX_ROWS || k < 0 || n < 0 || ldw < n || x == NULL || w == NULL || y == NULL) {
+    const Py_ssize_t min_ldw = packed ? DECODE_PANEL * k : n;
+    if (rows < 1 || rows > DECODE_MAX_ROWS || k < 0 || n < 0 || ldw < min_ldw || x == NULL || w == NULL ||
+        y == NULL) {
         PyErr_Format(PyExc_ValueError,
-                     "gemv: expected 1 <= B <= %d, K >= 0, ldw >= N >= 0 and non-null pointers, got B=%zd K=%zd "
-                     "N=%zd ldw=%zd",
-                     DECODE_MAX_ROWS, rows, k, n, ldw);
+                     "gemv: expected 1 <= B <= %d, K >= 0, N >= 0, ldw >= %s and non-null pointers, got B=%zd "
+                     "K=%zd N=%zd ldw=%zd",
+                     DECODE_MAX_ROWS, packed ? "48 K (packed)" : "N", rows, k, n, ldw);
         return NULL;
     }
     if (n == 0) Py_RETURN_NONE;
     WholeGemm job = {{(const float *)x, k, (const float *)w, ldw, (float *)y, n, (const float *)init, n, NULL,
-                      (int)rows, k},
+                      (int)rows, k, packed},
                      n};
     const int threads = k * n >= SPLIT_MIN_FLOATS && n >= 32 ? 2 : 1;
     Py_BEGIN_ALLOW_THREADS
@@ -199,12 +207,14 @@ static const char PLAN_NAME[] = "snuggle.models._gemv.layer_plan";
 static void plan_free(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, PLAN_NAME)); }
 
 /* layer_plan(hidden, q_heads, kv_heads, head_dim, inter, eps1, eps2, scale, norm1, norm2,
- *            w_qkv, b_qkv, ld_qkv, w_o, b_o, ld_o, w_gate_up, b_gate_up, ld_gate_up, w_down, b_down, ld_down)
- * weights input-major (in, out) with rows ld apart; biases 0 or (out) contiguous. */
+ *            w_qkv, b_qkv, ld_qkv, w_o, b_o, ld_o, w_gate_up, b_gate_up, ld_gate_up, w_down, b_down, ld_down,
+ *            [packed])
+ * weights input-major (in, out) with rows ld apart, or (packed true) all four packed in panels ld floats apart
+ * (see Gemm in _decode.h); biases 0 or (out) contiguous. */
 static PyObject *py_layer_plan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 22) {
-        PyErr_SetString(PyExc_TypeError, "layer_plan takes 22 arguments (see _gemv.c)");
+    if (nargs != 22 && nargs != 23) {
+        PyErr_SetString(PyExc_TypeError, "layer_plan takes 22 or 23 arguments (see _gemv.c)");
         return NULL;
     }
     Layer l;
@@ -231,11 +241,18 @@ static PyObject *py_layer_plan(PyObject *self, PyObject *const *args, Py_ssize_t
     l.w_down = PyLong_AsVoidPtr(args[19]);
     l.b_down = PyLong_AsVoidPtr(args[20]);
     l.ld_down = PyLong_AsSsize_t(args[21]);
-    if (PyErr_Occurred()) return NULL;
+    l.packed = nargs == 23 ? PyObject_IsTrue(args[22]) : 0;
+    if (l.packed < 0 || PyErr_Occurred()) return NULL;
+    /* the least distance between rows (input-major) or panels (packed) */
+    const ptrdiff_t qkv_n = (ptrdiff_t)(l.q_heads + 2 * l.kv_heads) * l.head_dim;
+    const ptrdiff_t att_n = (ptrdiff_t)l.q_heads * l.head_dim;
+    const ptrdiff_t min_qkv = l.packed ? DECODE_PANEL * (ptrdiff_t)l.hidden : qkv_n;
+    const ptrdiff_t min_o = l.packed ? DECODE_PANEL * att_n : l.hidden;
+    const ptrdiff_t min_gate_up = l.packed ? DECODE_PANEL * (ptrdiff_t)l.hidden : 2 * (ptrdiff_t)l.inter;
+    const ptrdiff_t min_down = l.packed ? DECODE_PANEL * (ptrdiff_t)l.inter : l.hidden;
     if (l.hidden < 1 || l.q_heads < 1 || l.kv_heads < 1 || l.q_heads % l.kv_heads != 0 || l.head_dim < 2 ||
         l.head_dim % 2 != 0 || l.inter < 1 || !l.norm1 || !l.norm2 || !l.w_qkv || !l.w_o || !l.w_gate_up ||
-        !l.w_down || l.ld_qkv < (ptrdiff_t)(l.q_heads + 2 * l.kv_heads) * l.head_dim || l.ld_o < l.hidden ||
-        l.ld_gate_up < 2 * (ptrdiff_t)l.inter || l.ld_down < l.hidden) {
+        !l.w_down || l.ld_qkv < min_qkv || l.ld_o < min_o || l.ld_gate_up < min_gate_up || l.ld_down < min_down) {
         PyErr_SetString(PyExc_ValueError, "layer_plan: inconsistent sizes, strides or null weight pointers");
         return NULL;
     }
@@ -366,7 +383,8 @@ static PyObject *py_use_kernels(PyObject *self, PyObject *arg) {
 
 static PyMethodDef methods[] = {
     {"gemv", (PyCFunction)(void (*)(void))py_gemv, METH_FASTCALL,
-     "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr): y = init + x @ W_t in fp32 (see the module source)."},
+     "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr[, packed]): y = init + x @ W_t in fp32 (see the module "
+     "source)."},
     {"layer_plan", (PyCFunction)(void (*)(void))py_layer_plan, METH_FASTCALL,
      "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layer (see the module source)."},
     {"decoder_layer", (PyCFunction)(void (*)(void))py_decoder_layer, METH_FASTCALL,

@@ -49,8 +49,7 @@ from snuggle.models import llama_inference
 from snuggle.models.llama_inference import (
     fast_layer_forward,
     fast_path_available,
-    input_major_matmul,
-    make_input_major,
+    lm_head_matmul,
     rotary_tables,
     sdpa_additive_mask,
 )
@@ -359,11 +358,10 @@ def _lm_head_logits(lm_head: nn.Module, hidden_states: torch.Tensor) -> torch.Te
     """lm_head(hidden_states), through the small-batch C kernel when a decode step has <= 16 rows (the head
     is the largest matrix: ~113 MB per step for SmolLM2)."""
     weight = getattr(lm_head, "weight", None)
-    if (type(lm_head) is nn.Linear and lm_head.bias is None and not lm_head._forward_hooks
+    if (type(lm_head) is nn.Linear and not lm_head.training and lm_head.bias is None and not lm_head._forward_hooks
             and not lm_head._forward_pre_hooks and not nn.modules.module._global_forward_hooks
             and not nn.modules.module._global_forward_pre_hooks and weight is not None and weight.dim() == 2):
-        flat = hidden_states.reshape(-1, hidden_states.shape[-1])
-        logits = input_major_matmul(flat, weight.t())
+        logits = lm_head_matmul(hidden_states.reshape(-1, hidden_states.shape[-1]), lm_head)
         if logits is not None:
             return logits.view(*hidden_states.shape[:-1], weight.shape[0])
     return lm_head(hidden_states)
@@ -469,8 +467,6 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         if num_logits_to_keep is not None:  # the transformers 4.45 name
             logits_to_keep = num_logits_to_keep
         hidden_states = _keep_last_positions(outputs.last_hidden_state, logits_to_keep)
-        if not torch.is_grad_enabled() and not self.training:
-            make_input_major(self.lm_head)  # once: the (in, out) layout streams faster for a few tokens
         logits = _lm_head_logits(self.lm_head, hidden_states)
 
         loss = None

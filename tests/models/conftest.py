@@ -15,3 +15,10 @@ def kernels(request):
     _gemv.use_kernels(request.param)
     yield request.param
     _gemv.use_kernels(best)
+
+
+@pytest.fixture(params=["packed", "input-major"])
+def packing(request, monkeypatch):
+    """Run the test with the decode kernels reading packed copies of the weights, then the weights themselves."""
+    monkeypatch.setenv("SNUGGLE_PACKED_WEIGHTS", "1" if request.param == "packed" else "0")
+    return request.param

@@ -81,7 +81,7 @@ def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache, atol=1e-
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 16])
-def test_decoder_layer_equals_torch_path(rows, kernels, threads):
+def test_decoder_layer_equals_torch_path(rows, kernels, threads, packing):
     model = tiny_model()
     prompt = torch.randint(0, 96, (rows, 5), generator=torch.Generator().manual_seed(rows))
     assert_same_step(model, prompt)
@@ -99,19 +99,19 @@ def test_c_layer_is_used_for_decode_steps(monkeypatch):
                for layer in model.model.layers)
 
 
-def test_biases_and_multi_head_groups(kernels, threads):
+def test_biases_and_multi_head_groups(kernels, threads, packing):
     model = tiny_model(seed=1, attention_bias=True, mlp_bias=True, num_key_value_heads=3,
                        hidden_size=48, intermediate_size=112)
     assert_same_step(model, torch.randint(0, 96, (4, 6), generator=torch.Generator().manual_seed(0)))
 
 
-def test_narrow_mlp(kernels, threads):
+def test_narrow_mlp(kernels, threads, packing):
     # the products' widths differ in every order: qkv 160 > hidden 64 > gate|up 32
     model = tiny_model(seed=6, intermediate_size=16, num_key_value_heads=2)
     assert_same_step(model, torch.randint(0, 96, (2, 4), generator=torch.Generator().manual_seed(2)))
 
 
-def test_padding_mask_and_static_cache(kernels, threads):
+def test_padding_mask_and_static_cache(kernels, threads, packing):
     model = tiny_model(seed=2, num_key_value_heads=6)  # plain multi-head attention
     prompt = torch.randint(1, 96, (3, 7), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(prompt)
@@ -130,6 +130,48 @@ def test_long_cache_and_generate_tokens_identical():
     with llama_inference_disabled():
         reference = model.generate(prompt, max_new_tokens=12, do_sample=False)
     assert fast.tolist() == reference.tolist()
+
+
+def test_packing_follows_the_setting(packing):
+    model = tiny_model()
+    decode_step(model, torch.tensor([[1, 2, 3]]), steps=1)
+    for layer in model.model.layers:
+        packed = layer.__dict__[llama_inference._PLAN_ATTRIBUTE][3]
+        assert (packed is not None) == (packing == "packed")
+    head = model.lm_head.__dict__.get(llama_inference._PACKED_HEAD_ATTRIBUTE)
+    assert (head is not None and head[1] is not None) == (packing == "packed")
+    if packing == "packed":  # the tied head keeps its own (vocab, hidden) layout
+        assert model.lm_head.weight.is_contiguous() and model.lm_head.weight is model.model.embed_tokens.weight
+    else:  # the head is re-laid out input-major instead
+        assert model.lm_head.weight.t().is_contiguous()
+
+
+def test_packed_copies_follow_in_place_updates(packing):
+    model = tiny_model(seed=7)
+    prompt = torch.tensor([[5, 6, 7], [1, 2, 3]])
+    decode_step(model, prompt)  # builds the plans and the packed copies
+    with torch.no_grad():  # an optimizer step or load_state_dict writes in place
+        model.model.layers[1].self_attn.k_proj.weight.mul_(1.5)
+        model.model.layers[0].mlp.down_proj.weight.add_(0.05)
+        model.model.embed_tokens.weight.mul_(0.8)  # the tied head
+    assert_same_step(model, prompt)
+    model.load_state_dict({name: tensor * 1.1 for name, tensor in model.state_dict().items()})
+    assert_same_step(model, prompt)
+
+
+def test_packing_wanted_setting_and_memory_share(monkeypatch):
+    import psutil
+
+    class Memory:
+        available = 4 * 1000
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    monkeypatch.delenv("SNUGGLE_PACKED_WEIGHTS", raising=False)
+    assert llama_inference.packing_wanted(1000) and not llama_inference.packing_wanted(1001)
+    monkeypatch.setenv("SNUGGLE_PACKED_WEIGHTS", "1")
+    assert llama_inference.packing_wanted(10**12)
+    monkeypatch.setenv("SNUGGLE_PACKED_WEIGHTS", "0")
+    assert not llama_inference.packing_wanted(1)
 
 
 def test_replaced_norm_weight_rebuilds_the_plan():

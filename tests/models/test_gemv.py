@@ -42,6 +42,43 @@ def test_kernel_accumulates_and_reads_strided_rows(kernels):
         torch.testing.assert_close(in_place, expected, rtol=1e-5, atol=1e-4)
 
 
+def _run_packed(x, w_t, init=None, threads=2):
+    packed = llama_inference.pack_panels(w_t)
+    rows, depth = x.shape
+    out = torch.empty(rows, w_t.shape[1])
+    _gemv.set_max_threads(threads)
+    try:
+        _gemv.gemv(x.data_ptr(), packed.data_ptr(), out.data_ptr(), rows, depth, w_t.shape[1], packed.stride(0),
+                   0 if init is None else init.data_ptr(), True)
+    finally:
+        _gemv.set_max_threads(2)
+    return out
+
+
+@pytest.mark.skipif(_gemv is None, reason="the C extension is not built (setup.py build_ext)")
+@pytest.mark.parametrize("depth,columns", [(576, 960), (37, 5), (1536, 576), (100, 2100), (8, 3), (576, 17),
+                                           (64, 48), (64, 96 + 40), (300, 1023)])
+def test_packed_kernel_equals_torch_matmul_for_every_batch(depth, columns, kernels):
+    generator = torch.Generator().manual_seed(depth * 11 + columns)
+    wide = torch.randn(depth, columns + 7, generator=generator)
+    w_t = wide[:, 3:3 + columns]  # strided rows: packing copies any layout
+    for rows in range(1, 17):
+        x = torch.randn(rows, depth, generator=generator)
+        residual = torch.randn(rows, columns, generator=generator)
+        for threads in (1, 2):
+            torch.testing.assert_close(_run_packed(x, w_t, threads=threads), x @ w_t, rtol=1e-5, atol=1e-4)
+        torch.testing.assert_close(_run_packed(x, w_t, residual), residual + x @ w_t, rtol=1e-5, atol=1e-4)
+
+
+def test_pack_panels_layout_and_padding():
+    w_t = torch.randn(7, 100).t().contiguous().t()  # (7, 100) with column-major strides
+    packed = llama_inference.pack_panels(w_t)
+    assert packed.shape == (3, 7, 48) and packed.is_contiguous()
+    for column in range(100):
+        assert torch.equal(packed[column // 48, :, column % 48], w_t[:, column])
+    assert not packed[2, :, 4:].any()  # the last panel's padding is zeros
+
+
 @pytest.mark.skipif(_gemv is None, reason="the C extension is not built (setup.py build_ext)")
 def test_kernel_rejects_bad_sizes():
     x = torch.ones(1, 4)
@@ -49,6 +86,8 @@ def test_kernel_rejects_bad_sizes():
         _gemv.gemv(x.data_ptr(), x.data_ptr(), x.data_ptr(), 17, 4, 4, 4, 0)
     with pytest.raises(ValueError, match="ldw"):
         _gemv.gemv(x.data_ptr(), x.data_ptr(), x.data_ptr(), 1, 4, 4, 2, 0)
+    with pytest.raises(ValueError, match="48 K"):  # packed: panels at least 48 * K floats apart
+        _gemv.gemv(x.data_ptr(), x.data_ptr(), x.data_ptr(), 1, 4, 4, 100, 0, True)
     with pytest.raises(ValueError, match="kernel sets"):
         _gemv.use_kernels("avx1024")
 
