@@ -122,6 +122,23 @@ class DynamicCache(Cache):
         self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
         return keys, values
 
+    def reserve_token(
+        self, key_placeholder: torch.Tensor, value_placeholder: torch.Tensor, layer_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`update` with one new token per row whose keys and values the caller then writes into the last
+        position of the returned views (snuggle's C decode layer does). When the layer's buffer has room the
+        placeholders (batch, kv_heads, 1, head_dim) are not even copied in: the slot is left as it was."""
+        buffers = self._buffers.get(layer_idx)
+        past_keys = self.key_cache[layer_idx] if buffers is not None else None
+        if (past_keys is not None and buffers[2] is past_keys and past_keys.shape[-2] < buffers[0].shape[-2]
+                and past_keys.shape[:2] == key_placeholder.shape[:2] and key_placeholder.shape[-2] == 1):
+            length = past_keys.shape[-2] + 1
+            keys, values = buffers[0].narrow(2, 0, length), buffers[1].narrow(2, 0, length)
+            self._buffers[layer_idx] = (buffers[0], buffers[1], keys)
+            self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
+            return keys, values
+        return self.update(key_placeholder, value_placeholder, layer_idx)
+
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Number of tokens cached for `layer_idx` (0 when that layer has seen nothing yet)."""
         if layer_idx >= len(self.key_cache) or self.key_cache[layer_idx] is None:

@@ -285,10 +285,14 @@ class LlamaModel(LlamaPreTrainedModel):
         all_hidden_states = () if output_hidden_states else None
         all_attentions = () if output_attentions else None
         shape, flat = hidden_states.shape, None  # flat: (batch * seq, hidden) while fast layers follow each other
-        for layer in self.layers[: config.num_hidden_layers]:
+        layers = self.layers
+        if config.num_hidden_layers < len(layers):
+            layers = layers[: config.num_hidden_layers]  # slicing builds a new ModuleList: only when needed
+        only_mask = next(iter(masks.values())) if len(masks) == 1 else None
+        for layer in layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states if flat is None else flat.view(shape),)
-            mask = masks[layer.self_attn.sliding_window]
+            mask = only_mask if len(masks) == 1 else masks[layer.self_attn.sliding_window]
             if fast and fast_path_available(layer):
                 source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
                 fast_output = fast_layer_forward(layer, source, batch_size, mask, cos, signed_sin, cache)

@@ -371,10 +371,17 @@ _PROJECTIONS = (("q_proj", "k_proj", "v_proj", "o_proj"), ("gate_proj", "up_proj
 
 def _weight_versions(layer: nn.Module) -> tuple:
     """The in-place versions of a layer's projection weights: an optimizer step or load_state_dict bumps them
-    (each parameter has its own counter, even as a view of the fused matrix)."""
+    (each parameter has its own counter, even as a view of the fused matrix). Runs per layer per decode step."""
     _, _, attention, mlp = _submodules(layer)
-    return tuple(_version(modules[name]._parameters["weight"])
-                 for modules, names in zip((attention, mlp), _PROJECTIONS) for name in names)
+    versions = []
+    for modules, names in zip((attention, mlp), _PROJECTIONS):
+        for name in names:
+            weight = modules[name]._parameters["weight"]
+            try:
+                versions.append(weight._version)
+            except RuntimeError:  # an inference tensor (see _version)
+                versions.append(-1)
+    return tuple(versions)
 
 
 def packed_head(lm_head: nn.Linear) -> torch.Tensor | None:
@@ -557,7 +564,9 @@ def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, c
         keys, values = hidden_states.new_empty((2, batch, kv_heads, 1, head_dim)).unbind(0)
     else:  # the cache copies the placeholder's (meaningless) values into the new slot
         keys, values = _placeholder(batch, kv_heads, head_dim)
-    if cache is not None:
+    if type(cache) is DynamicCache:
+        keys, values = cache.reserve_token(keys, values, layer_idx)
+    elif cache is not None:
         keys, values = cache.update(keys, values, layer_idx)
     key_strides, value_strides = keys.stride(), values.stride()
     if (keys.shape != (batch, kv_heads, kv_len, head_dim) or values.shape != keys.shape or key_strides[3] != 1

@@ -141,3 +141,29 @@ def test_dynamic_cache_appends_into_buffers_like_concatenation():
     keys, _ = cache.update(many, many, 0)
     assert keys.shape[-2] == 6 + DynamicCache.GROWTH + 5 and torch.equal(keys[:, :, -many.shape[-2]:], many)
     assert cache.get_seq_length() == keys.shape[-2]
+
+
+def test_dynamic_cache_reserve_token_leaves_the_slot_to_the_caller():
+    """reserve_token grows each layer by one position like update, without copying the placeholder when the
+    buffer has room; the caller's writes into the last position are what the cache then holds."""
+    torch.manual_seed(0)
+    cache = DynamicCache()
+    prompt = torch.randn(2, 3, 4, 8)
+    cache.update(prompt, prompt + 1, 0)
+    placeholder = torch.zeros(2, 3, 1, 8)
+    keys, values = cache.reserve_token(placeholder, placeholder, 0)  # the first append builds the buffer
+    assert keys.shape == (2, 3, 5, 8) and torch.equal(keys[:, :, :4], prompt)
+    new = torch.randn(2, 3, 1, 8)
+    for step in range(3):
+        keys, values = cache.reserve_token(placeholder + 7, placeholder + 7, 0)
+        assert keys.shape[-2] == 6 + step and cache.get_seq_length() == 6 + step
+        keys[:, :, -1:].copy_(new + step)
+        values[:, :, -1:].copy_(new - step)
+    keys, values = cache.update(new, new, 0)  # later updates keep what the caller wrote
+    assert torch.equal(keys[:, :, 5:8], torch.cat([new, new + 1, new + 2], dim=-2))
+    assert torch.equal(values[:, :, 7:8], new - 2) and torch.equal(values[:, :, :4], prompt + 1)
+    with pytest.raises(ModelError, match="batch and kv_heads must match"):
+        cache.reserve_token(torch.zeros(1, 3, 1, 8), torch.zeros(1, 3, 1, 8), 0)
+    fresh = DynamicCache()
+    keys, _ = fresh.reserve_token(placeholder, placeholder, 1)  # an empty layer stores the placeholder itself
+    assert keys is placeholder and fresh.get_seq_length(1) == 1
