@@ -41,6 +41,9 @@
 #ifndef PANEL_PF_AHEAD
 #define PANEL_PF_AHEAD 1024 /* the same for a packed weight's single stream */
 #endif
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T0
+#endif
 #define TILE_BYTES 262144 /* rows x tile outputs; 24 KB (L1) streamed 30% slower for 8 rows */
 
 /* -------------------------------------------------------------------------------------------- shared pieces */
@@ -314,8 +317,8 @@ AVX2 INLINE void strip_avx2(const int R, const int V, const int masked, const fl
         const float *wk = w + k * ldw;
         __m256 wv[3];
         if (pf) {
-            _mm_prefetch((const char *)(pf + k * ldw), _MM_HINT_T0);
-            if (V > 2) _mm_prefetch((const char *)(pf + k * ldw + 16), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + k * ldw), PF_HINT);
+            if (V > 2) _mm_prefetch((const char *)(pf + k * ldw + 16), PF_HINT);
         }
 #pragma GCC unroll 3
         for (int v = 0; v < V; v++) wv[v] = masked ? _mm256_maskload_ps(wk + 8 * v, mask) : _mm256_loadu_ps(wk + 8 * v);
@@ -380,7 +383,7 @@ AVX512 INLINE void strip_avx512(const int R, const int V, const float *x, ptrdif
         __m512 wv[3];
         if (pf)
 #pragma GCC unroll 3
-            for (int v = 0; v < V; v++) _mm_prefetch((const char *)(pf + k * ldw + 16 * v), _MM_HINT_T0);
+            for (int v = 0; v < V; v++) _mm_prefetch((const char *)(pf + k * ldw + 16 * v), PF_HINT);
 #pragma GCC unroll 3
         for (int v = 0; v < V; v++)
             wv[v] = v == V - 1 ? _mm512_maskz_loadu_ps(last, wk + 16 * v) : _mm512_loadu_ps(wk + 16 * v);

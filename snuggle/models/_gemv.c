@@ -18,6 +18,7 @@
  *                                         contiguous, init 0 or a (B, N) contiguous buffer (may be y)
  *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
  *   decoder_layer(plan, ...)              run that layer for one token per row (see py_decoder_layer)
+ *   decoder_layers(plans, ...)            run every layer of a step in one call (see py_decoder_layers)
  *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
  */
 #define PY_SSIZE_T_CLEAN
@@ -267,6 +268,20 @@ static PyObject *py_layer_plan(PyObject *self, PyObject *const *args, Py_ssize_t
 static _Thread_local float *thread_scratch = NULL; /* per calling thread: calls may come from several threads */
 static _Thread_local size_t thread_scratch_floats = 0;
 
+/* Grow the calling thread's scratch to `floats` floats; 0 when out of memory (a Python error is set). */
+static int ensure_scratch(size_t floats) {
+    if (floats <= thread_scratch_floats) return 1;
+    float *grown = malloc(floats * sizeof(float) + 64);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return 0;
+    }
+    free(thread_scratch);
+    thread_scratch = grown;
+    thread_scratch_floats = floats;
+    return 1;
+}
+
 /* decoder_layer(plan, x, out, rows, cos, sin, ld_rope, keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss,
  *               kv_len, mask, mask_sb, threads)
  * x, out (rows, hidden) contiguous; cos / signed sin (rows, head_dim) rows ld_rope apart (0: one row for all);
@@ -306,19 +321,104 @@ static PyObject *py_decoder_layer(PyObject *self, PyObject *const *args, Py_ssiz
                      DECODE_MAX_ROWS);
         return NULL;
     }
-    const size_t need = decode_layer_scratch_floats(&l);
-    if (need > thread_scratch_floats) {
-        float *grown = malloc(need * sizeof(float) + 64);
-        if (grown == NULL) return PyErr_NoMemory();
-        free(thread_scratch);
-        thread_scratch = grown;
-        thread_scratch_floats = need;
-    }
+    if (!ensure_scratch(decode_layer_scratch_floats(&l))) return NULL;
     l.scratch = thread_scratch;
     Py_BEGIN_ALLOW_THREADS
     decode_layer(&l, threads);
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
+}
+
+/* decoder_layers(plans, x, out, rows, cos, sin, ld_rope, caches, mask, mask_sb, threads)
+ * Every layer of a decode step in one call: plans a tuple of layer_plan capsules (one hidden size), caches a tuple
+ * of as many (keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss, kv_len) tuples (see decoder_layer); x is the first
+ * layer's input and out the last layer's output ((rows, hidden) contiguous, not overlapping); the rotary tables
+ * and the mask are shared by all layers. Between layers the hidden states alternate between out and a scratch
+ * buffer, so that the last layer writes out. */
+static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layers takes 11 arguments (see _gemv.c)");
+        return NULL;
+    }
+    PyObject *plans = args[0], *caches = args[7];
+    if (!PyTuple_Check(plans) || !PyTuple_Check(caches) || PyTuple_GET_SIZE(plans) < 1 ||
+        PyTuple_GET_SIZE(plans) != PyTuple_GET_SIZE(caches)) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layers: plans and caches must be tuples of the same, non-zero length");
+        return NULL;
+    }
+    const Py_ssize_t count = PyTuple_GET_SIZE(plans);
+    const float *x = PyLong_AsVoidPtr(args[1]);
+    float *out = PyLong_AsVoidPtr(args[2]);
+    const int rows = (int)PyLong_AsLong(args[3]);
+    const float *cos = PyLong_AsVoidPtr(args[4]), *sin = PyLong_AsVoidPtr(args[5]);
+    const ptrdiff_t ld_rope = PyLong_AsSsize_t(args[6]);
+    const float *mask = PyLong_AsVoidPtr(args[8]);
+    const ptrdiff_t mask_sb = PyLong_AsSsize_t(args[9]);
+    const int threads = (int)PyLong_AsLong(args[10]);
+    if (PyErr_Occurred()) return NULL;
+    if (rows < 1 || rows > DECODE_MAX_ROWS || !x || !out || !cos || !sin) {
+        PyErr_Format(PyExc_ValueError, "decoder_layers: expected 1 <= rows <= %d and non-null pointers",
+                     DECODE_MAX_ROWS);
+        return NULL;
+    }
+    Layer *layers = malloc((size_t)count * sizeof(Layer));
+    if (layers == NULL) return PyErr_NoMemory();
+    size_t need = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const Layer *plan = PyCapsule_GetPointer(PyTuple_GET_ITEM(plans, i), PLAN_NAME);
+        PyObject *cache = PyTuple_GET_ITEM(caches, i);
+        if (plan == NULL) goto fail;
+        if (!PyTuple_Check(cache) || PyTuple_GET_SIZE(cache) != 9) {
+            PyErr_Format(PyExc_TypeError, "decoder_layers: caches[%zd] must be a tuple of 9 ints", i);
+            goto fail;
+        }
+        Layer *l = &layers[i];
+        *l = *plan;
+        l->rows = rows;
+        l->cos = cos;
+        l->sin = sin;
+        l->ld_rope = ld_rope;
+        l->mask = mask;
+        l->mask_sb = mask_sb;
+        l->keys = PyLong_AsVoidPtr(PyTuple_GET_ITEM(cache, 0));
+        l->k_sb = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 1));
+        l->k_sh = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 2));
+        l->k_ss = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 3));
+        l->values = PyLong_AsVoidPtr(PyTuple_GET_ITEM(cache, 4));
+        l->v_sb = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 5));
+        l->v_sh = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 6));
+        l->v_ss = PyLong_AsSsize_t(PyTuple_GET_ITEM(cache, 7));
+        l->kv_len = (int)PyLong_AsLong(PyTuple_GET_ITEM(cache, 8));
+        if (PyErr_Occurred()) goto fail;
+        if (l->hidden != layers[0].hidden || l->kv_len < 1 || !l->keys || !l->values) {
+            PyErr_Format(PyExc_ValueError,
+                         "decoder_layers: layer %zd: expected the first layer's hidden size, kv_len >= 1 and "
+                         "non-null cache pointers", i);
+            goto fail;
+        }
+        const size_t floats = decode_layer_scratch_floats(l);
+        if (floats > need) need = floats;
+    }
+    const size_t offset = (need + 15) / 16 * 16; /* then the hidden states between two layers */
+    if (!ensure_scratch(offset + (size_t)rows * layers[0].hidden)) goto fail;
+    float *other = thread_scratch + offset;
+    Py_BEGIN_ALLOW_THREADS
+    const float *source = x;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        float *target = (count - 1 - i) % 2 == 0 ? out : other;
+        layers[i].x = source;
+        layers[i].out = target;
+        layers[i].scratch = thread_scratch;
+        decode_layer(&layers[i], threads);
+        source = target;
+    }
+    Py_END_ALLOW_THREADS
+    free(layers);
+    Py_RETURN_NONE;
+fail:
+    free(layers);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------- module */
@@ -389,6 +489,8 @@ static PyMethodDef methods[] = {
      "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layer (see the module source)."},
     {"decoder_layer", (PyCFunction)(void (*)(void))py_decoder_layer, METH_FASTCALL,
      "decoder_layer(plan, ...): one decoder layer for one token per row (see the module source)."},
+    {"decoder_layers", (PyCFunction)(void (*)(void))py_decoder_layers, METH_FASTCALL,
+     "decoder_layers(plans, ...): every decoder layer of a decode step in one call (see the module source)."},
     {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernels were chosen for."},
     {"set_spin_us", py_set_spin_us, METH_O, "How long the worker spins after a job before sleeping."},
     {"set_max_threads", py_set_max_threads, METH_O, "set_max_threads(1): run on the calling thread only; 2: default."},

@@ -280,6 +280,7 @@ class LlamaModel(LlamaPreTrainedModel):
         if fast:
             cos, signed_sin = rotary_tables(*position_embeddings)
             masks = {window: sdpa_additive_mask(mask, inputs_embeds.dtype) for window, mask in masks.items()}
+        decode_step = fast and query_length == 1 and llama_inference.decode_layers_possible()
 
         hidden_states = inputs_embeds
         all_hidden_states = () if output_hidden_states else None
@@ -289,10 +290,23 @@ class LlamaModel(LlamaPreTrainedModel):
         if config.num_hidden_layers < len(layers):
             layers = layers[: config.num_hidden_layers]  # slicing builds a new ModuleList: only when needed
         only_mask = next(iter(masks.values())) if len(masks) == 1 else None
+        if decode_step and len(masks) == 1 and not output_hidden_states:
+            # every layer in one C call; None (nothing done) when a layer cannot take it
+            flat = llama_inference.decode_layers_step(layers, hidden_states.reshape(-1, shape[-1]), batch_size,
+                                                      only_mask, cos, signed_sin, cache)
+            if flat is not None:
+                layers = ()
         for layer in layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states if flat is None else flat.view(shape),)
             mask = only_mask if len(masks) == 1 else masks[layer.self_attn.sliding_window]
+            if decode_step:  # the C layer, its checks memoized per layer
+                source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
+                fast_output = llama_inference.decode_layer_step(layer, source, batch_size, mask, cos, signed_sin,
+                                                                cache)
+                if fast_output is not None:
+                    flat = fast_output
+                    continue
             if fast and fast_path_available(layer):
                 source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
                 fast_output = fast_layer_forward(layer, source, batch_size, mask, cos, signed_sin, cache)

@@ -541,28 +541,33 @@ def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, c
 
     Applies under the same conditions as the small-batch kernel (fp32 CPU, no autograd, torch on one thread,
     1-16 rows), with a DynamicCache/StaticCache (or none) and an additive or no mask. The new token's cache slot
-    is reserved first with `cache.update` on a placeholder, and the kernel writes the rotated key and the value
-    into it, so the cache holds exactly what the torch path would have appended.
+    is reserved first (`cache.update` on a placeholder, or `DynamicCache.reserve_token`), and the kernel writes
+    the rotated key and the value into it, so the cache holds exactly what the torch path would have appended.
     """
-    attention = layer._modules["self_attn"]
-    kv_heads, head_dim = attention.num_key_value_heads, attention.head_dim
-    if (hidden_states.shape[0] != batch or batch > SMALL_MATMUL_MAX_ROWS or torch.get_num_threads() != 1
-            or torch.is_grad_enabled() or hidden_states.dtype != torch.float32 or not hidden_states.is_cpu
-            or not hidden_states.is_contiguous() or (cache is not None and type(cache) not in _CACHE_TYPES)):
-        return None
     plan = layer_plan(layer, weights)
-    step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
-    if plan is None or step is None:
+    if plan is None:
         return None
-    layer_idx = attention.layer_idx
-    kv_len = 1 if cache is None else cache.get_seq_length(layer_idx) + 1
-    if step.mask_length is not None and step.mask_length != kv_len:
-        return None
+    attention = layer._modules["self_attn"]
+    threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
+    return _decode_call(plan, attention.layer_idx, attention.num_key_value_heads, attention.head_dim, threads,
+                        hidden_states, batch, attention_mask, cos, signed_sin, cache)
 
+
+def _step_applies(hidden_states, batch, cache) -> bool:
+    """The conditions every C decode call shares: one token per row, 1-16 rows, fp32 CPU contiguous, no autograd,
+    torch on one thread, a DynamicCache/StaticCache or none."""
+    return not (hidden_states.shape[0] != batch or batch > SMALL_MATMUL_MAX_ROWS or torch.get_num_threads() != 1
+                or torch.is_grad_enabled() or hidden_states.dtype != torch.float32 or not hidden_states.is_cpu
+                or not hidden_states.is_contiguous() or (cache is not None and type(cache) not in _CACHE_TYPES))
+
+
+def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> tuple:
+    """Reserve the new token's cache position of a layer; (keys pointer, 3 strides, values pointer, 3 strides,
+    kv_len) for the C layer, which writes the rotated key and the value there."""
     if cache is None or kv_len == 1:
         # a cache seeing its first token stores the tensors it is given: two distinct new ones
-        keys, values = hidden_states.new_empty((2, batch, kv_heads, 1, head_dim)).unbind(0)
-    else:  # the cache copies the placeholder's (meaningless) values into the new slot
+        keys, values = like.new_empty((2, batch, kv_heads, 1, head_dim)).unbind(0)
+    else:  # the cache copies the placeholder's (meaningless) values into the new slot, if it copies
         keys, values = _placeholder(batch, kv_heads, head_dim)
     if type(cache) is DynamicCache:
         keys, values = cache.reserve_token(keys, values, layer_idx)
@@ -573,14 +578,137 @@ def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, c
             or value_strides[3] != 1):
         raise ModelError(f"{type(cache).__name__}.update returned keys of shape {tuple(keys.shape)} for layer "
                          f"{layer_idx}, expected {(batch, kv_heads, kv_len, head_dim)}")
+    return (keys.data_ptr(), key_strides[0], key_strides[1], key_strides[2],
+            values.data_ptr(), value_strides[0], value_strides[1], value_strides[2], kv_len)
+
+
+def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, batch, attention_mask, cos,
+                 signed_sin, cache):
+    """The `_gemv.decoder_layer` call of `decode_layer_forward` for a layer's plan; None when it does not apply."""
+    if not _step_applies(hidden_states, batch, cache):
+        return None
+    step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
+    if step is None:
+        return None
+    kv_len = 1 if cache is None else cache.get_seq_length(layer_idx) + 1
+    if step.mask_length is not None and step.mask_length != kv_len:
+        return None
+    slot = _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, hidden_states)
     out = torch.empty_like(hidden_states)
-    threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
-    _gemv.decoder_layer(
-        plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(), signed_sin.data_ptr(),
-        step.rope_stride, keys.data_ptr(), key_strides[0], key_strides[1], key_strides[2],
-        values.data_ptr(), value_strides[0], value_strides[1], value_strides[2],
-        kv_len, _pointer(attention_mask), step.mask_stride, threads,
-    )
+    _gemv.decoder_layer(plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(),
+                        signed_sin.data_ptr(), step.rope_stride, *slot, _pointer(attention_mask), step.mask_stride,
+                        threads)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The per-layer memo of decode steps
+# ---------------------------------------------------------------------------------------------------------------
+_ENTRY_ATTRIBUTE = "_snuggle_decode_entry"
+
+
+def _layer_state(layer: nn.Module) -> tuple | None:
+    """Everything a layer's decode entry depends on, read in one pass: the submodules (identity), their hooks,
+    the projections' parameters (storage and in-place version), the norms' weights and epsilons. None when a
+    hook is set (then the layer takes the checked path). Global hooks are checked by the caller."""
+    modules = layer._modules
+    attention, mlp = modules["self_attn"], modules["mlp"]
+    norm1, norm2 = modules["input_layernorm"], modules["post_attention_layernorm"]
+    attention_modules, mlp_modules = attention._modules, mlp._modules
+    state = [attention, mlp, norm1, norm2, mlp_modules.get("act_fn") or mlp.__dict__.get("act_fn"),
+             norm1._parameters["weight"].data_ptr(), norm2._parameters["weight"].data_ptr(),
+             norm1.variance_epsilon, norm2.variance_epsilon]
+    for module in (layer, attention, mlp, norm1, norm2):
+        if module._forward_hooks or module._forward_pre_hooks:
+            return None
+    for modules, names in zip((attention_modules, mlp_modules), _PROJECTIONS):
+        for name in names:
+            linear = modules[name]
+            if linear._forward_hooks or linear._forward_pre_hooks:
+                return None
+            parameters = linear._parameters
+            weight, bias = parameters["weight"], parameters["bias"]
+            try:
+                version = weight._version
+            except RuntimeError:  # an inference tensor (see _version)
+                version = -1
+            state += (linear, weight.data_ptr(), version, None if bias is None else bias.data_ptr())
+    return tuple(state)
+
+
+def decode_layers_possible() -> bool:
+    """Whether a decode step may try `decode_layer_step` at all: the extension is built, torch runs on one thread
+    (generate's decode loop) and no global module hook is set (they would be skipped)."""
+    return (_gemv is not None and torch.get_num_threads() == 1 and not _module_globals._global_forward_hooks
+            and not _module_globals._global_forward_pre_hooks)
+
+
+def _decode_entry(layer: nn.Module) -> tuple | None:
+    """(state, plan, layer_idx, kv_heads, head_dim, threads, weights) of a layer for the C decode calls, or None
+    when the layer cannot take them. The checks of `fast_path_available`, `layer_weights` and `layer_plan` are
+    memoized per layer: while nothing they depend on changed (`_layer_state`), this costs one comparison;
+    otherwise they run again. Global hooks are the caller's to check (`decode_layers_possible`)."""
+    state = _layer_state(layer)
+    if state is None:
+        return None
+    entry = layer.__dict__.get(_ENTRY_ATTRIBUTE)
+    if entry is not None and entry[0] == state:
+        return entry if entry[1] is not None else None
+    entry = None
+    if fast_path_available(layer):
+        weights = layer_weights(layer)
+        plan = None if weights is None else layer_plan(layer, weights)
+        if plan is not None:
+            attention = layer._modules["self_attn"]
+            threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
+            # the state after fusing (the parameters now point into the fused weights); the entry keeps the
+            # weights (and with the plan cache, the packed copies) alive
+            entry = (_layer_state(layer), plan, attention.layer_idx, attention.num_key_value_heads,
+                     attention.head_dim, threads, weights)
+    layer.__dict__[_ENTRY_ATTRIBUTE] = entry if entry is not None else (state, None)
+    return entry
+
+
+def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, cos, signed_sin, cache):
+    """`fast_layer_forward` of a decode step (one token per row) through the C layer, its checks memoized
+    (`_decode_entry`). None when the C layer does not take the step (the caller then takes the checked path).
+    Call only when `decode_layers_possible()`."""
+    entry = _decode_entry(layer)
+    if entry is None:
+        return None
+    return _decode_call(entry[1], entry[2], entry[3], entry[4], entry[5], hidden_states, batch, attention_mask,
+                        cos, signed_sin, cache)
+
+
+def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed_sin, cache):
+    """Every layer of a decode step in one `_gemv.decoder_layers` call (no Python between layers: at a few tens of
+    microseconds per layer, with the caches cold from streaming the weights, that was ~10% of a SmolLM2 step).
+    All layers share `attention_mask`. None, with the cache untouched, when any layer or the step cannot take
+    it: the caller then runs the layers one by one. Call only when `decode_layers_possible()`."""
+    entries = []
+    for layer in layers:
+        entry = _decode_entry(layer)
+        if entry is None:
+            return None
+        entries.append(entry)
+    if not entries or not hasattr(_gemv, "decoder_layers") or not _step_applies(hidden_states, batch, cache):
+        return None
+    head_dim = entries[0][4]
+    step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
+    if step is None:
+        return None
+    kv_lens = []
+    for entry in entries:  # every check before the first slot is reserved
+        kv_len = 1 if cache is None else cache.get_seq_length(entry[2]) + 1
+        if entry[4] != head_dim or (step.mask_length is not None and step.mask_length != kv_len):
+            return None
+        kv_lens.append(kv_len)
+    slots = tuple(_reserve_slot(cache, entry[2], batch, entry[3], head_dim, kv_len, hidden_states)
+                  for entry, kv_len in zip(entries, kv_lens))
+    out = torch.empty_like(hidden_states)
+    _gemv.decoder_layers(tuple(entry[1] for entry in entries), hidden_states.data_ptr(), out.data_ptr(), batch,
+                         cos.data_ptr(), signed_sin.data_ptr(), step.rope_stride, slots, _pointer(attention_mask),
+                         step.mask_stride, max(entry[5] for entry in entries))
     return out
 
 

@@ -81,37 +81,97 @@ def assert_same_step(model, prompt, mask=None, make_cache=DynamicCache, atol=1e-
 
 
 @pytest.mark.parametrize("rows", [1, 3, 8, 16])
-def test_decoder_layer_equals_torch_path(rows, kernels, threads, packing):
+def test_decoder_layer_equals_torch_path(rows, kernels, threads, packing, route):
     model = tiny_model()
     prompt = torch.randint(0, 96, (rows, 5), generator=torch.Generator().manual_seed(rows))
     assert_same_step(model, prompt)
 
 
-def test_c_layer_is_used_for_decode_steps(monkeypatch):
+class _CountingKernels:
+    """Stands in for the `_gemv` module and counts the layers run by decoder_layer and decoder_layers calls."""
+
+    def __init__(self, module):
+        self.module, self.layer_calls, self.step_calls = module, 0, 0
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def decoder_layer(self, *args):
+        self.layer_calls += 1
+        return self.module.decoder_layer(*args)
+
+    def decoder_layers(self, plans, *args):
+        self.layer_calls += len(plans)
+        self.step_calls += 1
+        return self.module.decoder_layers(plans, *args)
+
+
+class _PerLayerKernels:
+    """Stands in for the `_gemv` module without decoder_layers: decode steps call the C layer per layer."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __getattr__(self, name):
+        if name == "decoder_layers":
+            raise AttributeError(name)
+        return getattr(self.module, name)
+
+
+@pytest.fixture(params=["all layers", "per layer"])
+def route(request, monkeypatch):
+    """Run the test with a decode step's layers in one C call, then with one C call per layer."""
+    if request.param == "per layer":
+        monkeypatch.setattr(llama_inference, "_gemv", _PerLayerKernels(_gemv))
+    return request.param
+
+
+def test_c_layer_is_used_for_decode_steps_and_its_checks_are_memoized(monkeypatch):
     model = tiny_model()
-    calls = []
-    real = llama_inference.decode_layer_forward
-    monkeypatch.setattr(llama_inference, "decode_layer_forward",
-                        lambda *args: calls.append(1) or real(*args))
+    counting = _CountingKernels(_gemv)
+    monkeypatch.setattr(llama_inference, "_gemv", counting)
     decode_step(model, torch.tensor([[1, 2, 3]]), steps=1)
-    assert len(calls) == model.config.num_hidden_layers
+    assert counting.layer_calls == model.config.num_hidden_layers
     assert all(llama_inference.layer_plan(layer, llama_inference.layer_weights(layer)) is not None
                for layer in model.model.layers)
+    checks = []
+    real = llama_inference.fast_path_available
+    monkeypatch.setattr(llama_inference, "fast_path_available", lambda layer: checks.append(1) or real(layer))
+    decode_step(model, torch.tensor([[1, 2, 3]]), steps=3)  # nothing changed: the memo answers
+    assert checks == [] and counting.layer_calls == 4 * model.config.num_hidden_layers
+    assert counting.step_calls == 4  # every step in one call
 
 
-def test_biases_and_multi_head_groups(kernels, threads, packing):
+def test_decode_memo_sees_hooks_and_replaced_modules(monkeypatch, route):
+    model = tiny_model(seed=8)
+    prompt = torch.tensor([[4, 5, 6]])
+    decode_step(model, prompt)  # memo built
+    seen = []
+    handle = model.model.layers[1].self_attn.q_proj.register_forward_hook(lambda *args: seen.append(1))
+    decode_step(model, prompt, steps=2)
+    assert len(seen) == 3  # prefill and both decode steps ran the hooked module
+    handle.remove()
+    model.model.layers[0].mlp.down_proj = torch.nn.Linear(80, 64, bias=False)
+    assert_same_step(model, prompt)  # the new module's weights are used
+    counting = _CountingKernels(_gemv)
+    monkeypatch.setattr(llama_inference, "_gemv", counting)
+    decode_step(model, prompt, steps=1)
+    assert counting.layer_calls == model.config.num_hidden_layers  # back on the C layer
+
+
+def test_biases_and_multi_head_groups(kernels, threads, packing, route):
     model = tiny_model(seed=1, attention_bias=True, mlp_bias=True, num_key_value_heads=3,
                        hidden_size=48, intermediate_size=112)
     assert_same_step(model, torch.randint(0, 96, (4, 6), generator=torch.Generator().manual_seed(0)))
 
 
-def test_narrow_mlp(kernels, threads, packing):
+def test_narrow_mlp(kernels, threads, packing, route):
     # the products' widths differ in every order: qkv 160 > hidden 64 > gate|up 32
     model = tiny_model(seed=6, intermediate_size=16, num_key_value_heads=2)
     assert_same_step(model, torch.randint(0, 96, (2, 4), generator=torch.Generator().manual_seed(2)))
 
 
-def test_padding_mask_and_static_cache(kernels, threads, packing):
+def test_padding_mask_and_static_cache(kernels, threads, packing, route):
     model = tiny_model(seed=2, num_key_value_heads=6)  # plain multi-head attention
     prompt = torch.randint(1, 96, (3, 7), generator=torch.Generator().manual_seed(1))
     mask = torch.ones_like(prompt)
@@ -146,7 +206,7 @@ def test_packing_follows_the_setting(packing):
         assert model.lm_head.weight.t().is_contiguous()
 
 
-def test_packed_copies_follow_in_place_updates(packing):
+def test_packed_copies_follow_in_place_updates(packing, route):
     model = tiny_model(seed=7)
     prompt = torch.tensor([[5, 6, 7], [1, 2, 3]])
     decode_step(model, prompt)  # builds the plans and the packed copies

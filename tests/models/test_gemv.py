@@ -155,3 +155,16 @@ def test_thread_count_restored_on_exception():
         model.generate(torch.tensor([[1, 2]]), max_new_tokens=3, do_sample=False,
                        logits_processor=LogitsProcessorList([failing]))
     assert torch.get_num_threads() == threads
+
+
+@pytest.mark.skipif(_gemv is None or not hasattr(_gemv, "decoder_layers"),
+                    reason="the C extension is not built (setup.py build_ext)")
+def test_decoder_layers_rejects_bad_arguments():
+    x = torch.ones(1, 4)
+    pointer = x.data_ptr()
+    with pytest.raises(TypeError, match="same, non-zero length"):
+        _gemv.decoder_layers((), pointer, pointer, 1, pointer, pointer, 0, (), 0, 0, 1)
+    with pytest.raises(ValueError, match="PyCapsule"):
+        _gemv.decoder_layers((object(),), pointer, pointer, 1, pointer, pointer, 0, ((0,) * 9,), 0, 0, 1)
+    with pytest.raises(ValueError, match="rows"):
+        _gemv.decoder_layers((object(),), pointer, pointer, 17, pointer, pointer, 0, ((0,) * 9,), 0, 0, 1)
