@@ -15,6 +15,8 @@ rows finished?", and only when something (eos, a custom criterion) can finish a 
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from snuggle.generation.configuration import GenerationConfig
@@ -174,8 +176,11 @@ def generate(
 
         return beam_search(state)
     threads = torch.get_num_threads()
+    # a model may check its layers once per call instead of once per step (see LlamaForCausalLM._decode_session)
+    session = getattr(model, "_decode_session", None)
     try:
-        return _greedy_or_sample(state)
+        with session() if session is not None else contextlib.nullcontext():
+            return _greedy_or_sample(state)
     finally:
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)

@@ -19,6 +19,8 @@ torch.Size([1, 3, 32])
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -293,7 +295,8 @@ class LlamaModel(LlamaPreTrainedModel):
         if decode_step and len(masks) == 1 and not output_hidden_states:
             # every layer in one C call; None (nothing done) when a layer cannot take it
             flat = llama_inference.decode_layers_step(layers, hidden_states.reshape(-1, shape[-1]), batch_size,
-                                                      only_mask, cos, signed_sin, cache)
+                                                      only_mask, cos, signed_sin, cache,
+                                                      self.__dict__.get(llama_inference.SESSION_ATTRIBUTE))
             if flat is not None:
                 layers = ()
         for layer in layers:
@@ -326,7 +329,12 @@ class LlamaModel(LlamaPreTrainedModel):
 
         if flat is not None:
             hidden_states = flat.view(shape)
-        hidden_states = self.norm(hidden_states)
+        norm = self.norm
+        if (fast and type(norm) is LlamaRMSNorm and not norm._forward_hooks and not norm._forward_pre_hooks
+                and not nn.modules.module._global_forward_hooks and not nn.modules.module._global_forward_pre_hooks):
+            hidden_states = llama_inference._rms_norm(norm, hidden_states)  # one fused op, as in the fast layers
+        else:
+            hidden_states = norm(hidden_states)
         if output_hidden_states:
             all_hidden_states += (hidden_states,)
 
@@ -432,6 +440,20 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         weight = self.lm_head.weight
         return (llama_inference._gemv is not None and rows <= llama_inference.SMALL_MATMUL_MAX_ROWS
                 and weight.device.type == "cpu" and weight.dtype == torch.float32 and not self.training)
+
+    @contextlib.contextmanager
+    def _decode_session(self):
+        """generate() decodes inside this: the decode steps check the layers for the C decode path (modules,
+        hooks, weights) at the first step and reuse that for the call's later steps (~5% of a SmolLM2 step
+        otherwise), so a change made to the layers from inside the call (a streamer or logits processor)
+        applies from the next call on."""
+        decoder = self.model
+        previous = decoder.__dict__.get(llama_inference.SESSION_ATTRIBUTE)
+        decoder.__dict__[llama_inference.SESSION_ATTRIBUTE] = {}
+        try:
+            yield
+        finally:
+            decoder.__dict__[llama_inference.SESSION_ATTRIBUTE] = previous
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(config)

@@ -680,17 +680,30 @@ def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, co
                         cos, signed_sin, cache)
 
 
-def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed_sin, cache):
+SESSION_ATTRIBUTE = "_snuggle_decode_session"
+
+
+def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed_sin, cache, session=None):
     """Every layer of a decode step in one `_gemv.decoder_layers` call (no Python between layers: at a few tens of
     microseconds per layer, with the caches cold from streaming the weights, that was ~10% of a SmolLM2 step).
     All layers share `attention_mask`. None, with the cache untouched, when any layer or the step cannot take
-    it: the caller then runs the layers one by one. Call only when `decode_layers_possible()`."""
-    entries = []
-    for layer in layers:
-        entry = _decode_entry(layer)
-        if entry is None:
-            return None
-        entries.append(entry)
+    it: the caller then runs the layers one by one. Call only when `decode_layers_possible()`.
+
+    `session`: a dict that lives for one generate() call (LlamaForCausalLM._decode_session); the layers' checks
+    (`_decode_entry`) run at its first step only, and later steps reuse their result.
+    """
+    reused = session.get("entries") if session is not None else None
+    if reused is not None and reused[0] is layers:
+        entries = reused[1]
+    else:
+        entries = []
+        for layer in layers:
+            entry = _decode_entry(layer)
+            if entry is None:
+                return None
+            entries.append(entry)
+        if session is not None:
+            session["entries"] = (layers, entries)
     if not entries or not hasattr(_gemv, "decoder_layers") or not _step_applies(hidden_states, batch, cache):
         return None
     head_dim = entries[0][4]

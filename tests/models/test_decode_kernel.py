@@ -266,3 +266,23 @@ def test_smollm2_decode_steps_equal_torch_path(smollm2_fp32_path):
     with llama_inference_disabled():
         reference = model.generate(batch, attention_mask=mask, max_new_tokens=24, do_sample=False)
     assert fast.tolist() == reference.tolist()
+
+
+def test_generate_checks_the_layers_once_per_call_and_sees_changes_between_calls(monkeypatch):
+    model = tiny_model(seed=9)
+    prompt = torch.randint(0, 96, (2, 5), generator=torch.Generator().manual_seed(9))
+    checks = []
+    real = llama_inference._decode_entry
+    monkeypatch.setattr(llama_inference, "_decode_entry", lambda layer: checks.append(1) or real(layer))
+    model.generate(prompt, max_new_tokens=6, do_sample=False)
+    assert len(checks) == model.config.num_hidden_layers  # the first decode step only
+    assert model.model.__dict__.get(llama_inference.SESSION_ATTRIBUTE) is None  # the session ended with the call
+    with torch.no_grad():  # between calls: an in-place update and a new hook are both seen by the next call
+        model.model.layers[0].mlp.up_proj.weight.mul_(1.7)
+    seen = []
+    model.model.layers[1].mlp.register_forward_pre_hook(lambda *args: seen.append(1))
+    fast = model.generate(prompt, max_new_tokens=6, do_sample=False)
+    assert len(seen) == 6  # the prefill and the 5 decode steps ran the hooked module
+    with llama_inference_disabled():
+        reference = model.generate(prompt, max_new_tokens=6, do_sample=False)
+    assert fast.tolist() == reference.tolist()
