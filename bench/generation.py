@@ -9,7 +9,9 @@ prompt is rendered once with the reference tokenizer's chat template).
   total new tokens per second;
 - roofline: decoding one token reads every weight once (the tied embedding once, as lm_head), so
   tokens/s cannot exceed DRAM bandwidth / fp32 weight bytes. The bandwidth is measured here (best of a
-  large tensor sum and copy with the same torch threads), and the greedy rate is printed as a % of it.
+  large tensor sum and copy with the same torch threads), and the greedy rate is printed as a % of it;
+  each timed snuggle run is also compared with a best-of burst measured just before it and with the
+  sustained read bandwidth (median pass over a weights-sized buffer for 0.5 s) before and after it.
 
 Prints `name: snuggle/transformers = ratio` lines (ours / theirs in tokens per second; goals: greedy >= 1.8x
 and >= 85% of the roofline, batch >= 2x), absolute rates and the torch thread count.
@@ -73,6 +75,25 @@ def dram_bandwidth_gbps(megabytes: int = 512, repeat: int = 5) -> tuple[float, f
     return max(nbytes / best_sum, 2 * nbytes / best_copy) / 1e9, nbytes / best_sum / 1e9
 
 
+class SustainedBandwidth:
+    """The read bandwidth a stream keeps up over a while: a weights-sized buffer summed again and again (the same
+    torch threads) for `seconds`, the median pass. Measured right before and right after a timed run, its mean
+    is the bandwidth the run had to work with, a better yardstick on a machine whose bandwidth moves from
+    minute to minute than one best-of burst."""
+
+    def __init__(self, nbytes: int) -> None:
+        self.buffer = torch.ones(nbytes // 4, dtype=torch.float32)
+
+    def __call__(self, seconds: float = 0.5) -> float:
+        passes, start = [], time.perf_counter()
+        while time.perf_counter() - start < seconds or len(passes) < 3:
+            begin = time.perf_counter()
+            self.buffer.sum()
+            passes.append(time.perf_counter() - begin)
+        passes.sort()
+        return self.buffer.numel() * 4 / passes[len(passes) // 2] / 1e9
+
+
 def weight_bytes(model) -> int:
     """Bytes of distinct parameter storage (tied or fused weights counted once)."""
     seen, total = set(), 0
@@ -132,23 +153,31 @@ def bench_greedy(tokenizer, reference, ours, args, roofline: float) -> None:
     if args.static:
         variants.append(("snuggle static cache", ours, {"cache_implementation": "static"}))
     for _, model, extra in [("transformers", reference, {}), *variants]:
-        generate_with(model, inputs, 8, do_sample=False, **extra)  # warm-up
+        # warm-up, as long as a timed run: one-time work (snuggle packs its weights in a call of >= 64 new
+        # tokens, ~0.3 s here) stays out of the timings, which measure the steady state of repeated calls
+        generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
     reference_time, reference_out = best_time(
         lambda: generate_with(reference, inputs, args.new_tokens, do_sample=False), args.repeat
     )
     reference_rate = args.new_tokens / reference_time
     nbytes = weight_bytes(ours)
+    sustained = SustainedBandwidth(nbytes)
     for label, model, extra in variants:
-        # the bandwidth moves with the machine's other tenants: also measure it right before each timed run
-        shares, our_time, our_out = [], float("inf"), None
+        # the bandwidth moves with the machine's other tenants: also measure it right before each timed run (a
+        # best-of burst, like the roofline's) and around it (sustained, before and after)
+        shares, bracketed, our_time, our_out = [], [], float("inf"), None
         for _ in range(args.repeat):
+            before = sustained()
             adjacent = dram_bandwidth_gbps(repeat=3)[0] * 1e9 / nbytes
             gc.collect()
             start = time.perf_counter()
             our_out = generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
             elapsed = time.perf_counter() - start
+            after = sustained()
             our_time = min(our_time, elapsed)
             shares.append(100 * args.new_tokens / elapsed / adjacent)
+            bracketed.append((100 * args.new_tokens / elapsed / ((before + after) / 2 * 1e9 / nbytes),
+                              before, after))
         our_rate = args.new_tokens / our_time
         same = our_out[:, prompt:].tolist() == reference_out[:, prompt:].tolist()
         suffix = "" if label == "snuggle" else f" [{label}]"
@@ -157,6 +186,9 @@ def bench_greedy(tokenizer, reference, ours, args, roofline: float) -> None:
               f"transformers {100 * reference_rate / roofline:.0f}%; greedy tokens identical: {same}", flush=True)
         print(f"  each snuggle run against the bandwidth measured just before it: "
               f"{', '.join(f'{share:.0f}%' for share in shares)}", flush=True)
+        print(f"  each snuggle run against the sustained read bandwidth around it: "
+              + ", ".join(f"{share:.0f}% ({before:.0f}/{after:.0f} GB/s)" for share, before, after in bracketed),
+              flush=True)
 
 
 def bench_batch(tokenizer, reference, ours, args) -> None:
@@ -169,7 +201,7 @@ def bench_batch(tokenizer, reference, ours, args) -> None:
         return generate_with(model, inputs, args.new_tokens, **sampling)
 
     for model in (reference, ours):
-        generate_with(model, inputs, 4, **sampling)  # warm-up
+        generate_with(model, inputs, args.new_tokens, **sampling)  # warm-up (see bench_greedy)
     reference_time, _ = best_time(lambda: run(reference), args.repeat)
     our_time, _ = best_time(lambda: run(ours), args.repeat)
     total = rows * args.new_tokens
@@ -178,7 +210,7 @@ def bench_batch(tokenizer, reference, ours, args) -> None:
 
 
 class _TimedKernels:
-    """Stands in for the `_gemv` module and adds up the wall time of its decoder_layer and gemv calls."""
+    """Stands in for the `_gemv` module and adds up the wall time of its decoder layer(s) and gemv calls."""
 
     def __init__(self, module):
         self.module, self.seconds = module, {"decoder_layer": 0.0, "gemv": 0.0}
@@ -186,16 +218,19 @@ class _TimedKernels:
     def __getattr__(self, name):
         return getattr(self.module, name)
 
-    def _timed(self, name, *args):
+    def _timed(self, key, name, *args):
         start = time.perf_counter()
         getattr(self.module, name)(*args)
-        self.seconds[name] += time.perf_counter() - start
+        self.seconds[key] += time.perf_counter() - start
 
     def decoder_layer(self, *args):
-        self._timed("decoder_layer", *args)
+        self._timed("decoder_layer", "decoder_layer", *args)
+
+    def decoder_layers(self, *args):
+        self._timed("decoder_layer", "decoder_layers", *args)
 
     def gemv(self, *args):
-        self._timed("gemv", *args)
+        self._timed("gemv", "gemv", *args)
 
 
 def bench_breakdown(tokenizer, ours, args) -> None:

@@ -179,7 +179,7 @@ def generate(
     # a model may check its layers once per call instead of once per step (see LlamaForCausalLM._decode_session)
     session = getattr(model, "_decode_session", None)
     try:
-        with session() if session is not None else contextlib.nullcontext():
+        with session(state.max_length - state.prompt_length) if session is not None else contextlib.nullcontext():
             return _greedy_or_sample(state)
     finally:
         if torch.get_num_threads() != threads:

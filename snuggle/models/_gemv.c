@@ -16,6 +16,7 @@
  *                                         y = init + x @ W_t, x (B, K) contiguous, W_t (K, N) rows ldw apart
  *                                         (packed: in panels ldw apart, see Gemm in _decode.h), y (B, N)
  *                                         contiguous, init 0 or a (B, N) contiguous buffer (may be y)
+ *   pack_panels(src, s0, s1, K, N, dst)   copy a weight into the packed layout (see Gemm in _decode.h)
  *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
  *   decoder_layer(plan, ...)              run that layer for one token per row (see py_decoder_layer)
  *   decoder_layers(plans, ...)            run every layer of a step in one call (see py_decoder_layers)
@@ -198,6 +199,47 @@ static PyObject *py_gemv(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     const int threads = k * n >= SPLIT_MIN_FLOATS && n >= 32 ? 2 : 1;
     Py_BEGIN_ALLOW_THREADS
     pool_run(run_gemm, &job, threads);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* pack_panels(src, s0, s1, K, N, dst): dst (ceil(N / 48), K, 48) contiguous = the (K, N) matrix at src (element
+ * (k, c) at src[k * s0 + c * s1]) in panels of 48 columns, the last one zero-padded (see Gemm in _decode.h).
+ * Either s1 == 1 (input-major rows: 48-float runs are copied) or s0 == 1 (output-major: each column is read
+ * once, contiguously, and spread over its panel). */
+static PyObject *py_pack_panels(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "pack_panels(src_ptr, s0, s1, K, N, dst_ptr) takes 6 arguments");
+        return NULL;
+    }
+    const float *src = PyLong_AsVoidPtr(args[0]);
+    const Py_ssize_t s0 = PyLong_AsSsize_t(args[1]), s1 = PyLong_AsSsize_t(args[2]), k = PyLong_AsSsize_t(args[3]),
+                     n = PyLong_AsSsize_t(args[4]);
+    float *dst = PyLong_AsVoidPtr(args[5]);
+    if (PyErr_Occurred()) return NULL;
+    if (!src || !dst || k < 1 || n < 1 || (s1 != 1 && s0 != 1) || (s1 == 1 && s0 < n) || (s0 == 1 && s1 < k)) {
+        PyErr_Format(PyExc_ValueError,
+                     "pack_panels: expected non-null pointers, K, N >= 1 and rows (s1 == 1, s0 >= N) or columns "
+                     "(s0 == 1, s1 >= K) contiguous, got K=%zd N=%zd s0=%zd s1=%zd", k, n, s0, s1);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    const ptrdiff_t panels = (n + DECODE_PANEL - 1) / DECODE_PANEL;
+    for (ptrdiff_t p = 0; p < panels; p++) {
+        float *panel = dst + p * k * DECODE_PANEL;
+        const ptrdiff_t c0 = p * DECODE_PANEL, width = n - c0 < DECODE_PANEL ? n - c0 : DECODE_PANEL;
+        if (width < DECODE_PANEL) memset(panel, 0, (size_t)(k * DECODE_PANEL) * sizeof(float));
+        if (s1 == 1) {
+            for (ptrdiff_t i = 0; i < k; i++)
+                memcpy(panel + i * DECODE_PANEL, src + i * s0 + c0, (size_t)width * sizeof(float));
+        } else {
+            for (ptrdiff_t c = 0; c < width; c++) {
+                const float *column = src + (c0 + c) * s1;
+                for (ptrdiff_t i = 0; i < k; i++) panel[i * DECODE_PANEL + c] = column[i];
+            }
+        }
+    }
     Py_END_ALLOW_THREADS
     Py_RETURN_NONE;
 }
@@ -485,6 +527,8 @@ static PyMethodDef methods[] = {
     {"gemv", (PyCFunction)(void (*)(void))py_gemv, METH_FASTCALL,
      "gemv(x_ptr, w_ptr, y_ptr, B, K, N, ldw, init_ptr[, packed]): y = init + x @ W_t in fp32 (see the module "
      "source)."},
+    {"pack_panels", (PyCFunction)(void (*)(void))py_pack_panels, METH_FASTCALL,
+     "pack_panels(src_ptr, s0, s1, K, N, dst_ptr): a (K, N) matrix in 48-column panels (see the module source)."},
     {"layer_plan", (PyCFunction)(void (*)(void))py_layer_plan, METH_FASTCALL,
      "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layer (see the module source)."},
     {"decoder_layer", (PyCFunction)(void (*)(void))py_decoder_layer, METH_FASTCALL,

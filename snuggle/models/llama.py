@@ -305,8 +305,9 @@ class LlamaModel(LlamaPreTrainedModel):
             mask = only_mask if len(masks) == 1 else masks[layer.self_attn.sliding_window]
             if decode_step:  # the C layer, its checks memoized per layer
                 source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
-                fast_output = llama_inference.decode_layer_step(layer, source, batch_size, mask, cos, signed_sin,
-                                                                cache)
+                fast_output = llama_inference.decode_layer_step(
+                    layer, source, batch_size, mask, cos, signed_sin, cache,
+                    llama_inference.pack_requested(self.__dict__.get(llama_inference.SESSION_ATTRIBUTE)))
                 if fast_output is not None:
                     flat = fast_output
                     continue
@@ -380,14 +381,15 @@ class LlamaModel(LlamaPreTrainedModel):
         }
 
 
-def _lm_head_logits(lm_head: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
+def _lm_head_logits(lm_head: nn.Module, hidden_states: torch.Tensor, session: dict | None = None) -> torch.Tensor:
     """lm_head(hidden_states), through the small-batch C kernel when a decode step has <= 16 rows (the head
-    is the largest matrix: ~113 MB per step for SmolLM2)."""
+    is the largest matrix: ~113 MB per step for SmolLM2); `session`: see LlamaForCausalLM._decode_session."""
     weight = getattr(lm_head, "weight", None)
     if (type(lm_head) is nn.Linear and not lm_head.training and lm_head.bias is None and not lm_head._forward_hooks
             and not lm_head._forward_pre_hooks and not nn.modules.module._global_forward_hooks
             and not nn.modules.module._global_forward_pre_hooks and weight is not None and weight.dim() == 2):
-        logits = lm_head_matmul(hidden_states.reshape(-1, hidden_states.shape[-1]), lm_head)
+        logits = lm_head_matmul(hidden_states.reshape(-1, hidden_states.shape[-1]), lm_head,
+                                llama_inference.pack_requested(session))
         if logits is not None:
             return logits.view(*hidden_states.shape[:-1], weight.shape[0])
     return lm_head(hidden_states)
@@ -442,14 +444,15 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
                 and weight.device.type == "cpu" and weight.dtype == torch.float32 and not self.training)
 
     @contextlib.contextmanager
-    def _decode_session(self):
-        """generate() decodes inside this: the decode steps check the layers for the C decode path (modules,
-        hooks, weights) at the first step and reuse that for the call's later steps (~5% of a SmolLM2 step
-        otherwise), so a change made to the layers from inside the call (a streamer or logits processor)
-        applies from the next call on."""
+    def _decode_session(self, steps: int = 0):
+        """generate() decodes inside this (`steps`: the call's most new tokens). The decode steps check the
+        layers for the C decode path (modules, hooks, weights) at the first step and reuse that for the call's
+        later steps (~5% of a SmolLM2 step otherwise), so a change made to the layers from inside the call (a
+        streamer or logits processor) applies from the next call on. A call of at least
+        llama_inference.PACK_MIN_STEPS tokens packs the weights (`llama_inference.pack_requested`)."""
         decoder = self.model
         previous = decoder.__dict__.get(llama_inference.SESSION_ATTRIBUTE)
-        decoder.__dict__[llama_inference.SESSION_ATTRIBUTE] = {}
+        decoder.__dict__[llama_inference.SESSION_ATTRIBUTE] = {"steps": steps}
         try:
             yield
         finally:
@@ -507,7 +510,8 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         if num_logits_to_keep is not None:  # the transformers 4.45 name
             logits_to_keep = num_logits_to_keep
         hidden_states = _keep_last_positions(outputs.last_hidden_state, logits_to_keep)
-        logits = _lm_head_logits(self.lm_head, hidden_states)
+        logits = _lm_head_logits(self.lm_head, hidden_states,
+                                 self.model.__dict__.get(llama_inference.SESSION_ATTRIBUTE))
 
         loss = None
         if labels is not None or shift_labels is not None:

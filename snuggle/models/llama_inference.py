@@ -318,19 +318,37 @@ PANEL = 48  # columns per panel of a packed weight (DECODE_PANEL in _decode.h)
 _PACKED_HEAD_ATTRIBUTE = "_snuggle_packed_head"
 # a packed copy is made while it takes at most this share of the memory the system has available
 PACKED_MAX_SHARE_OF_AVAILABLE = 0.25
+# ... and for a generate() call of at least this many new tokens: packing costs about as much as ~20 steps
+# (mostly first-touch page faults of the new memory) and makes each step ~20% faster
+PACK_MIN_STEPS = 64
+
+
+def _packing_setting() -> str | None:
+    flag = os.environ.get("SNUGGLE_PACKED_WEIGHTS", "").strip().lower()
+    if flag in ("0", "false", "no", "off"):
+        return "never"
+    if flag in ("1", "true", "yes", "on"):
+        return "always"
+    return None
+
+
+def pack_requested(session: dict | None) -> bool:
+    """Whether this decode step should use packed weights (made on first use, kept while the weights stay):
+    `SNUGGLE_PACKED_WEIGHTS=1` always, `=0` never; unset, inside a generate() call of at least PACK_MIN_STEPS
+    new tokens (`session`, see LlamaForCausalLM._decode_session), where packing pays for itself. Copies made
+    by an earlier call stay in use."""
+    setting = _packing_setting()
+    if setting is not None:
+        return setting == "always"
+    return session is not None and session.get("steps", 0) >= PACK_MIN_STEPS
 
 
 def packing_wanted(nbytes: int) -> bool:
-    """Whether to keep a packed copy of `nbytes` of weights for the decode kernels.
-
-    `SNUGGLE_PACKED_WEIGHTS=0` never, `=1` always; unset: while the copy takes at most a quarter of the memory
-    the system has available (psutil), so a model that already fills the memory decodes from its own weights.
-    """
-    flag = os.environ.get("SNUGGLE_PACKED_WEIGHTS", "").strip().lower()
-    if flag in ("0", "false", "no", "off"):
-        return False
-    if flag in ("1", "true", "yes", "on"):
-        return True
+    """Whether a packed copy of `nbytes` of weights may be made now that one is requested: always with
+    `SNUGGLE_PACKED_WEIGHTS=1`; else while the copy takes at most a quarter of the memory the system has
+    available (psutil), so a model that already fills the memory decodes from its own weights."""
+    if _packing_setting() is not None:
+        return _packing_setting() == "always"
     import psutil
 
     return nbytes <= PACKED_MAX_SHARE_OF_AVAILABLE * psutil.virtual_memory().available
@@ -352,6 +370,13 @@ def pack_panels(weight_t: torch.Tensor) -> torch.Tensor:
     full, panels = n // PANEL, -(-n // PANEL)
     with torch.inference_mode(False), torch.no_grad():
         packed = torch.empty((panels, k, PANEL), dtype=weight_t.dtype, device=weight_t.device)
+        s0, s1 = weight_t.stride()
+        if (_gemv is not None and hasattr(_gemv, "pack_panels") and weight_t.dtype == torch.float32
+                and weight_t.device.type == "cpu" and k > 0 and n > 0
+                and ((s1 == 1 and s0 >= n) or (s0 == 1 and s1 >= k))):
+            # ~20x faster than the strided copy below (torch's copy kernels handle this layout poorly)
+            _gemv.pack_panels(weight_t.data_ptr(), s0, s1, k, n, packed.data_ptr())
+            return packed
         if full:
             packed[:full].copy_(weight_t[:, :full * PANEL].unflatten(1, (full, PANEL)).transpose(0, 1))
         if full < panels:
@@ -384,30 +409,33 @@ def _weight_versions(layer: nn.Module) -> tuple:
     return tuple(versions)
 
 
-def packed_head(lm_head: nn.Linear) -> torch.Tensor | None:
-    """The packed copy of an LM head's (out, in) weight, made on first use and again after the weight changed
-    (replaced or updated in place); None when packing is not wanted."""
+def packed_head(lm_head: nn.Linear, pack: bool = True) -> torch.Tensor | None:
+    """The packed copy of an LM head's (out, in) weight: made on the first use with `pack` (see
+    `pack_requested`), then kept, and made again after the weight changed (replaced or updated in place); None
+    while none is wanted or allowed (`packing_wanted`)."""
     weight = lm_head.weight
     key = (weight.data_ptr(), _version(weight), tuple(weight.shape), weight.stride())
     cached = lm_head.__dict__.get(_PACKED_HEAD_ATTRIBUTE)
-    if cached is not None and cached[0] == key:
+    if cached is not None and cached[0] == key and (cached[2] or not pack):
         return cached[1]
+    if not pack:
+        return None
     packed = None
     if weight.dtype == torch.float32 and weight.device.type == "cpu" and packing_wanted(weight.numel() * 4):
         packed = pack_panels(weight.detach().t())
-    lm_head.__dict__[_PACKED_HEAD_ATTRIBUTE] = (key, packed)
+    lm_head.__dict__[_PACKED_HEAD_ATTRIBUTE] = (key, packed, True)  # True: packing was tried for this weight
     return packed
 
 
-def lm_head_matmul(hidden: torch.Tensor, lm_head: nn.Linear) -> torch.Tensor | None:
-    """hidden @ lm_head.weight.T through the small-batch C kernel, reading the head's packed copy (see
-    `packing_wanted`) or else its weight re-laid out input-major (`make_input_major`); None when the kernel
-    does not apply (see `input_major_matmul`)."""
+def lm_head_matmul(hidden: torch.Tensor, lm_head: nn.Linear, pack: bool = False) -> torch.Tensor | None:
+    """hidden @ lm_head.weight.T through the small-batch C kernel, reading the head's packed copy (`packed_head`)
+    or else its weight re-laid out input-major (`make_input_major`); None when the kernel does not apply (see
+    `input_major_matmul`)."""
     weight = lm_head.weight
     if (weight.dim() != 2 or weight.dtype != torch.float32 or weight.device.type != "cpu"
             or not _small_rows_apply(hidden, weight.shape[1])):
         return None
-    packed = packed_head(lm_head)
+    packed = packed_head(lm_head, pack)
     if packed is None:
         make_input_major(lm_head)  # once: the (in, out) layout streams faster for a few tokens
         return input_major_matmul(hidden, weight.t())
@@ -426,14 +454,15 @@ def _pointer(tensor: torch.Tensor | None) -> int:
     return 0 if tensor is None else tensor.data_ptr()
 
 
-def layer_plan(layer: nn.Module, weights: LayerWeights):
+def layer_plan(layer: nn.Module, weights: LayerWeights, pack: bool = False):
     """The `_gemv.layer_plan` capsule of a layer (sizes and weight pointers), cached next to its fused weights;
     None when the C layer cannot run it (no extension, q/k norms, other dtypes, uneven head groups).
 
     The capsule holds raw pointers: it is rebuilt whenever the fused weights are (a replaced parameter) or a
-    norm weight was replaced, and the cache entry keeps the fused weights alive. With packing (see
-    `packing_wanted`) the four matrices are also copied in panel order (`pack_panels`) for the kernels; the
-    copies are rebuilt when a projection weight changed in place (an optimizer step, load_state_dict).
+    norm weight was replaced, and the cache entry keeps the fused weights alive. With `pack` (see
+    `pack_requested`, `packing_wanted`) the four matrices are also copied in panel order (`pack_panels`) for the
+    kernels; a packed plan is kept for later calls without `pack`, and its copies are made again when a
+    projection weight changed in place (an optimizer step, load_state_dict).
     """
     modules = layer._modules
     norms = (modules["input_layernorm"], modules["post_attention_layernorm"])
@@ -441,8 +470,9 @@ def layer_plan(layer: nn.Module, weights: LayerWeights):
     key = (norm_weights[0].data_ptr(), norm_weights[1].data_ptr(), norms[0].variance_epsilon,
            norms[1].variance_epsilon, _weight_versions(layer))
     cached = layer.__dict__.get(_PLAN_ATTRIBUTE)
-    if cached is not None and cached[0] is weights and cached[1] == key:
+    if cached is not None and cached[0] is weights and cached[1] == key and (cached[4] or not pack):
         return cached[2]
+    pack = pack or (cached is not None and cached[4])  # a layer packed once stays packed
     attention, mlp = layer.self_attn, layer.mlp
     plan = packed = None
     q_heads, kv_heads, head_dim = attention.num_heads, attention.num_key_value_heads, attention.head_dim
@@ -456,7 +486,7 @@ def layer_plan(layer: nn.Module, weights: LayerWeights):
         and all(_f32_cpu(n.weight) and n.weight.is_contiguous() for n in norms)
     )
     if usable:
-        if packing_wanted(sum(m.numel() for m in matrices) * 4):
+        if pack and packing_wanted(sum(m.numel() for m in matrices) * 4):
             packed = tuple(pack_panels(m) for m in matrices)
             qkv, o, gate_up, down = packed
             strides = tuple(p.stride(0) for p in packed)
@@ -471,7 +501,8 @@ def layer_plan(layer: nn.Module, weights: LayerWeights):
             gate_up.data_ptr(), _pointer(biases[2]), strides[2], down.data_ptr(), _pointer(biases[3]), strides[3],
             packed is not None,
         )
-    layer.__dict__[_PLAN_ATTRIBUTE] = (weights, key, plan, packed)  # the entry keeps the packed copies alive
+    # the entry keeps the packed copies alive; its last item: packing was tried (done or not allowed)
+    layer.__dict__[_PLAN_ATTRIBUTE] = (weights, key, plan, packed, pack)
     return plan
 
 
@@ -643,37 +674,40 @@ def decode_layers_possible() -> bool:
             and not _module_globals._global_forward_pre_hooks)
 
 
-def _decode_entry(layer: nn.Module) -> tuple | None:
-    """(state, plan, layer_idx, kv_heads, head_dim, threads, weights) of a layer for the C decode calls, or None
-    when the layer cannot take them. The checks of `fast_path_available`, `layer_weights` and `layer_plan` are
-    memoized per layer: while nothing they depend on changed (`_layer_state`), this costs one comparison;
-    otherwise they run again. Global hooks are the caller's to check (`decode_layers_possible`)."""
+def _decode_entry(layer: nn.Module, pack: bool = False) -> tuple | None:
+    """(state, plan, layer_idx, kv_heads, head_dim, threads, weights, pack) of a layer for the C decode calls, or
+    None when the layer cannot take them. The checks of `fast_path_available`, `layer_weights` and `layer_plan`
+    are memoized per layer: while nothing they depend on changed (`_layer_state`), this costs one comparison;
+    otherwise (or when `pack` is asked of an entry built without it) they run again. Global hooks are the
+    caller's to check (`decode_layers_possible`)."""
     state = _layer_state(layer)
     if state is None:
         return None
     entry = layer.__dict__.get(_ENTRY_ATTRIBUTE)
-    if entry is not None and entry[0] == state:
+    if entry is not None and entry[0] == state and (entry[-1] or not pack):
         return entry if entry[1] is not None else None
+    pack = pack or (entry is not None and entry[-1])
     entry = None
     if fast_path_available(layer):
         weights = layer_weights(layer)
-        plan = None if weights is None else layer_plan(layer, weights)
+        plan = None if weights is None else layer_plan(layer, weights, pack)
         if plan is not None:
             attention = layer._modules["self_attn"]
             threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
             # the state after fusing (the parameters now point into the fused weights); the entry keeps the
             # weights (and with the plan cache, the packed copies) alive
             entry = (_layer_state(layer), plan, attention.layer_idx, attention.num_key_value_heads,
-                     attention.head_dim, threads, weights)
-    layer.__dict__[_ENTRY_ATTRIBUTE] = entry if entry is not None else (state, None)
+                     attention.head_dim, threads, weights, pack)
+    layer.__dict__[_ENTRY_ATTRIBUTE] = entry if entry is not None else (state, None, pack)
     return entry
 
 
-def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, cos, signed_sin, cache):
+def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, cos, signed_sin, cache,
+                      pack: bool = False):
     """`fast_layer_forward` of a decode step (one token per row) through the C layer, its checks memoized
     (`_decode_entry`). None when the C layer does not take the step (the caller then takes the checked path).
-    Call only when `decode_layers_possible()`."""
-    entry = _decode_entry(layer)
+    Call only when `decode_layers_possible()`; `pack`: see `pack_requested`."""
+    entry = _decode_entry(layer, pack)
     if entry is None:
         return None
     return _decode_call(entry[1], entry[2], entry[3], entry[4], entry[5], hidden_states, batch, attention_mask,
@@ -690,15 +724,17 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
     it: the caller then runs the layers one by one. Call only when `decode_layers_possible()`.
 
     `session`: a dict that lives for one generate() call (LlamaForCausalLM._decode_session); the layers' checks
-    (`_decode_entry`) run at its first step only, and later steps reuse their result.
+    (`_decode_entry`) run at its first step only, and later steps reuse their result. It also decides whether
+    the layers use packed weights (`pack_requested`).
     """
     reused = session.get("entries") if session is not None else None
     if reused is not None and reused[0] is layers:
         entries = reused[1]
     else:
+        pack = pack_requested(session)
         entries = []
         for layer in layers:
-            entry = _decode_entry(layer)
+            entry = _decode_entry(layer, pack)
             if entry is None:
                 return None
             entries.append(entry)

@@ -273,7 +273,7 @@ def test_generate_checks_the_layers_once_per_call_and_sees_changes_between_calls
     prompt = torch.randint(0, 96, (2, 5), generator=torch.Generator().manual_seed(9))
     checks = []
     real = llama_inference._decode_entry
-    monkeypatch.setattr(llama_inference, "_decode_entry", lambda layer: checks.append(1) or real(layer))
+    monkeypatch.setattr(llama_inference, "_decode_entry", lambda *args: checks.append(1) or real(*args))
     model.generate(prompt, max_new_tokens=6, do_sample=False)
     assert len(checks) == model.config.num_hidden_layers  # the first decode step only
     assert model.model.__dict__.get(llama_inference.SESSION_ATTRIBUTE) is None  # the session ended with the call
@@ -286,3 +286,43 @@ def test_generate_checks_the_layers_once_per_call_and_sees_changes_between_calls
     with llama_inference_disabled():
         reference = model.generate(prompt, max_new_tokens=6, do_sample=False)
     assert fast.tolist() == reference.tolist()
+
+
+def _packed_layers(model):
+    return [(layer.__dict__.get(llama_inference._PLAN_ATTRIBUTE) or (None,) * 4)[3] is not None
+            for layer in model.model.layers]
+
+
+def test_default_packing_waits_for_a_long_generate_call_then_stays(monkeypatch):
+    monkeypatch.delenv("SNUGGLE_PACKED_WEIGHTS", raising=False)
+    model = tiny_model(seed=10)
+    prompt = torch.randint(0, 96, (1, 4), generator=torch.Generator().manual_seed(10))
+    short = model.generate(prompt, max_new_tokens=5, do_sample=False)  # not worth packing
+    assert _packed_layers(model) == [False, False]
+    assert model.lm_head.__dict__.get(llama_inference._PACKED_HEAD_ATTRIBUTE) is None
+    long = model.generate(prompt, max_new_tokens=llama_inference.PACK_MIN_STEPS, do_sample=False)
+    assert _packed_layers(model) == [True, True]
+    assert model.lm_head.__dict__[llama_inference._PACKED_HEAD_ATTRIBUTE][1] is not None
+    assert long[:, :short.shape[1]].tolist() == short.tolist()
+    again = model.generate(prompt, max_new_tokens=5, do_sample=False)  # the packed copies stay in use
+    assert _packed_layers(model) == [True, True] and again.tolist() == short.tolist()
+    with llama_inference_disabled():
+        reference = model.generate(prompt, max_new_tokens=llama_inference.PACK_MIN_STEPS, do_sample=False)
+    assert long.tolist() == reference.tolist()
+
+
+def test_default_packing_respects_the_memory_share(monkeypatch):
+    import psutil
+
+    class Memory:
+        available = 1000  # bytes: no copy fits
+
+    monkeypatch.delenv("SNUGGLE_PACKED_WEIGHTS", raising=False)
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Memory)
+    model = tiny_model(seed=11)
+    prompt = torch.tensor([[3, 4, 5]])
+    out = model.generate(prompt, max_new_tokens=llama_inference.PACK_MIN_STEPS, do_sample=False)
+    assert _packed_layers(model) == [False, False]
+    with llama_inference_disabled():
+        assert out.tolist() == model.generate(prompt, max_new_tokens=llama_inference.PACK_MIN_STEPS,
+                                              do_sample=False).tolist()
