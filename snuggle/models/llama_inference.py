@@ -9,10 +9,13 @@ instead runs `fast_layer_forward`, ~27 ops of which ~12 are kernels:
     rms_norm -> linear(gate|up) -> silu * up -> addmm(down_proj + residual)
 
 Decode steps (one token per row, 1-16 rows, fp32 on the CPU, torch on one thread as generate arranges) go
-further when the optional `_gemv` C extension is built: `decode_layer_forward` runs the whole layer above in
-one call on two threads (the extension's worker joins the caller), with the cache slot reserved through
-`cache.update` so the KV cache is the same object the torch ops would fill. The torch ops stay the
-reference: tests/models/test_decode_kernel.py compares the two on tiny random models.
+further when the optional `_gemv` C extension is built: `decode_layers_step` runs every layer of the step in
+one call on two threads (the extension's worker joins the caller; `decode_layer_step` / `decode_layer_forward`
+run one layer, the fallback), with the cache slots reserved through `cache.update` / `reserve_token` so the KV
+cache is the same object the torch ops would fill. The torch ops stay the reference:
+tests/models/test_decode_kernel.py compares the two on tiny random models. In a generate() call of at least
+PACK_MIN_STEPS new tokens the kernels switch to packed copies of the weights (`pack_panels`, a second copy;
+see `pack_requested`), kept from then on and made again when a weight changes.
 
 Fused weights. q/k/v (and gate/up) are concatenated once into one input-major (in, out) matrix (the layout
 a one-token matmul streams fastest, see `_fuse`), and the original parameters are then re-pointed
@@ -388,7 +391,10 @@ def pack_panels(weight_t: torch.Tensor) -> torch.Tensor:
 def _version(tensor: torch.Tensor) -> int:
     """The tensor's in-place version counter (shared with its views); -1 for an inference tensor (no counter:
     made under torch.inference_mode, which also refuses in-place updates to it outside that mode)."""
-    return -1 if tensor.is_inference() else tensor._version
+    try:
+        return tensor._version
+    except RuntimeError:  # "Inference tensors do not track version counter"
+        return -1
 
 
 _PROJECTIONS = (("q_proj", "k_proj", "v_proj", "o_proj"), ("gate_proj", "up_proj", "down_proj"))
@@ -398,15 +404,8 @@ def _weight_versions(layer: nn.Module) -> tuple:
     """The in-place versions of a layer's projection weights: an optimizer step or load_state_dict bumps them
     (each parameter has its own counter, even as a view of the fused matrix). Runs per layer per decode step."""
     _, _, attention, mlp = _submodules(layer)
-    versions = []
-    for modules, names in zip((attention, mlp), _PROJECTIONS):
-        for name in names:
-            weight = modules[name]._parameters["weight"]
-            try:
-                versions.append(weight._version)
-            except RuntimeError:  # an inference tensor (see _version)
-                versions.append(-1)
-    return tuple(versions)
+    return tuple(_version(modules[name]._parameters["weight"])
+                 for modules, names in zip((attention, mlp), _PROJECTIONS) for name in names)
 
 
 def packed_head(lm_head: nn.Linear, pack: bool = True) -> torch.Tensor | None:
@@ -659,11 +658,7 @@ def _layer_state(layer: nn.Module) -> tuple | None:
                 return None
             parameters = linear._parameters
             weight, bias = parameters["weight"], parameters["bias"]
-            try:
-                version = weight._version
-            except RuntimeError:  # an inference tensor (see _version)
-                version = -1
-            state += (linear, weight.data_ptr(), version, None if bias is None else bias.data_ptr())
+            state += (linear, weight.data_ptr(), _version(weight), None if bias is None else bias.data_ptr())
     return tuple(state)
 
 

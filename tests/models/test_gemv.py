@@ -62,12 +62,13 @@ def test_packed_kernel_equals_torch_matmul_for_every_batch(depth, columns, kerne
     generator = torch.Generator().manual_seed(depth * 11 + columns)
     wide = torch.randn(depth, columns + 7, generator=generator)
     w_t = wide[:, 3:3 + columns]  # strided rows: packing copies any layout
+    atol = 1e-4 * max(1.0, depth / 576)  # sums of `depth` products in another order than torch's
     for rows in range(1, 17):
         x = torch.randn(rows, depth, generator=generator)
         residual = torch.randn(rows, columns, generator=generator)
         for threads in (1, 2):
-            torch.testing.assert_close(_run_packed(x, w_t, threads=threads), x @ w_t, rtol=1e-5, atol=1e-4)
-        torch.testing.assert_close(_run_packed(x, w_t, residual), residual + x @ w_t, rtol=1e-5, atol=1e-4)
+            torch.testing.assert_close(_run_packed(x, w_t, threads=threads), x @ w_t, rtol=1e-5, atol=atol)
+        torch.testing.assert_close(_run_packed(x, w_t, residual), residual + x @ w_t, rtol=1e-5, atol=atol)
 
 
 def test_pack_panels_layout_and_padding():
