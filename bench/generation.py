@@ -153,8 +153,8 @@ def bench_greedy(tokenizer, reference, ours, args, roofline: float) -> None:
     if args.static:
         variants.append(("snuggle static cache", ours, {"cache_implementation": "static"}))
     for _, model, extra in [("transformers", reference, {}), *variants]:
-        # warm-up, as long as a timed run: one-time work (snuggle packs its weights in a call of >= 64 new
-        # tokens, ~0.3 s here) stays out of the timings, which measure the steady state of repeated calls
+        # warm-up, as long as a timed run: one-time work (snuggle packs its weights in a call of >= 128 new
+        # tokens, ~0.3-0.6 s here) stays out of the timings, which measure the steady state of repeated calls
         generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
     reference_time, reference_out = best_time(
         lambda: generate_with(reference, inputs, args.new_tokens, do_sample=False), args.repeat

@@ -321,9 +321,10 @@ PANEL = 48  # columns per panel of a packed weight (DECODE_PANEL in _decode.h)
 _PACKED_HEAD_ATTRIBUTE = "_snuggle_packed_head"
 # a packed copy is made while it takes at most this share of the memory the system has available
 PACKED_MAX_SHARE_OF_AVAILABLE = 0.25
-# ... and for a generate() call of at least this many new tokens: packing costs about as much as ~20 steps
-# (mostly first-touch page faults of the new memory) and makes each step ~20% faster
-PACK_MIN_STEPS = 64
+# ... and for a generate() call of at least this many new tokens: packing costs about as much as 20-40 steps
+# (mostly first-touch page faults of the new memory) and makes each step ~20% faster, so such a call about
+# breaks even and later calls gain
+PACK_MIN_STEPS = 128
 
 
 def _packing_setting() -> str | None:
