@@ -116,3 +116,18 @@ print(len(lazy._FAST_EXIT), lazy.register_fast_exit())
     out = subprocess.run([sys.executable, "-c", "import snuggle; from snuggle.utils import lazy; print(lazy._FAST_EXIT)"],
                          capture_output=True, text=True, env={**env, "SNUGGLE_FAST_EXIT": "0"}, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_env_flag_reads_switches_the_same_way(monkeypatch):
+    from snuggle.utils.env import env_flag
+
+    monkeypatch.delenv("SNUGGLE_TEST_SWITCH", raising=False)
+    assert env_flag("SNUGGLE_TEST_SWITCH", None) is None and env_flag("SNUGGLE_TEST_SWITCH", True) is True
+    for value, expected in [("", False), ("0", False), (" OFF ", False), ("no", False), ("False", False),
+                            ("1", True), ("true", True), ("yes", True), ("on", True)]:
+        monkeypatch.setenv("SNUGGLE_TEST_SWITCH", value)
+        assert env_flag("SNUGGLE_TEST_SWITCH", False) is expected, value
+    monkeypatch.setenv("SNUGGLE_TORCH_MULTINOMIAL", "off")  # "off" used to count as on here
+    from snuggle.generation.fast_sampling import _ext, fast_sampling_available
+
+    assert fast_sampling_available() == (_ext is not None)

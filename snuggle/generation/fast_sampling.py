@@ -18,10 +18,11 @@ True
 
 from __future__ import annotations
 
-import os
 import struct
 
 import torch
+
+from snuggle.utils.env import env_flag
 
 try:
     from snuggle.generation import _sample as _ext
@@ -34,7 +35,7 @@ _STATE_BYTES = 5056
 
 
 def fast_sampling_available() -> bool:
-    return _ext is not None and os.environ.get("SNUGGLE_TORCH_MULTINOMIAL", "0").lower() in ("", "0", "false", "no")
+    return _ext is not None and not env_flag("SNUGGLE_TORCH_MULTINOMIAL", False)
 
 
 def multinomial_one(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -23,11 +23,11 @@ True
 
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from snuggle.utils.env import env_flag
 
 try:
     from snuggle.models import _dropout as _ext
@@ -39,7 +39,7 @@ _SEED_BOUND = 2**62
 
 def fast_dropout_available() -> bool:
     """True when the C extension is built and `SNUGGLE_TORCH_DROPOUT` does not ask for torch's dropout."""
-    return _ext is not None and os.environ.get("SNUGGLE_TORCH_DROPOUT", "0").lower() in ("", "0", "false", "no")
+    return _ext is not None and not env_flag("SNUGGLE_TORCH_DROPOUT", False)
 
 
 def _threshold(p: float) -> int:

@@ -20,17 +20,17 @@ True
 
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from snuggle.utils.env import env_flag
 
 MIN_ROWS = 16
 
 
 def _onednn_linear_available() -> bool:
-    if os.environ.get("SNUGGLE_TORCH_LINEAR", "0").lower() not in ("", "0", "false", "no"):
+    if env_flag("SNUGGLE_TORCH_LINEAR", False):
         return False
     try:
         return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")

@@ -40,7 +40,6 @@ True
 
 from __future__ import annotations
 
-import os
 from typing import NamedTuple
 
 import torch
@@ -51,6 +50,7 @@ from torch.nn.modules import module as _module_globals
 from snuggle.errors import ModelError
 from snuggle.models.cache import DynamicCache, StaticCache
 from snuggle.models.fast_linear import linear, onednn_applies
+from snuggle.utils.env import env_flag
 
 try:  # optional C extension (setup.py): 2-thread decode kernels (whole layers, small-batch products)
     from snuggle.models import _gemv
@@ -328,12 +328,8 @@ PACK_MIN_STEPS = 128
 
 
 def _packing_setting() -> str | None:
-    flag = os.environ.get("SNUGGLE_PACKED_WEIGHTS", "").strip().lower()
-    if flag in ("0", "false", "no", "off"):
-        return "never"
-    if flag in ("1", "true", "yes", "on"):
-        return "always"
-    return None
+    flag = env_flag("SNUGGLE_PACKED_WEIGHTS", None)
+    return None if flag is None else ("always" if flag else "never")
 
 
 def pack_requested(session: dict | None) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
-import os
 from contextlib import contextmanager
+
+from snuggle.utils.env import env_flag
 
 
 def lazy_exports(
@@ -79,7 +80,7 @@ def register_fast_exit() -> bool:
     reference counting as usual, and Python never promised to finalize those at exit. The hook runs after
     the atexit handlers registered after `import snuggle`. SNUGGLE_FAST_EXIT=0 turns it off.
     """
-    if _FAST_EXIT or os.environ.get("SNUGGLE_FAST_EXIT", "1").lower() in ("0", "false", "no"):
+    if _FAST_EXIT or not env_flag("SNUGGLE_FAST_EXIT", True):
         return False
     _FAST_EXIT.append(True)
     atexit.register(_collect_then_freeze)
