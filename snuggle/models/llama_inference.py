@@ -10,8 +10,8 @@ instead runs `fast_layer_forward`, ~27 ops of which ~12 are kernels:
 
 Decode steps (one token per row, 1-16 rows, fp32 on the CPU, torch on one thread as generate arranges) go
 further when the optional `_gemv` C extension is built: `decode_layers_step` runs every layer of the step in
-one call on two threads (the extension's worker joins the caller; `decode_layer_step` / `decode_layer_forward`
-run one layer, the fallback), with the cache slots reserved through `cache.update` / `reserve_token` so the KV
+one call on two threads (the extension's worker joins the caller; `decode_layer_step` runs one layer, the
+fallback), with the cache slots reserved through `cache.update` / `reserve_token` so the KV
 cache is the same object the torch ops would fill. The torch ops stay the reference:
 tests/models/test_decode_kernel.py compares the two on tiny random models. In a generate() call of at least
 PACK_MIN_STEPS new tokens the kernels switch to packed copies of the weights (`pack_panels`, a second copy;
@@ -563,23 +563,6 @@ def _placeholder(batch: int, kv_heads: int, head_dim: int) -> tuple[torch.Tensor
     return pair
 
 
-def decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, cos, signed_sin, cache):
-    """One decoder layer for one token per row as a single `_gemv.decoder_layer` call; None when it does not apply.
-
-    Applies under the same conditions as the small-batch kernel (fp32 CPU, no autograd, torch on one thread,
-    1-16 rows), with a DynamicCache/StaticCache (or none) and an additive or no mask. The new token's cache slot
-    is reserved first (`cache.update` on a placeholder, or `DynamicCache.reserve_token`), and the kernel writes
-    the rotated key and the value into it, so the cache holds exactly what the torch path would have appended.
-    """
-    plan = layer_plan(layer, weights)
-    if plan is None:
-        return None
-    attention = layer._modules["self_attn"]
-    threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
-    return _decode_call(plan, attention.layer_idx, attention.num_key_value_heads, attention.head_dim, threads,
-                        hidden_states, batch, attention_mask, cos, signed_sin, cache)
-
-
 def _step_applies(hidden_states, batch, cache) -> bool:
     """The conditions every C decode call shares: one token per row, 1-16 rows, fp32 CPU contiguous, no autograd,
     torch on one thread, a DynamicCache/StaticCache or none."""
@@ -611,7 +594,10 @@ def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> 
 
 def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, batch, attention_mask, cos,
                  signed_sin, cache):
-    """The `_gemv.decoder_layer` call of `decode_layer_forward` for a layer's plan; None when it does not apply."""
+    """One layer's `_gemv.decoder_layer` call for its plan (see `decode_layer_step`); None when it does not apply.
+
+    The new token's cache slot is reserved first (`_reserve_slot`), and the kernel writes the rotated key and
+    the value into it, so the cache holds exactly what the torch path would have appended."""
     if not _step_applies(hidden_states, batch, cache):
         return None
     step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
@@ -767,17 +753,14 @@ def fast_layer_forward(
     hidden_states (batch * seq, hidden), kept 2D between layers; cos/signed_sin from `rotary_tables`, shared
     by all layers of the step; `attention_mask` is the SDPA mask of `causal_attention_mask` (None = causal /
     attend to everything), preferably made additive once per step with `sdpa_additive_mask`.
-    Call only when `fast_path_available(layer)`.
+    Call only when `fast_path_available(layer)`. Decode steps that the C layer can take go to
+    `decode_layers_step` / `decode_layer_step` first (LlamaModel.forward).
     """
     weights = layer_weights(layer)
     if weights is None:
         return None
     attention = layer.self_attn
     seq_len = hidden_states.shape[0] // batch
-    if seq_len == 1 and _gemv is not None:
-        out = decode_layer_forward(layer, weights, hidden_states, batch, attention_mask, cos, signed_sin, cache)
-        if out is not None:
-            return out
     head_dim = attention.head_dim
     q_heads, kv_heads = attention.num_heads, attention.num_key_value_heads
 
