@@ -327,19 +327,14 @@ PACKED_MAX_SHARE_OF_AVAILABLE = 0.25
 PACK_MIN_STEPS = 128
 
 
-def _packing_setting() -> str | None:
-    flag = env_flag("SNUGGLE_PACKED_WEIGHTS", None)
-    return None if flag is None else ("always" if flag else "never")
-
-
 def pack_requested(session: dict | None) -> bool:
     """Whether this decode step should use packed weights (made on first use, kept while the weights stay):
     `SNUGGLE_PACKED_WEIGHTS=1` always, `=0` never; unset, inside a generate() call of at least PACK_MIN_STEPS
     new tokens (`session`, see LlamaForCausalLM._decode_session), where packing pays for itself. Copies made
     by an earlier call stay in use."""
-    setting = _packing_setting()
+    setting = env_flag("SNUGGLE_PACKED_WEIGHTS", None)
     if setting is not None:
-        return setting == "always"
+        return setting
     return session is not None and session.get("steps", 0) >= PACK_MIN_STEPS
 
 
@@ -347,8 +342,9 @@ def packing_wanted(nbytes: int) -> bool:
     """Whether a packed copy of `nbytes` of weights may be made now that one is requested: always with
     `SNUGGLE_PACKED_WEIGHTS=1`; else while the copy takes at most a quarter of the memory the system has
     available (psutil), so a model that already fills the memory decodes from its own weights."""
-    if _packing_setting() is not None:
-        return _packing_setting() == "always"
+    setting = env_flag("SNUGGLE_PACKED_WEIGHTS", None)
+    if setting is not None:
+        return setting
     import psutil
 
     return nbytes <= PACKED_MAX_SHARE_OF_AVAILABLE * psutil.virtual_memory().available
@@ -564,11 +560,10 @@ def _placeholder(batch: int, kv_heads: int, head_dim: int) -> tuple[torch.Tensor
 
 
 def _step_applies(hidden_states, batch, cache) -> bool:
-    """The conditions every C decode call shares: one token per row, 1-16 rows, fp32 CPU contiguous, no autograd,
-    torch on one thread, a DynamicCache/StaticCache or none."""
-    return not (hidden_states.shape[0] != batch or batch > SMALL_MATMUL_MAX_ROWS or torch.get_num_threads() != 1
-                or torch.is_grad_enabled() or hidden_states.dtype != torch.float32 or not hidden_states.is_cpu
-                or not hidden_states.is_contiguous() or (cache is not None and type(cache) not in _CACHE_TYPES))
+    """The conditions every C decode call shares: one token per row, those of the small-batch products
+    (`_small_rows_apply`), a DynamicCache/StaticCache or none."""
+    return (hidden_states.shape[0] == batch and _small_rows_apply(hidden_states, hidden_states.shape[-1])
+            and (cache is None or type(cache) in _CACHE_TYPES))
 
 
 def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> tuple:
