@@ -292,22 +292,22 @@ class LlamaModel(LlamaPreTrainedModel):
         if config.num_hidden_layers < len(layers):
             layers = layers[: config.num_hidden_layers]  # slicing builds a new ModuleList: only when needed
         only_mask = next(iter(masks.values())) if len(masks) == 1 else None
+        session = self.__dict__.get(llama_inference.SESSION_ATTRIBUTE)  # see LlamaForCausalLM._decode_session
         if decode_step and len(masks) == 1 and not output_hidden_states:
             # every layer in one C call; None (nothing done) when a layer cannot take it
             flat = llama_inference.decode_layers_step(layers, hidden_states.reshape(-1, shape[-1]), batch_size,
-                                                      only_mask, cos, signed_sin, cache,
-                                                      self.__dict__.get(llama_inference.SESSION_ATTRIBUTE))
+                                                      only_mask, cos, signed_sin, cache, session)
             if flat is not None:
                 layers = ()
+        pack = decode_step and bool(layers) and llama_inference.pack_requested(session)
         for layer in layers:
             if output_hidden_states:
                 all_hidden_states += (hidden_states if flat is None else flat.view(shape),)
             mask = only_mask if len(masks) == 1 else masks[layer.self_attn.sliding_window]
             if decode_step:  # the C layer, its checks memoized per layer
                 source = flat if flat is not None else hidden_states.reshape(-1, shape[-1])
-                fast_output = llama_inference.decode_layer_step(
-                    layer, source, batch_size, mask, cos, signed_sin, cache,
-                    llama_inference.pack_requested(self.__dict__.get(llama_inference.SESSION_ATTRIBUTE)))
+                fast_output = llama_inference.decode_layer_step(layer, source, batch_size, mask, cos, signed_sin,
+                                                                cache, pack)
                 if fast_output is not None:
                     flat = fast_output
                     continue
