@@ -615,6 +615,19 @@ def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, ba
 _ENTRY_ATTRIBUTE = "_snuggle_decode_entry"
 
 
+class _DecodeEntry(NamedTuple):
+    """What the C decode calls need of a layer, and the `_layer_state` it was checked against."""
+
+    state: tuple
+    plan: object  # the `layer_plan` capsule; None: the layer cannot take the C path (until its state changes)
+    layer_idx: int = 0
+    kv_heads: int = 0
+    head_dim: int = 0
+    threads: int = 1
+    weights: LayerWeights | None = None  # keeps the fused weights (and, through the plan cache, packed copies) alive
+    pack: bool = False  # built with packing requested (packed, or not allowed: see `layer_plan`)
+
+
 def _layer_state(layer: nn.Module) -> tuple | None:
     """Everything a layer's decode entry depends on, read in one pass: the submodules (identity), their hooks,
     the projections' parameters (storage and in-place version), the norms' weights and epsilons. None when a
@@ -647,19 +660,19 @@ def decode_layers_possible() -> bool:
             and not _module_globals._global_forward_pre_hooks)
 
 
-def _decode_entry(layer: nn.Module, pack: bool = False) -> tuple | None:
-    """(state, plan, layer_idx, kv_heads, head_dim, threads, weights, pack) of a layer for the C decode calls, or
-    None when the layer cannot take them. The checks of `fast_path_available`, `layer_weights` and `layer_plan`
-    are memoized per layer: while nothing they depend on changed (`_layer_state`), this costs one comparison;
-    otherwise (or when `pack` is asked of an entry built without it) they run again. Global hooks are the
-    caller's to check (`decode_layers_possible`)."""
+def _decode_entry(layer: nn.Module, pack: bool = False) -> _DecodeEntry | None:
+    """A layer's entry for the C decode calls, or None when the layer cannot take them.
+
+    The checks of `fast_path_available`, `layer_weights` and `layer_plan` are memoized per layer: while nothing
+    they depend on changed (`_layer_state`), this costs one comparison; otherwise (or when `pack` is asked of an
+    entry built without it) they run again. Global hooks are the caller's to check (`decode_layers_possible`)."""
     state = _layer_state(layer)
     if state is None:
         return None
     entry = layer.__dict__.get(_ENTRY_ATTRIBUTE)
-    if entry is not None and entry[0] == state and (entry[-1] or not pack):
-        return entry if entry[1] is not None else None
-    pack = pack or (entry is not None and entry[-1])
+    if entry is not None and entry.state == state and (entry.pack or not pack):
+        return entry if entry.plan is not None else None
+    pack = pack or (entry is not None and entry.pack)
     entry = None
     if fast_path_available(layer):
         weights = layer_weights(layer)
@@ -667,11 +680,10 @@ def _decode_entry(layer: nn.Module, pack: bool = False) -> tuple | None:
         if plan is not None:
             attention = layer._modules["self_attn"]
             threads = 2 if weights.gate_up_weight.numel() >= DECODE_TWO_THREADS_MIN_FLOATS else 1
-            # the state after fusing (the parameters now point into the fused weights); the entry keeps the
-            # weights (and with the plan cache, the packed copies) alive
-            entry = (_layer_state(layer), plan, attention.layer_idx, attention.num_key_value_heads,
-                     attention.head_dim, threads, weights, pack)
-    layer.__dict__[_ENTRY_ATTRIBUTE] = entry if entry is not None else (state, None, pack)
+            # the state after fusing (the parameters now point into the fused weights)
+            entry = _DecodeEntry(_layer_state(layer), plan, attention.layer_idx, attention.num_key_value_heads,
+                                 attention.head_dim, threads, weights, pack)
+    layer.__dict__[_ENTRY_ATTRIBUTE] = entry if entry is not None else _DecodeEntry(state, None, pack=pack)
     return entry
 
 
@@ -683,8 +695,8 @@ def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, co
     entry = _decode_entry(layer, pack)
     if entry is None:
         return None
-    return _decode_call(entry[1], entry[2], entry[3], entry[4], entry[5], hidden_states, batch, attention_mask,
-                        cos, signed_sin, cache)
+    return _decode_call(entry.plan, entry.layer_idx, entry.kv_heads, entry.head_dim, entry.threads, hidden_states,
+                        batch, attention_mask, cos, signed_sin, cache)
 
 
 SESSION_ATTRIBUTE = "_snuggle_decode_session"
@@ -715,22 +727,22 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
             session["entries"] = (layers, entries)
     if not entries or not hasattr(_gemv, "decoder_layers") or not _step_applies(hidden_states, batch, cache):
         return None
-    head_dim = entries[0][4]
+    head_dim = entries[0].head_dim
     step = _step_inputs(cos, signed_sin, attention_mask, batch, head_dim)
     if step is None:
         return None
     kv_lens = []
     for entry in entries:  # every check before the first slot is reserved
-        kv_len = 1 if cache is None else cache.get_seq_length(entry[2]) + 1
-        if entry[4] != head_dim or (step.mask_length is not None and step.mask_length != kv_len):
+        kv_len = 1 if cache is None else cache.get_seq_length(entry.layer_idx) + 1
+        if entry.head_dim != head_dim or (step.mask_length is not None and step.mask_length != kv_len):
             return None
         kv_lens.append(kv_len)
-    slots = tuple(_reserve_slot(cache, entry[2], batch, entry[3], head_dim, kv_len, hidden_states)
+    slots = tuple(_reserve_slot(cache, entry.layer_idx, batch, entry.kv_heads, head_dim, kv_len, hidden_states)
                   for entry, kv_len in zip(entries, kv_lens))
     out = torch.empty_like(hidden_states)
-    _gemv.decoder_layers(tuple(entry[1] for entry in entries), hidden_states.data_ptr(), out.data_ptr(), batch,
+    _gemv.decoder_layers(tuple(entry.plan for entry in entries), hidden_states.data_ptr(), out.data_ptr(), batch,
                          cos.data_ptr(), signed_sin.data_ptr(), step.rope_stride, slots, _pointer(attention_mask),
-                         step.mask_stride, max(entry[5] for entry in entries))
+                         step.mask_stride, max(entry.threads for entry in entries))
     return out
 
 
