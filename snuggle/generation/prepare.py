@@ -150,7 +150,7 @@ class DecodeState:
     cache: Any
     past_length: int                     # tokens already in a caller's cache
     attention_mask: torch.Tensor | None  # (rows, prompt_len) decoder mask, None when it is all ones
-    position_ids: torch.Tensor | None    # (rows, prompt_len), None when forward takes none
+    position_ids: torch.Tensor | None    # (rows, prompt_len); None when forward takes none or nothing is padded
     encoder_outputs: Any
     encoder_attention_mask: torch.Tensor | None
     extra_kwargs: dict
@@ -198,10 +198,14 @@ class DecodeState:
         return self.model_inputs(sequences, mask, positions, sequences.shape[1])
 
     def next_token_logits(self, outputs) -> torch.Tensor:
-        """(rows, vocab) float32 copy of the last position's logits (frees the big prefill logits)."""
+        """(rows, vocab) float32 logits of the last position: a copy when the logits hold more positions (frees
+        the big prefill logits) or another dtype, else the step's own logits."""
         if self.config.use_cache:
             self.cache = outputs.past_key_values
-        return outputs.logits[:, -1, :].to(dtype=torch.float32, copy=True)
+        logits = outputs.logits
+        if logits.shape[1] == 1 and logits.dtype == torch.float32:
+            return logits[:, -1, :]
+        return logits[:, -1, :].to(dtype=torch.float32, copy=True)
 
 
 def _prepare_attention_mask(input_ids, attention_mask, pad, eos) -> torch.Tensor:
@@ -459,11 +463,13 @@ def prepare_generation(model, input_ids, attention_mask, generation_config, logi
     accepted, _ = _forward_parameters(type(model))
     position_ids = None
     if not is_encoder_decoder:
-        if "position_ids" in accepted and model_kwargs.get("position_ids") is None:
-            position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
-        # An all-ones mask carries no information: dropping it lets attention take its fast causal path.
+        # An all-ones mask carries no information: dropping it lets attention take its fast causal path, and the
+        # positions are then the model's default ones (the cache length onwards), which it works out without
+        # a position tensor per step.
         if bool((mask == 1).all()):
             mask = None
+        elif "position_ids" in accepted and model_kwargs.get("position_ids") is None:
+            position_ids = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 0)
 
     processors = build_logits_processor(
         config, prompt_length, eos,
