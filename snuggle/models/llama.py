@@ -266,21 +266,31 @@ class LlamaModel(LlamaPreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache()
         past_length = cache.get_seq_length() if cache is not None else 0
-        if position_ids is None:
+        implementation = attention_implementation(config, output_attentions)
+        # Inference (no autograd, eval mode, SDPA): layers take the fused few-op path of llama_inference.py,
+        # with the rotary tables and an additive mask built once for all layers.
+        fast = not torch.is_grad_enabled() and not self.training and implementation == "sdpa"
+        session = self.__dict__.get(llama_inference.SESSION_ATTRIBUTE)  # see LlamaForCausalLM._decode_session
+        rope_rows = None  # a decode step at the default position inside generate(): rows of the call's rotary table
+        if (fast and session is not None and position_ids is None and cache_position is None and query_length == 1
+                and past_length > 0):
+            rope_rows = llama_inference.session_rotary_rows(session, self.rotary_emb, inputs_embeds, past_length)
+        if position_ids is None and rope_rows is None:
             if cache_position is None:
                 cache_position = torch.arange(past_length, past_length + query_length, device=inputs_embeds.device)
             position_ids = cache_position.unsqueeze(0)
 
-        implementation = attention_implementation(config, output_attentions)
         masks = self._attention_masks(
             implementation, attention_mask, inputs_embeds, past_length, position_ids, cache
         )
-        position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
-        # Inference (no autograd, eval mode, SDPA): layers take the fused few-op path of llama_inference.py,
-        # with the rotary tables and an additive mask built once for all layers.
-        fast = not torch.is_grad_enabled() and not self.training and implementation == "sdpa"
+        position_embeddings = None  # (cos, sin) for the modules' own forward: made when first needed
+        if rope_rows is not None:
+            cos, signed_sin = rope_rows
+        else:
+            position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
         if fast:
-            cos, signed_sin = rotary_tables(*position_embeddings)
+            if rope_rows is None:
+                cos, signed_sin = rotary_tables(*position_embeddings)
             masks = {window: sdpa_additive_mask(mask, inputs_embeds.dtype) for window, mask in masks.items()}
         decode_step = fast and query_length == 1 and llama_inference.decode_layers_possible()
 
@@ -292,7 +302,6 @@ class LlamaModel(LlamaPreTrainedModel):
         if config.num_hidden_layers < len(layers):
             layers = layers[: config.num_hidden_layers]  # slicing builds a new ModuleList: only when needed
         only_mask = next(iter(masks.values())) if len(masks) == 1 else None
-        session = self.__dict__.get(llama_inference.SESSION_ATTRIBUTE)  # see LlamaForCausalLM._decode_session
         if decode_step and len(masks) == 1 and not output_hidden_states:
             # every layer in one C call; None (nothing done) when a layer cannot take it
             flat = llama_inference.decode_layers_step(layers, hidden_states.reshape(-1, shape[-1]), batch_size,
@@ -319,6 +328,10 @@ class LlamaModel(LlamaPreTrainedModel):
                     continue
             if flat is not None:
                 hidden_states, flat = flat.view(shape), None
+            if position_embeddings is None:
+                position_ids = torch.arange(past_length, past_length + query_length,
+                                            device=inputs_embeds.device).unsqueeze(0)
+                position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
             if self.gradient_checkpointing and self.training:
                 hidden_states, weights = self._gradient_checkpointing_func(
                     layer.__call__, hidden_states, mask, position_embeddings, None, implementation

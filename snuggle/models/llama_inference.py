@@ -702,6 +702,27 @@ def decode_layer_step(layer: nn.Module, hidden_states, batch, attention_mask, co
 SESSION_ATTRIBUTE = "_snuggle_decode_session"
 
 
+def session_rotary_rows(session: dict, rotary: nn.Module, like: torch.Tensor, position: int):
+    """`rotary_tables` of one decode step at `position` (every row of the batch there), as views of a table made
+    once per generate() call (`session`, see LlamaForCausalLM._decode_session) for every position it can reach;
+    None for a "dynamic" RoPE, whose frequencies depend on the length.
+
+    Per step this replaces ~13 small torch ops (angles, cos, sin, scaling, signed sin), each of which costs ~50
+    us right after a step has streamed the weights through the caches. The table holds the same values: the
+    same elementwise ops on more positions (checked bit for bit in the tests)."""
+    if getattr(rotary, "rope_type", None) == "dynamic":
+        return None
+    inv_freq = rotary.inv_freq
+    key = (inv_freq.data_ptr(), _version(inv_freq), float(rotary.attention_scaling), like.dtype, like.device)
+    table = session.get("rotary")
+    if table is None or table[0] != key or position >= table[1].shape[1]:
+        length = position + 1 + max(session.get("steps", 0), 0)
+        cos, sin = rotary(like, torch.arange(length, device=like.device).unsqueeze(0))
+        table = (key, *rotary_tables(cos, sin))  # each (1, length, 1, head_dim)
+        session["rotary"] = table
+    return table[1].narrow(1, position, 1), table[2].narrow(1, position, 1)
+
+
 def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed_sin, cache, session=None):
     """Every layer of a decode step in one `_gemv.decoder_layers` call (no Python between layers: at a few tens of
     microseconds per layer, with the caches cold from streaming the weights, that was ~10% of a SmolLM2 step).

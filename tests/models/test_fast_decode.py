@@ -173,3 +173,52 @@ def test_tied_lm_head_relaid_out_still_tied_and_saves(tmp_path):
     reloaded = transformers.Qwen3ForCausalLM.from_pretrained(tmp_path / "saved").eval()
     with torch.no_grad():
         torch.testing.assert_close(reloaded(INPUT_IDS).logits, reference(INPUT_IDS).logits, atol=1e-5, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------------ rotary table of a call
+@pytest.mark.parametrize("rope", [None, {"rope_type": "linear", "factor": 2.0},
+                                  {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                   "high_freq_factor": 4.0, "original_max_position_embeddings": 16}])
+def test_session_rotary_rows_equal_the_per_step_tables_bit_for_bit(rope):
+    from snuggle.models.llama_inference import rotary_tables, session_rotary_rows
+
+    config = ours.LlamaConfig(**{**TINY, "head_dim": 64}, rope_scaling=rope)
+    rotary = ours.LlamaModel(config).rotary_emb
+    like = torch.zeros(1, 1, config.hidden_size)
+    session = {"steps": 40}
+    for position in (5, 6, 30, 44, 45, 200):  # 45 is past the first table (5 + 40): it is made again, longer
+        cos, signed_sin = session_rotary_rows(session, rotary, like, position)
+        expected = rotary_tables(*rotary(like, torch.tensor([[position]])))
+        assert cos.shape == expected[0].shape == (1, 1, 1, 64)
+        assert torch.equal(cos, expected[0]) and torch.equal(signed_sin, expected[1]), position
+    assert session["rotary"][1].shape[1] == 200 + 1 + 40
+
+
+def test_session_rotary_rows_refuse_dynamic_rope_and_follow_new_frequencies():
+    from snuggle.models.llama_inference import session_rotary_rows
+
+    like = torch.zeros(1, 1, TINY["hidden_size"])
+    dynamic = ours.LlamaModel(ours.LlamaConfig(**TINY, rope_scaling={"rope_type": "dynamic", "factor": 2.0}))
+    assert session_rotary_rows({"steps": 4}, dynamic.rotary_emb, like, 3) is None
+    rotary = ours.LlamaModel(ours.LlamaConfig(**TINY)).rotary_emb
+    session = {"steps": 4}
+    before = session_rotary_rows(session, rotary, like, 3)[0].clone()
+    with torch.no_grad():
+        rotary.inv_freq.mul_(2)  # an in-place change: the table is made again
+    after = session_rotary_rows(session, rotary, like, 3)[0]
+    assert not torch.equal(before, after)
+
+
+def test_generate_with_the_session_table_equals_the_per_step_rotary(tmp_path, monkeypatch):
+    import snuggle.models.llama_inference as inference
+
+    reference, mine = _pair("llama", tmp_path)
+    ids = torch.tensor([[5, 6, 7, 8]])
+    calls, original = [], inference.session_rotary_rows
+    monkeypatch.setattr(inference, "session_rotary_rows", lambda *args: calls.append(args[-1]) or original(*args))
+    with_table = mine.generate(ids, max_new_tokens=12, do_sample=False)
+    assert calls == list(range(4, 15))  # every decode step took its rows from the table
+    monkeypatch.setattr(inference, "session_rotary_rows", lambda *args: None)
+    per_step = mine.generate(ids, max_new_tokens=12, do_sample=False)
+    theirs = reference.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)
+    assert with_table.tolist() == per_step.tolist() == theirs.tolist()
