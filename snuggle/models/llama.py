@@ -288,9 +288,9 @@ class LlamaModel(LlamaPreTrainedModel):
             cos, signed_sin = rope_rows
         else:
             position_embeddings = self.rotary_emb(inputs_embeds, position_ids)
-        if fast:
-            if rope_rows is None:
+            if fast:
                 cos, signed_sin = rotary_tables(*position_embeddings)
+        if fast:
             masks = {window: sdpa_additive_mask(mask, inputs_embeds.dtype) for window, mask in masks.items()}
         decode_step = fast and query_length == 1 and llama_inference.decode_layers_possible()
 
