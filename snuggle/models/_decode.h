@@ -45,8 +45,11 @@ typedef struct {
     const float *mask; /* additive (kv_len) or NULL */
     int group, kv_len, head_dim;
     float scale;
-    float *scores; /* scratch (kv_len) */
+    float *scores; /* scratch (group, kv_len) */
     float *out;    /* (group, head_dim) */
+    /* NULL, or (group): each query's largest score and sum of exp(score - largest), so that two threads can
+     * each attend over part of the positions and combine (-INFINITY and 0 where every position is masked) */
+    float *top, *total;
 } HeadGroup;
 
 typedef struct {

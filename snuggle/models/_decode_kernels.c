@@ -113,6 +113,10 @@ INLINE void attend_body(const HeadGroup *h) {
         float top = -INFINITY;
         for (int j = 0; j < len; j++) top = s[j] > top ? s[j] : top;
         memset(out, 0, (size_t)dim * sizeof(float));
+        if (h->top) {
+            h->top[g] = top;
+            h->total[g] = 0.0f;
+        }
         if (top == -INFINITY) continue; /* every position masked: zeros rather than NaN */
         float lanes[16] = {0};
         int j = 0;
@@ -127,6 +131,7 @@ INLINE void attend_body(const HeadGroup *h) {
             total += s[j];
         }
         for (int l = 0; l < 16; l++) total += lanes[l];
+        if (h->total) h->total[g] = total;
         const float inv = 1.0f / total;
         for (j = 0; j < len; j++) {
             const float p = s[j] * inv;
@@ -428,7 +433,75 @@ static StripFn const avx512_narrow[9] = {NULL, strip_avx512_1_1, strip_avx512_2_
 AVX512 static void gemm_avx512(const Gemm *g, ptrdiff_t c0, ptrdiff_t c1) {
     gemm_driver(g, c0, c1, 16, 8, avx512_wide, avx512_narrow, avx512_narrow);
 }
-AVX512 static void attend_avx512(const HeadGroup *h) { attend_body(h); }
+/* Attention for head dims that are whole vectors (64, 128, ...): each score is one dot product in vector lanes
+ * reduced once (the generic loop reduces 16 scalar lanes serially per score), the group's queries share each
+ * key load, the next keys and the values are prefetched while the scores are computed (the cache usually comes
+ * from DRAM: the layer's weights went through the caches since it was last read), and the weighted sum of
+ * values keeps the output in registers. */
+#define ATTEND_MAX_VECTORS 16 /* head_dim <= 256 */
+AVX512 INLINE void attend_vectors(const HeadGroup *h, const int nv) {
+    const int group = h->group, len = h->kv_len, dim = h->head_dim;
+    for (int j = 0; j < len; j++) {
+        const float *key = h->keys + j * h->ks;
+        _mm_prefetch((const char *)(key + 8 * h->ks), _MM_HINT_T0);
+        _mm_prefetch((const char *)(key + 8 * h->ks + dim - 1), _MM_HINT_T0);
+        const float *value = h->values + j * h->vs;
+        for (int v = 0; v < dim; v += 16) _mm_prefetch((const char *)(value + v), _MM_HINT_T0);
+        const float bias = h->mask ? h->mask[j] : 0.0f;
+        for (int g = 0; g < group; g++) {
+            const float *q = h->queries + g * dim;
+            __m512 acc = _mm512_mul_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(key));
+            for (int v = 1; v < nv; v++)
+                acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + 16 * v), _mm512_loadu_ps(key + 16 * v), acc);
+            h->scores[g * len + j] = _mm512_reduce_add_ps(acc) * h->scale + bias;
+        }
+    }
+    for (int g = 0; g < group; g++) {
+        float *s = h->scores + g * len, *out = h->out + g * dim;
+        __m512 top_v = _mm512_set1_ps(-INFINITY);
+        int j = 0;
+        for (; j + 16 <= len; j += 16) top_v = _mm512_max_ps(top_v, _mm512_loadu_ps(s + j));
+        float top = _mm512_reduce_max_ps(top_v);
+        for (; j < len; j++) top = s[j] > top ? s[j] : top;
+        if (h->top) {
+            h->top[g] = top;
+            h->total[g] = 0.0f;
+        }
+        if (top == -INFINITY) { /* every position masked: zeros rather than NaN */
+            memset(out, 0, (size_t)dim * sizeof(float));
+            continue;
+        }
+        float lanes[16] = {0};
+        for (j = 0; j + 16 <= len; j += 16)
+            for (int l = 0; l < 16; l++) {
+                s[j + l] = exp_poly(s[j + l] - top);
+                lanes[l] += s[j + l];
+            }
+        float total = 0.0f;
+        for (; j < len; j++) {
+            s[j] = exp_poly(s[j] - top);
+            total += s[j];
+        }
+        for (int l = 0; l < 16; l++) total += lanes[l];
+        if (h->total) h->total[g] = total;
+        const float inv = 1.0f / total;
+        __m512 acc[ATTEND_MAX_VECTORS];
+        for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
+        for (j = 0; j < len; j++) {
+            const __m512 p = _mm512_set1_ps(s[j] * inv);
+            const float *value = h->values + j * h->vs;
+            for (int v = 0; v < nv; v++) acc[v] = _mm512_fmadd_ps(p, _mm512_loadu_ps(value + 16 * v), acc[v]);
+        }
+        for (int v = 0; v < nv; v++) _mm512_storeu_ps(out + 16 * v, acc[v]);
+    }
+}
+
+AVX512 static void attend_avx512(const HeadGroup *h) {
+    if (h->head_dim == 64) attend_vectors(h, 4); /* constant vector counts: the accumulators stay in registers */
+    else if (h->head_dim == 128) attend_vectors(h, 8);
+    else if (h->head_dim % 16 == 0 && h->head_dim / 16 <= ATTEND_MAX_VECTORS) attend_vectors(h, h->head_dim / 16);
+    else attend_body(h);
+}
 AVX512 static void silu_mul_avx512(float *gate, const float *up, ptrdiff_t n) { silu_mul_body(gate, up, n); }
 AVX512 static void rms_norm_avx512(const float *x, const float *w, float eps, float *out, ptrdiff_t n) {
     rms_norm_body(x, w, eps, out, n);

@@ -20,6 +20,7 @@
  * and values live in the very tensors the Python path uses. Rotary tables: cos and signed sin as built by
  * llama_inference.rotary_tables (x * cos + roll(x, d/2) * signed_sin).
  */
+#include <math.h>
 #include <string.h>
 
 #include "_decode.h"
@@ -32,6 +33,10 @@ static size_t per_thread_floats(const Layer *l) {
     return group_size(l) * ((size_t)l->head_dim + (size_t)l->kv_len);
 }
 
+/* per thread, when the threads split the positions of each attention item (see run_layer): its attention
+ * output | each query's top score | each query's exp sum | the outputs of all threads combined */
+static size_t split_floats(const Layer *l) { return (size_t)l->rows * l->q_heads * (2 * (size_t)l->head_dim + 2); }
+
 static size_t partial_width(const Layer *l) {
     size_t widest = qkv_width(l) > (size_t)l->hidden ? qkv_width(l) : (size_t)l->hidden;
     return widest > 2 * (size_t)l->inter ? widest : 2 * (size_t)l->inter;
@@ -40,7 +45,7 @@ static size_t partial_width(const Layer *l) {
 size_t decode_layer_scratch_floats(const Layer *l) {
     const size_t rows = (size_t)l->rows;
     return 2 * rows * l->hidden + rows * qkv_width(l) + rows * l->q_heads * l->head_dim + rows * 2 * l->inter +
-           rows * partial_width(l) + 2 * per_thread_floats(l) + 64;
+           rows * partial_width(l) + 2 * per_thread_floats(l) + 2 * split_floats(l) + 64;
 }
 
 static void rotate(const float *x, const float *cos, const float *sin, int dim, float *out) {
@@ -114,24 +119,73 @@ static void run_layer(void *ctx, int tid, int nthreads) {
         pool_barrier(tid, nthreads);
     }
 
+    /* Items are (row, kv head). When they share out evenly, each thread takes whole items. Otherwise (one row
+     * of 3 kv heads: 2 and 1) every thread takes its part of each item's positions, and after the barrier each
+     * combines all parts into its own copy of the output (softmax over the union from each part's top score
+     * and exp sum). The last thread's part holds the new token's slot, which it writes before reading. */
     float *query = mine, *scores = mine + (size_t)group * dim;
-    const int slot = l->kv_len - 1;
-    for (int item = tid; item < rows * l->kv_heads; item += nthreads) {
+    const int slot = l->kv_len - 1, items = rows * l->kv_heads, by_positions = nthreads > 1 && items % nthreads;
+    const size_t heads_total = (size_t)rows * l->q_heads;
+    float *split = partial + (size_t)rows * partial_width(l) + 2 * per_thread_floats(l);
+    const int j0 = by_positions ? (int)((long)l->kv_len * tid / nthreads) : 0;
+    const int j1 = by_positions ? (int)((long)l->kv_len * (tid + 1) / nthreads) : l->kv_len;
+    float *part = split + (size_t)tid * split_floats(l); /* out (rows, att_n) | top | total | combined */
+    for (int item = by_positions ? 0 : tid; item < items; item += by_positions ? 1 : nthreads) {
         const int r = item / l->kv_heads, h = item % l->kv_heads;
         const float *row = qkv + (size_t)r * qkv_n;
         const float *cos = l->cos + (size_t)r * l->ld_rope, *sin = l->sin + (size_t)r * l->ld_rope;
         float *keys = l->keys + r * l->k_sb + h * l->k_sh, *values = l->values + r * l->v_sb + h * l->v_sh;
-        rotate(row + (size_t)(l->q_heads + h) * dim, cos, sin, dim, keys + slot * l->k_ss);
-        memcpy(values + slot * l->v_ss, row + (size_t)(l->q_heads + l->kv_heads + h) * dim,
-               (size_t)dim * sizeof(float));
+        if (j1 == l->kv_len) {
+            rotate(row + (size_t)(l->q_heads + h) * dim, cos, sin, dim, keys + slot * l->k_ss);
+            memcpy(values + slot * l->v_ss, row + (size_t)(l->q_heads + l->kv_heads + h) * dim,
+                   (size_t)dim * sizeof(float));
+        }
         for (int q = 0; q < group; q++) rotate(row + (size_t)(h * group + q) * dim, cos, sin, dim, query + q * dim);
-        HeadGroup head = {query, keys, l->k_ss, values, l->v_ss, l->mask ? l->mask + r * l->mask_sb : NULL,
-                          group, l->kv_len, dim, l->scale, scores, att + (size_t)r * att_n + (size_t)h * group * dim};
-        kern->attend(&head);
+        const size_t first = (size_t)r * l->q_heads + (size_t)h * group; /* the group's first query head */
+        HeadGroup head = {query, keys + j0 * l->k_ss, l->k_ss, values + j0 * l->v_ss, l->v_ss,
+                          l->mask ? l->mask + r * l->mask_sb + j0 : NULL, group, j1 - j0, dim, l->scale, scores,
+                          (by_positions ? part : att) + first * dim, by_positions ? part + heads_total * dim + first : NULL,
+                          by_positions ? part + heads_total * (dim + 1) + first : NULL};
+        if (j1 > j0) {
+            kern->attend(&head);
+        } else { /* no positions in this part */
+            memset(head.out, 0, (size_t)group * dim * sizeof(float));
+            for (int q = 0; q < group; q++) {
+                head.top[q] = -INFINITY;
+                head.total[q] = 0.0f;
+            }
+        }
     }
     pool_barrier(tid, nthreads);
+    const float *att_in = att;
+    if (by_positions) {
+        float *combined = part + heads_total * (dim + 2);
+        for (size_t q = 0; q < heads_total; q++) {
+            float best = -INFINITY;
+            for (int t = 0; t < nthreads; t++) {
+                const float top = split[(size_t)t * split_floats(l) + heads_total * dim + q];
+                best = top > best ? top : best;
+            }
+            float *out = combined + q * dim;
+            memset(out, 0, (size_t)dim * sizeof(float));
+            if (best == -INFINITY) continue; /* every position masked: zeros, as attend gives */
+            float weights[2], sum = 0.0f; /* the pool runs at most two threads */
+            for (int t = 0; t < nthreads; t++) {
+                const float *other = split + (size_t)t * split_floats(l);
+                const float top = other[heads_total * dim + q];
+                weights[t] = top == -INFINITY ? 0.0f : other[heads_total * (dim + 1) + q] * expf(top - best);
+                sum += weights[t];
+            }
+            for (int t = 0; t < nthreads; t++) {
+                const float *part_out = split + (size_t)t * split_floats(l) + q * dim;
+                const float w = weights[t] / sum;
+                for (int d = 0; d < dim; d++) out[d] += w * part_out[d];
+            }
+        }
+        att_in = combined;
+    }
 
-    g = (Gemm){att, att_n, l->w_o, l->ld_o, l->out, hidden, l->x, hidden, l->b_o, rows, att_n, l->packed};
+    g = (Gemm){att_in, att_n, l->w_o, l->ld_o, l->out, hidden, l->x, hidden, l->b_o, rows, att_n, l->packed};
     gemm_split_k(kern, &g, hidden, partial, tid, nthreads);
     if (!l->packed) {
         split_columns(hidden, tid, nthreads, &c0, &c1);

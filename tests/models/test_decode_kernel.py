@@ -182,6 +182,18 @@ def test_padding_mask_and_static_cache(kernels, threads, packing, route):
                                                               max_cache_len=16))
 
 
+@pytest.mark.parametrize("kv_heads, head_dim, rows", [(3, 64, 1), (1, 16, 3), (3, 16, 1), (1, 128, 1)])
+def test_uneven_attention_items_split_by_positions(kv_heads, head_dim, rows, kernels, threads, packing, route):
+    # rows x kv heads odd: on two threads each takes part of every item's positions and the parts are combined;
+    # row 0's padding covers the first thread's whole part (its top score is -inf)
+    model = tiny_model(seed=7, num_attention_heads=3 * kv_heads, num_key_value_heads=kv_heads, head_dim=head_dim)
+    prompt = torch.randint(1, 96, (rows, 37), generator=torch.Generator().manual_seed(4))
+    mask = torch.ones_like(prompt)
+    mask[0, :30] = 0
+    assert_same_step(model, prompt, mask)
+    assert_same_step(model, prompt[:, :2])  # a short cache: parts of one or two positions
+
+
 def test_long_cache_and_generate_tokens_identical():
     model = tiny_model(seed=3)
     prompt = torch.randint(0, 96, (2, 40), generator=torch.Generator().manual_seed(3))
