@@ -76,6 +76,24 @@ class LogitsProcessor:
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
+    def _process_owned(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        """`self(input_ids, scores)` when the caller owns `scores` and will not read it again (generate's loop
+        when the raw logits are not returned): a processor may then write into it instead of building a new
+        vocabulary-sized tensor. Same values as __call__."""
+        return self(input_ids, scores)
+
+
+def _fill_ids_(scores: torch.Tensor, token_ids: torch.Tensor, cache: dict) -> torch.Tensor:
+    """scores[:, ids] = -inf in place for the ids inside the vocabulary (as `_vocab_mask` selects them): one small
+    op, where masked_fill writes a new (rows, vocab) tensor."""
+    key = ("ids", scores.shape[-1], scores.device)
+    ids = cache.get(key)
+    if ids is None:
+        ids = token_ids.to(scores.device).flatten()
+        ids = ids[(ids >= 0) & (ids < scores.shape[-1])]
+        cache[key] = ids
+    return scores.index_fill_(-1, ids, NEG_INF)
+
 
 # Warpers are processors used only when sampling; the split is kept for familiarity.
 LogitsWarper = LogitsProcessor
@@ -100,6 +118,18 @@ class LogitsProcessorList(list):
                 scores = processor(input_ids, scores, **kwargs)
             else:
                 scores = processor(input_ids, scores)
+        return scores
+
+    def _process_owned(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        """The list applied to scores the caller owns (see LogitsProcessor._process_owned). After a processor
+        from outside snuggle the result is no longer known to be ours alone, so later ones build new tensors."""
+        owned = True
+        for processor in self:
+            if owned and isinstance(processor, LogitsProcessor):
+                scores = processor._process_owned(input_ids, scores)
+            else:
+                scores = processor(input_ids, scores)
+            owned = owned and type(processor).__module__.startswith("snuggle.")
         return scores
 
 
@@ -338,6 +368,11 @@ class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
             return scores.clone()
         return scores.masked_fill(_vocab_mask(self.eos_token_id, scores, self._masks), NEG_INF)
 
+    def _process_owned(self, input_ids, scores):
+        if input_ids.shape[-1] - self.prompt_length_to_skip >= self.min_new_tokens:
+            return scores
+        return _fill_ids_(scores, self.eos_token_id, self._masks)
+
 
 class MinLengthLogitsProcessor(MinNewTokensLengthLogitsProcessor):
     """Forbid the eos tokens until the whole sequence (prompt included) has `min_length` tokens."""
@@ -358,6 +393,9 @@ class SuppressTokensLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids, scores):
         return scores.masked_fill(_vocab_mask(self.suppress_tokens, scores, self._masks), NEG_INF)
 
+    def _process_owned(self, input_ids, scores):
+        return _fill_ids_(scores, self.suppress_tokens, self._masks)
+
 
 class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
     """Forbid `begin_suppress_tokens` at the first generated step only (when the length is `begin_index`)."""
@@ -375,6 +413,11 @@ class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
         if input_ids.shape[-1] != self.begin_index:
             return scores
         return scores.masked_fill(_vocab_mask(self.begin_suppress_tokens, scores, self._masks), NEG_INF)
+
+    def _process_owned(self, input_ids, scores):
+        if input_ids.shape[-1] != self.begin_index:
+            return scores
+        return _fill_ids_(scores, self.begin_suppress_tokens, self._masks)
 
 
 def _force(scores: torch.Tensor, token_ids) -> torch.Tensor:

@@ -81,6 +81,11 @@ def _greedy_or_sample(state: DecodeState):
 
     keep_scores = config.return_dict_in_generate and config.output_scores
     keep_logits = config.return_dict_in_generate and config.output_logits
+    # The processors may write into the step's logits (see LogitsProcessor._process_owned) when nothing reads them
+    # later: not returned, and made fresh each step by one of snuggle's own models (a user's model might return a
+    # tensor it keeps).
+    owned_logits = (not keep_logits and isinstance(state.processors, LogitsProcessorList)
+                    and type(model).__module__.startswith("snuggle."))
     scores = () if keep_scores else None
     raw_logits = () if keep_logits else None
     extras = StepRecorder(config, state)
@@ -103,7 +108,10 @@ def _greedy_or_sample(state: DecodeState):
         torch.set_num_threads(1)  # decode steps use the model's own 2-thread kernel; generate() restores it
     while True:
         logits = state.next_token_logits(outputs)
-        next_scores = state.processors(sequences[:, :cur], logits)
+        if owned_logits:  # a new tensor each step, read by nothing after the processors
+            next_scores = state.processors._process_owned(sequences[:, :cur], logits)
+        else:
+            next_scores = state.processors(sequences[:, :cur], logits)
         if config.return_dict_in_generate:
             if keep_scores:
                 scores += (next_scores,)

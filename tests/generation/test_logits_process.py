@@ -11,7 +11,7 @@ import torch
 from snuggle.errors import ConfigError
 from snuggle.generation import GenerationConfig
 from snuggle.generation import logits_process as lp
-from snuggle.generation.logits_process import build_logits_processor
+from snuggle.generation.logits_process import LogitsProcessorList, build_logits_processor
 
 ENC = torch.tensor([[1, 2, 3]])
 
@@ -177,3 +177,58 @@ def test_top_p_after_top_k_skips_the_full_sort():
     tied[0, tied[0].argmax()] = tied[0].topk(2).values[1]
     assert warper._after_top_k(tied) is None
     assert warper._after_top_k(torch.randn(3, 400)) is None
+
+
+def test_owned_scores_are_filled_in_place_with_the_same_values():
+    # generate's loop owns each step's logits: the eos / suppress processors then write into them (one small op)
+    from snuggle.generation.logits_process import (
+        MinLengthLogitsProcessor,
+        MinNewTokensLengthLogitsProcessor,
+        SuppressTokensAtBeginLogitsProcessor,
+        SuppressTokensLogitsProcessor,
+    )
+
+    ids = torch.tensor([[1, 2, 3]])
+    processors = LogitsProcessorList([
+        MinLengthLogitsProcessor(5, [3, 40]),  # 40 is outside the vocabulary: ignored, as by __call__
+        MinNewTokensLengthLogitsProcessor(2, 3, 7),
+        SuppressTokensLogitsProcessor([0, 9]),
+        SuppressTokensAtBeginLogitsProcessor([5], 3),
+    ])
+    for length in (3, 4, 8):  # inside and past the minimum lengths; the first step only for begin-suppression
+        scores = torch.randn(2, 12, generator=torch.Generator().manual_seed(length))
+        expected = processors(ids[:, :1].expand(2, length), scores)
+        owned = scores.clone()
+        result = processors._process_owned(ids[:, :1].expand(2, length), owned)
+        assert torch.equal(result, expected)
+        assert result is owned  # written in place: no new vocabulary-sized tensor
+
+
+def test_owned_scores_are_not_written_after_a_foreign_processor():
+    kept = torch.zeros(1, 12)
+
+    class ReturnsItsOwnTensor:  # not snuggle's: the tensor it returns may be one it keeps
+        def __call__(self, input_ids, scores):
+            return kept
+
+    from snuggle.generation.logits_process import SuppressTokensLogitsProcessor
+
+    processors = LogitsProcessorList([ReturnsItsOwnTensor(), SuppressTokensLogitsProcessor([4])])
+    result = processors._process_owned(torch.tensor([[1]]), torch.randn(1, 12))
+    assert result[0, 4] == float("-inf") and kept[0, 4] == 0
+
+
+def test_generate_min_new_tokens_with_output_logits_keeps_the_raw_logits():
+    from snuggle.models.llama import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=3)).eval()
+    prompt = torch.tensor([[1, 5, 6]])
+    out = model.generate(prompt, max_new_tokens=4, min_new_tokens=4, do_sample=False, return_dict_in_generate=True,
+                         output_logits=True, output_scores=True)
+    for logits, scores in zip(out.logits, out.scores):
+        assert torch.isfinite(logits[0, 3])  # the raw logits of eos are left as the model gave them
+        assert scores[0, 3] == float("-inf")
+    plain = model.generate(prompt, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    assert plain.tolist() == out.sequences.tolist()
