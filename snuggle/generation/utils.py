@@ -106,43 +106,65 @@ def _greedy_or_sample(state: DecodeState):
     cur = prompt_length
     if getattr(model, "_single_thread_decode", None) is not None and model._single_thread_decode(rows):
         torch.set_num_threads(1)  # decode steps use the model's own 2-thread kernel; generate() restores it
-    while True:
-        logits = state.next_token_logits(outputs)
-        if owned_logits:  # a new tensor each step, read by nothing after the processors
-            next_scores = state.processors._process_owned(sequences[:, :cur], logits)
-        else:
-            next_scores = state.processors(sequences[:, :cur], logits)
-        if config.return_dict_in_generate:
-            if keep_scores:
-                scores += (next_scores,)
-            if keep_logits:
-                raw_logits += (logits,)
-            extras.record(outputs)
-        del outputs
-        if config.do_sample:
-            next_tokens = multinomial_one(torch.softmax(next_scores, dim=-1)).squeeze(1)
-        else:
-            next_tokens = torch.argmax(next_scores, dim=-1)
-        ended_by_eos = False
-        if single_row_eos is not None:
-            ended_by_eos = int(next_tokens) in single_row_eos
-        elif has_eos_stopping and rows > 1:
-            next_tokens = torch.where(unfinished, next_tokens, pad_value)
-        sequences[:, cur] = next_tokens
-        cur += 1
-        if streamer is not None:
-            streamer.put(next_tokens.cpu())
-        if eos_ids is not None and single_row_eos is None:
-            unfinished &= ~torch.isin(next_tokens, eos_ids)
-        for criterion in others:
-            unfinished &= ~criterion(sequences[:, :cur], scores)
-        if cur >= max_length or ended_by_eos or (check_unfinished and not bool(unfinished.any())):
-            break
-        outputs = model(**state.step_inputs(
-            sequences[:, :cur], None if mask_buffer is None else mask_buffer[:, :cur], next_positions
-        ))
-        if next_positions is not None:
-            next_positions = next_positions + 1
+    logits = state.next_token_logits(outputs)
+    # A model may run the steps itself, without module calls (LlamaForCausalLM._decode_loop), when nothing needs
+    # their outputs but the logits: no attentions or hidden states, no position ids or padding (the steps then
+    # need neither), no extra model arguments.
+    loop = None
+    if (config.use_cache and not state.is_encoder_decoder and extras.decoder_attentions is None
+            and extras.decoder_hidden is None and positions is None and not state.extra_kwargs
+            and state.token_type_ids is None and getattr(model, "_decode_loop", None) is not None
+            and (state.attention_mask is None or bool(state.attention_mask.all())) and cur < max_length):
+        loop = model._decode_loop(state.cache, rows, max_length - cur)
+    try:
+        while True:
+            if logits is None:
+                logits = state.next_token_logits(outputs)
+            if owned_logits:  # a new tensor each step, read by nothing after the processors
+                next_scores = state.processors._process_owned(sequences[:, :cur], logits)
+            else:
+                next_scores = state.processors(sequences[:, :cur], logits)
+            if config.return_dict_in_generate:
+                if keep_scores:
+                    scores += (next_scores,)
+                if keep_logits:
+                    raw_logits += (logits,)
+                if outputs is not None:
+                    extras.record(outputs)
+            outputs = None
+            if config.do_sample:
+                next_tokens = multinomial_one(torch.softmax(next_scores, dim=-1)).squeeze(1)
+            else:
+                next_tokens = torch.argmax(next_scores, dim=-1)
+            ended_by_eos = False
+            if single_row_eos is not None:
+                ended_by_eos = int(next_tokens) in single_row_eos
+            elif has_eos_stopping and rows > 1:
+                next_tokens = torch.where(unfinished, next_tokens, pad_value)
+            sequences[:, cur] = next_tokens
+            cur += 1
+            if streamer is not None:
+                streamer.put(next_tokens.cpu())
+            if eos_ids is not None and single_row_eos is None:
+                unfinished &= ~torch.isin(next_tokens, eos_ids)
+            for criterion in others:
+                unfinished &= ~criterion(sequences[:, :cur], scores)
+            if cur >= max_length or ended_by_eos or (check_unfinished and not bool(unfinished.any())):
+                break
+            logits = loop.step(sequences[:, cur - 1:cur]) if loop is not None else None
+            if logits is not None:
+                continue
+            if loop is not None:  # the model's own loop cannot take this step: the cache gets its views, then modules
+                loop.close()
+                loop = None
+            outputs = model(**state.step_inputs(
+                sequences[:, :cur], None if mask_buffer is None else mask_buffer[:, :cur], next_positions
+            ))
+            if next_positions is not None:
+                next_positions = next_positions + 1
+    finally:
+        if loop is not None:
+            loop.close()
 
     if streamer is not None:
         streamer.end()

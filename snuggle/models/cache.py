@@ -139,6 +139,35 @@ class DynamicCache(Cache):
             return keys, values
         return self.update(key_placeholder, value_placeholder, layer_idx)
 
+    def _buffers_with_room(self, layer_idx: int, capacity: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The layer's (key, value) buffers, (batch, kv_heads, >= capacity, head_dim), holding the cached tokens
+        first, for a caller that writes the next tokens into them itself and then calls `_set_length` (snuggle's
+        decode loop, which so avoids making views every step); None when the layer's cache is not a plain 4D
+        tensor pair. The cached views are unchanged."""
+        past_keys = self.key_cache[layer_idx] if layer_idx < len(self.key_cache) else None
+        past_values = self.value_cache[layer_idx] if past_keys is not None else None
+        if past_keys is None or past_values is None or past_keys.dim() != 4 or past_values.dim() != 4:
+            return None
+        buffers = self._buffers.get(layer_idx)
+        if buffers is None or buffers[2] is not past_keys or buffers[0].shape[-2] < capacity:
+            length = past_keys.shape[-2]
+            key_buffer = past_keys.new_empty((*past_keys.shape[:2], capacity, past_keys.shape[-1]))
+            value_buffer = past_values.new_empty((*past_values.shape[:2], capacity, past_values.shape[-1]))
+            key_buffer.narrow(2, 0, length).copy_(past_keys)
+            value_buffer.narrow(2, 0, length).copy_(past_values)
+            keys, values = key_buffer.narrow(2, 0, length), value_buffer.narrow(2, 0, length)
+            self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
+            self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
+            buffers = self._buffers[layer_idx]
+        return buffers[0], buffers[1]
+
+    def _set_length(self, layer_idx: int, length: int) -> None:
+        """After `_buffers_with_room`: the layer holds the first `length` positions of its buffers."""
+        key_buffer, value_buffer, _ = self._buffers[layer_idx]
+        keys, values = key_buffer.narrow(2, 0, length), value_buffer.narrow(2, 0, length)
+        self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
+        self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
+
     def get_seq_length(self, layer_idx: int = 0) -> int:
         """Number of tokens cached for `layer_idx` (0 when that layer has seen nothing yet)."""
         if layer_idx >= len(self.key_cache) or self.key_cache[layer_idx] is None:

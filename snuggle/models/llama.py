@@ -471,6 +471,28 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         finally:
             decoder.__dict__[llama_inference.SESSION_ATTRIBUTE] = previous
 
+    def _decode_loop(self, cache, rows: int, steps: int):
+        """generate()'s decode steps without the module calls (llama_inference.DecodeLoop), or None when this
+        model is not one they equal: LlamaForCausalLM's and LlamaModel's own forward, a plain embedding, final
+        norm and bias-free LM head, no hooks, no attentions or hidden states asked for, SDPA attention, no sliding
+        window (one-token steps without padding then need no mask). Call inside `_decode_session`, after the
+        prefill, with torch on one thread."""
+        decoder, config = self.model, self.config
+        embedding, norm, head = decoder.embed_tokens, decoder.norm, self.lm_head
+        modules = (self, decoder, embedding, norm, head)
+        if (type(self).forward is not LlamaForCausalLM.forward or type(decoder).forward is not LlamaModel.forward
+                or type(embedding) is not nn.Embedding or embedding.max_norm is not None
+                or type(norm) is not LlamaRMSNorm or type(head) is not nn.Linear or head.bias is not None
+                or self.training or any(m._forward_hooks or m._forward_pre_hooks for m in modules)
+                or nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks
+                or config.output_attentions or config.output_hidden_states
+                or attention_implementation(config, False) != "sdpa"
+                or config.num_hidden_layers != len(decoder.layers)
+                or any(layer.self_attn.sliding_window is not None for layer in decoder.layers)):
+            return None
+        return llama_inference.decode_loop(embedding.weight, decoder.layers, norm, head, decoder.rotary_emb, cache,
+                                           decoder.__dict__.get(llama_inference.SESSION_ATTRIBUTE), rows, steps)
+
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(config)
         self.model = LlamaModel(config)

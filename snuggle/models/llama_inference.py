@@ -723,6 +723,24 @@ def session_rotary_rows(session: dict, rotary: nn.Module, like: torch.Tensor, po
     return table[1].narrow(1, position, 1), table[2].narrow(1, position, 1)
 
 
+def _session_entries(layers, session: dict | None) -> list[_DecodeEntry] | None:
+    """Every layer's decode entry (`_decode_entry`), checked at a generate() call's first step and reused by its
+    later ones (`session`); None when a layer cannot take the C path."""
+    reused = session.get("entries") if session is not None else None
+    if reused is not None and reused[0] is layers:
+        return reused[1]
+    pack = pack_requested(session)
+    entries = []
+    for layer in layers:
+        entry = _decode_entry(layer, pack)
+        if entry is None:
+            return None
+        entries.append(entry)
+    if session is not None:
+        session["entries"] = (layers, entries)
+    return entries
+
+
 def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed_sin, cache, session=None):
     """Every layer of a decode step in one `_gemv.decoder_layers` call (no Python between layers: at a few tens of
     microseconds per layer, with the caches cold from streaming the weights, that was ~10% of a SmolLM2 step).
@@ -733,19 +751,7 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
     (`_decode_entry`) run at its first step only, and later steps reuse their result. It also decides whether
     the layers use packed weights (`pack_requested`).
     """
-    reused = session.get("entries") if session is not None else None
-    if reused is not None and reused[0] is layers:
-        entries = reused[1]
-    else:
-        pack = pack_requested(session)
-        entries = []
-        for layer in layers:
-            entry = _decode_entry(layer, pack)
-            if entry is None:
-                return None
-            entries.append(entry)
-        if session is not None:
-            session["entries"] = (layers, entries)
+    entries = _session_entries(layers, session)
     if not entries or not hasattr(_gemv, "decoder_layers") or not _step_applies(hidden_states, batch, cache):
         return None
     head_dim = entries[0].head_dim
@@ -765,6 +771,94 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
                          cos.data_ptr(), signed_sin.data_ptr(), step.rope_stride, slots, _pointer(attention_mask),
                          step.mask_stride, max(entry.threads for entry in entries))
     return out
+
+
+class DecodeLoop:
+    """The decode steps of one generate() call with as little outside the C kernels as they allow.
+
+    Around its C layers, a decode step through the modules (LlamaForCausalLM.forward) runs ~1.5 ms of Python and
+    small torch ops on SmolLM2: output objects, masks, positions, and two new cache views per layer; right after
+    the weights streamed through the CPU caches, each of them runs cold. A step here is the embedding row, one
+    `decoder_layers` call, the final norm and the LM head kernel. The cache's buffers get room for every step of
+    the call up front (`DynamicCache._buffers_with_room`), the kernel writes each new key and value there, and
+    `close` sets the cache's views to the length reached (the caller closes it in a `finally`).
+
+    Made by `decode_loop` (LlamaForCausalLM._decode_loop checks the model first). `step` returns None when the
+    step cannot take this path, before changing anything; the caller then closes the loop and calls the model.
+    """
+
+    def __init__(self, embedding_weight, entries, norm, lm_head, rotary, cache, session, rows, length, capacity,
+                 prefixes):
+        self.embedding_weight, self.norm, self.lm_head, self.rotary = embedding_weight, norm, lm_head, rotary
+        self.cache, self.session, self.rows = cache, session, rows
+        self.layer_ids = [entry.layer_idx for entry in entries]
+        self.plans = tuple(entry.plan for entry in entries)
+        self.head_dim = entries[0].head_dim
+        self.threads = max(entry.threads for entry in entries)
+        self.pack = pack_requested(session)
+        self.length, self.capacity, self.prefixes = length, capacity, prefixes
+        self.start_length = length
+
+    def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
+        """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
+        cannot take this path."""
+        length = self.length
+        if length >= self.capacity or token_ids.shape != (self.rows, 1):
+            return None
+        hidden = F.embedding(token_ids.view(-1), self.embedding_weight)
+        rope = session_rotary_rows(self.session, self.rotary, hidden, length)
+        if rope is None or not _step_applies(hidden, self.rows, self.cache):
+            return None
+        step = _step_inputs(rope[0], rope[1], None, self.rows, self.head_dim)
+        if step is None:
+            return None
+        kv_len = length + 1
+        slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
+        out = torch.empty_like(hidden)
+        _gemv.decoder_layers(self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, rope[0].data_ptr(),
+                             rope[1].data_ptr(), step.rope_stride, slots, 0, 0, self.threads)
+        self.length = kv_len
+        normed = _rms_norm(self.norm, out)
+        logits = lm_head_matmul(normed, self.lm_head, self.pack)
+        return logits if logits is not None else self.lm_head(normed)
+
+    def close(self) -> None:
+        """Set the cache's views to the tokens written (idempotent)."""
+        if self.length != self.start_length:
+            for layer_idx in self.layer_ids:
+                self.cache._set_length(layer_idx, self.length)
+            self.start_length = self.length
+
+
+def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session, rows: int,
+                steps: int) -> DecodeLoop | None:
+    """A `DecodeLoop` for up to `steps` one-token steps of `rows` rows after what `cache` holds, or None when
+    its conditions do not hold: the C layers take every layer (`_session_entries`), torch on one thread, a
+    DynamicCache holding the same number of tokens for each layer, plain 4D float32 buffers."""
+    if (session is None or not hasattr(_gemv, "decoder_layers") or not decode_layers_possible()
+            or type(cache) is not DynamicCache or not 0 < rows <= SMALL_MATMUL_MAX_ROWS or steps < 1):
+        return None
+    entries = _session_entries(layers, session)
+    if not entries or any(entry.head_dim != entries[0].head_dim for entry in entries):
+        return None
+    lengths = {cache.get_seq_length(entry.layer_idx) for entry in entries}
+    if len(lengths) != 1 or min(lengths) < 1:
+        return None
+    length = lengths.pop()
+    capacity = length + steps
+    prefixes = []
+    for entry in entries:
+        buffers = cache._buffers_with_room(entry.layer_idx, capacity)
+        if buffers is None:
+            return None
+        keys, values = buffers
+        if (keys.shape[:2] != (rows, entry.kv_heads) or keys.shape[3] != entry.head_dim or values.shape != keys.shape
+                or keys.dtype != torch.float32 or values.dtype != torch.float32 or keys.device.type != "cpu"
+                or keys.stride(3) != 1 or values.stride(3) != 1):
+            return None
+        prefixes.append((keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3]))
+    return DecodeLoop(embedding_weight, entries, norm, lm_head, rotary, cache, session, rows, length, capacity,
+                      tuple(prefixes))
 
 
 def fast_layer_forward(

@@ -1,0 +1,152 @@
+"""generate()'s decode steps without module calls (llama_inference.DecodeLoop, LlamaForCausalLM._decode_loop).
+
+Each test runs generate on a tiny random model with the loop and with it refused (`_decode_loop` returning None:
+every step through the modules), and compares tokens, scores and the cache the call returns.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from snuggle.models import llama_inference
+from snuggle.models.cache import DynamicCache
+from snuggle.models.llama import LlamaConfig, LlamaForCausalLM
+
+pytestmark = pytest.mark.skipif(llama_inference._gemv is None or not hasattr(llama_inference._gemv, "decoder_layers"),
+                                reason="the C extension is not built (setup.py build_ext)")
+
+
+def tiny_model(**overrides):
+    torch.manual_seed(0)
+    settings = dict(vocab_size=96, hidden_size=64, intermediate_size=80, num_hidden_layers=3, num_attention_heads=6,
+                    num_key_value_heads=3, head_dim=16, tie_word_embeddings=True, eos_token_id=2)
+    settings.update(overrides)
+    return LlamaForCausalLM(LlamaConfig(**settings)).eval()
+
+
+@pytest.fixture
+def loop_steps(monkeypatch):
+    """Count the steps the loop took."""
+    steps, original = [], llama_inference.DecodeLoop.step
+
+    def counted(self, token_ids):
+        logits = original(self, token_ids)
+        steps.append(logits is not None)
+        return logits
+
+    monkeypatch.setattr(llama_inference.DecodeLoop, "step", counted)
+    return steps
+
+
+def without_loop(monkeypatch):
+    monkeypatch.setattr(LlamaForCausalLM, "_decode_loop", lambda self, cache, rows, steps: None)
+
+
+def generate(model, ids, **kwargs):
+    return model.generate(ids, max_new_tokens=10, min_new_tokens=10, do_sample=False, return_dict_in_generate=True,
+                          output_scores=True, **kwargs)
+
+
+def assert_same_cache(ours: DynamicCache, theirs: DynamicCache):
+    assert ours.get_seq_length() == theirs.get_seq_length()
+    for mine, reference in zip(ours.key_cache + ours.value_cache, theirs.key_cache + theirs.value_cache):
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_loop_equals_module_steps(rows, loop_steps, monkeypatch):
+    model = tiny_model()
+    ids = torch.randint(3, 96, (rows, 7), generator=torch.Generator().manual_seed(rows))
+    fast = generate(model, ids)
+    assert loop_steps == [True] * 9  # 10 new tokens: the prefill gives the first
+    without_loop(monkeypatch)
+    slow = generate(model, ids)
+    assert fast.sequences.tolist() == slow.sequences.tolist()
+    for mine, reference in zip(fast.scores, slow.scores):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-4)
+    assert_same_cache(fast.past_key_values, slow.past_key_values)
+
+
+def test_returned_cache_continues_a_generation(loop_steps, monkeypatch):
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    first = generate(model, ids)
+    cache = first.past_key_values
+    assert cache.get_seq_length() == first.sequences.shape[1] - 1  # the last token is not in the cache yet
+    again = model.generate(first.sequences, past_key_values=cache, max_new_tokens=5, min_new_tokens=5,
+                           do_sample=False)
+    without_loop(monkeypatch)
+    whole = model.generate(ids, max_new_tokens=15, min_new_tokens=15, do_sample=False)
+    assert again.tolist() == whole.tolist()
+
+
+def test_a_step_the_loop_refuses_continues_through_the_modules(monkeypatch):
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    original, taken = llama_inference.DecodeLoop.step, []
+
+    def refuse_after_four(self, token_ids):
+        if len(taken) >= 4:
+            return None
+        taken.append(1)
+        return original(self, token_ids)
+
+    monkeypatch.setattr(llama_inference.DecodeLoop, "step", refuse_after_four)
+    mixed = generate(model, ids)
+    without_loop(monkeypatch)
+    slow = generate(model, ids)
+    assert len(taken) == 4
+    assert mixed.sequences.tolist() == slow.sequences.tolist()
+    assert_same_cache(mixed.past_key_values, slow.past_key_values)
+
+
+def test_cache_views_are_set_when_a_streamer_raises():
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    cache = DynamicCache()
+
+    class Stop(Exception):
+        pass
+
+    class Streamer:
+        count = 0
+
+        def put(self, value):
+            self.count += 1
+            if self.count == 5:  # the prompt, then 4 tokens: 3 of them went through decode steps
+                raise Stop
+
+        def end(self):
+            pass
+
+    with pytest.raises(Stop):
+        model.generate(ids, past_key_values=cache, max_new_tokens=10, do_sample=False, streamer=Streamer())
+    assert cache.get_seq_length() == 5 + 3
+    assert all(keys.shape[2] == 8 for keys in cache.key_cache + cache.value_cache)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"output_hidden_states": True},
+    {"output_attentions": True},
+    {"attention_mask": torch.tensor([[0, 1, 1, 1, 1]])},  # padding: the steps need a mask
+])
+def test_the_loop_is_not_used_when_steps_need_more_than_logits(kwargs, loop_steps, monkeypatch):
+    model = tiny_model(attn_implementation="eager") if "output_attentions" in kwargs else tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    fast = generate(model, ids, **kwargs)
+    assert loop_steps == []
+    without_loop(monkeypatch)
+    assert fast.sequences.tolist() == generate(model, ids, **kwargs).sequences.tolist()
+
+
+def test_hooks_and_sliding_windows_refuse_the_loop(loop_steps):
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    model = tiny_model()
+    handle = model.lm_head.register_forward_hook(lambda module, args, output: output)
+    generate(model, ids)
+    handle.remove()
+    generate(tiny_model(sliding_window=4), ids)
+    assert loop_steps == []
+    generate(model, ids)
+    assert loop_steps == [True] * 9
