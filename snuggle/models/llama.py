@@ -545,8 +545,15 @@ class LlamaForCausalLM(LlamaPreTrainedModel):
         if num_logits_to_keep is not None:  # the transformers 4.45 name
             logits_to_keep = num_logits_to_keep
         hidden_states = _keep_last_positions(outputs.last_hidden_state, logits_to_keep)
-        logits = _lm_head_logits(self.lm_head, hidden_states,
-                                 self.model.__dict__.get(llama_inference.SESSION_ATTRIBUTE))
+        session = self.model.__dict__.get(llama_inference.SESSION_ATTRIBUTE)
+        rows = hidden_states.shape[0] * hidden_states.shape[1]
+        if (session is not None and labels is None and torch.get_num_threads() > 1 and not torch.is_grad_enabled()
+                and rows <= llama_inference.SMALL_MATMUL_MAX_ROWS and self._single_thread_decode(rows)):
+            # generate's prefill (its decode steps run torch on one thread from here on, and generate restores
+            # the thread count): the last positions' logits then take the head kernel too (~4 ms for SmolLM2,
+            # ~18 ms through torch's two threads)
+            torch.set_num_threads(1)
+        logits = _lm_head_logits(self.lm_head, hidden_states, session)
 
         loss = None
         if labels is not None or shift_labels is not None:

@@ -787,17 +787,21 @@ class DecodeLoop:
     step cannot take this path, before changing anything; the caller then closes the loop and calls the model.
     """
 
-    def __init__(self, embedding_weight, entries, norm, lm_head, rotary, cache, session, rows, length, capacity,
-                 prefixes):
-        self.embedding_weight, self.norm, self.lm_head, self.rotary = embedding_weight, norm, lm_head, rotary
-        self.cache, self.session, self.rows = cache, session, rows
+    def __init__(self, embedding_weight, entries, norm, lm_head, rope, cache, rows, length, capacity, prefixes,
+                 pack):
+        self.embedding_weight, self.norm, self.lm_head = embedding_weight, norm, lm_head
+        self.cache, self.rows = cache, rows
+        # the call's rotary table (`session_rotary_rows`, made at the start for every step), read by address:
+        # position p's rows start p * row_bytes after the first
+        self.rope, self.rope_stride, self.row_bytes = rope[:2], rope[2], rope[0].stride(1) * rope[0].element_size()
         self.layer_ids = [entry.layer_idx for entry in entries]
         self.plans = tuple(entry.plan for entry in entries)
         self.head_dim = entries[0].head_dim
         self.threads = max(entry.threads for entry in entries)
-        self.pack = pack_requested(session)
+        self.pack = pack
         self.length, self.capacity, self.prefixes = length, capacity, prefixes
         self.start_length = length
+        self.out = None  # the layers' output, reused from step to step
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
@@ -806,17 +810,16 @@ class DecodeLoop:
         if length >= self.capacity or token_ids.shape != (self.rows, 1):
             return None
         hidden = F.embedding(token_ids.view(-1), self.embedding_weight)
-        rope = session_rotary_rows(self.session, self.rotary, hidden, length)
-        if rope is None or not _step_applies(hidden, self.rows, self.cache):
+        if not _step_applies(hidden, self.rows, self.cache):
             return None
-        step = _step_inputs(rope[0], rope[1], None, self.rows, self.head_dim)
-        if step is None:
-            return None
+        out = self.out
+        if out is None or out.shape != hidden.shape:
+            out = self.out = torch.empty_like(hidden)
         kv_len = length + 1
         slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
-        out = torch.empty_like(hidden)
-        _gemv.decoder_layers(self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, rope[0].data_ptr(),
-                             rope[1].data_ptr(), step.rope_stride, slots, 0, 0, self.threads)
+        offset = length * self.row_bytes
+        _gemv.decoder_layers(self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, self.rope[0].data_ptr() + offset,
+                             self.rope[1].data_ptr() + offset, self.rope_stride, slots, 0, 0, self.threads)
         self.length = kv_len
         normed = _rms_norm(self.norm, out)
         logits = lm_head_matmul(normed, self.lm_head, self.pack)
@@ -846,6 +849,14 @@ def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session,
         return None
     length = lengths.pop()
     capacity = length + steps
+    rope = session_rotary_rows(session, rotary, embedding_weight, length)  # made for every position of the call
+    if rope is None:
+        return None
+    table = session["rotary"]
+    step = _step_inputs(rope[0], rope[1], None, rows, entries[0].head_dim)
+    if (step is None or table[1].shape[1] < capacity or table[1].stride() != table[2].stride()
+            or table[1].dtype != torch.float32 or table[2].dtype != torch.float32):
+        return None
     prefixes = []
     for entry in entries:
         buffers = cache._buffers_with_room(entry.layer_idx, capacity)
@@ -857,8 +868,8 @@ def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session,
                 or keys.stride(3) != 1 or values.stride(3) != 1):
             return None
         prefixes.append((keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3]))
-    return DecodeLoop(embedding_weight, entries, norm, lm_head, rotary, cache, session, rows, length, capacity,
-                      tuple(prefixes))
+    return DecodeLoop(embedding_weight, entries, norm, lm_head, (table[1], table[2], step.rope_stride), cache, rows,
+                      length, capacity, tuple(prefixes), pack_requested(session))
 
 
 def fast_layer_forward(

@@ -216,9 +216,13 @@ def test_generate_with_the_session_table_equals_the_per_step_rotary(tmp_path, mo
     ids = torch.tensor([[5, 6, 7, 8]])
     calls, original = [], inference.session_rotary_rows
     monkeypatch.setattr(inference, "session_rotary_rows", lambda *args: calls.append(args[-1]) or original(*args))
+    in_loop = mine.generate(ids, max_new_tokens=12, do_sample=False)
+    assert calls == [4]  # generate's decode loop (DecodeLoop) reads the call's table once, made for every step
+    calls.clear()
+    monkeypatch.setattr(type(mine), "_decode_loop", lambda *args: None)  # the module path
     with_table = mine.generate(ids, max_new_tokens=12, do_sample=False)
     assert calls == list(range(4, 15))  # every decode step took its rows from the table
     monkeypatch.setattr(inference, "session_rotary_rows", lambda *args: None)
     per_step = mine.generate(ids, max_new_tokens=12, do_sample=False)
     theirs = reference.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)
-    assert with_table.tolist() == per_step.tolist() == theirs.tolist()
+    assert in_loop.tolist() == with_table.tolist() == per_step.tolist() == theirs.tolist()
