@@ -108,7 +108,21 @@ typedef struct {
     float *scratch; /* decode_layer_scratch_floats() floats */
 } Layer;
 
+/* The final norm and LM head after the last layer of a step (decode_layers): logits = rms_norm(x) @ w. */
+typedef struct {
+    const float *norm; /* (hidden) RMSNorm weight */
+    float eps;
+    const float *w; /* (hidden, n): input-major rows ldw apart, or packed in panels ldw apart (see Gemm) */
+    ptrdiff_t ldw, n;
+    int packed;
+    float *logits; /* (rows, n) contiguous */
+    float *normed; /* scratch: rows x hidden per thread (2) */
+} Head;
+
 size_t decode_layer_scratch_floats(const Layer *layer);
 void decode_layer(Layer *layer, int want_threads);
+/* layers[0..count) one after the other (layer i + 1 reads layer i's out) in one run of the pool, then the head
+ * (NULL: none) on the last layer's output */
+void decode_layers(Layer *layers, int count, int want_threads, const Head *head);
 
 #endif

@@ -215,3 +215,39 @@ static void run_layer(void *ctx, int tid, int nthreads) {
 }
 
 void decode_layer(Layer *layer, int want_threads) { pool_run(run_layer, layer, want_threads); }
+
+typedef struct {
+    Layer *layers;
+    int count;
+    const Head *head;
+} Step;
+
+/* Every layer, a barrier after each (the next reads its whole output), then the head: each thread normalizes
+ * all rows into its own buffer and multiplies them by its panels (or columns) of the head. One run of the pool
+ * per step instead of one per layer and one for the head. */
+static void run_step(void *ctx, int tid, int nthreads) {
+    const Step *step = (const Step *)ctx;
+    for (int i = 0; i < step->count; i++) {
+        run_layer(&step->layers[i], tid, nthreads);
+        pool_barrier(tid, nthreads);
+    }
+    const Head *head = step->head;
+    if (head == NULL) return;
+    const Layer *last = &step->layers[step->count - 1];
+    const int rows = last->rows, hidden = last->hidden;
+    float *normed = head->normed + (size_t)tid * rows * hidden;
+    for (int r = 0; r < rows; r++)
+        decode_kernels->rms_norm(last->out + (size_t)r * hidden, head->norm, head->eps, normed + (size_t)r * hidden,
+                                 hidden);
+    const Gemm g = {normed, hidden, head->w, head->ldw, head->logits, head->n, NULL, 0, NULL, rows, hidden,
+                    head->packed};
+    ptrdiff_t c0, c1;
+    if (head->packed) split_panels(head->n, tid, nthreads, &c0, &c1);
+    else split_columns(head->n, tid, nthreads, &c0, &c1);
+    if (c0 < c1) decode_kernels->gemm_cols(&g, c0, c1);
+}
+
+void decode_layers(Layer *layers, int count, int want_threads, const Head *head) {
+    Step step = {layers, count, head};
+    pool_run(run_step, &step, want_threads);
+}

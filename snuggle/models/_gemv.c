@@ -371,7 +371,8 @@ static PyObject *py_decoder_layer(PyObject *self, PyObject *const *args, Py_ssiz
     Py_RETURN_NONE;
 }
 
-/* decoder_layers(plans, x, out, rows, cos, sin, ld_rope, caches, mask, mask_sb, threads)
+/* decoder_layers(plans, x, out, rows, cos, sin, ld_rope, caches, mask, mask_sb, threads
+ *                [, norm, eps, head, ldw, n, packed, logits])
  * Every layer of a decode step in one call: plans a tuple of layer_plan capsules (one hidden size), caches a tuple
  * of as many (keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss, kv_len) tuples (see decoder_layer); x is the first
  * layer's input and out the last layer's output ((rows, hidden) contiguous, not overlapping); the rotary tables
@@ -379,8 +380,8 @@ static PyObject *py_decoder_layer(PyObject *self, PyObject *const *args, Py_ssiz
  * buffer, so that the last layer writes out. */
 static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "decoder_layers takes 11 arguments (see _gemv.c)");
+    if (nargs != 11 && nargs != 18) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layers takes 11 or 18 arguments (see _gemv.c)");
         return NULL;
     }
     PyObject *plans = args[0], *caches = args[7];
@@ -398,6 +399,20 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
     const float *mask = PyLong_AsVoidPtr(args[8]);
     const ptrdiff_t mask_sb = PyLong_AsSsize_t(args[9]);
     const int threads = (int)PyLong_AsLong(args[10]);
+    Head head = {0};
+    if (nargs == 18) {
+        head.norm = PyLong_AsVoidPtr(args[11]);
+        head.eps = (float)PyFloat_AsDouble(args[12]);
+        head.w = PyLong_AsVoidPtr(args[13]);
+        head.ldw = PyLong_AsSsize_t(args[14]);
+        head.n = PyLong_AsSsize_t(args[15]);
+        head.packed = PyObject_IsTrue(args[16]);
+        head.logits = PyLong_AsVoidPtr(args[17]);
+        if (!PyErr_Occurred() && (head.packed < 0 || !head.norm || !head.w || !head.logits || head.n < 1)) {
+            PyErr_SetString(PyExc_ValueError, "decoder_layers: expected non-null head pointers and n >= 1");
+            return NULL;
+        }
+    }
     if (PyErr_Occurred()) return NULL;
     if (rows < 1 || rows > DECODE_MAX_ROWS || !x || !out || !cos || !sin) {
         PyErr_Format(PyExc_ValueError, "decoder_layers: expected 1 <= rows <= %d and non-null pointers",
@@ -442,19 +457,27 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
         const size_t floats = decode_layer_scratch_floats(l);
         if (floats > need) need = floats;
     }
-    const size_t offset = (need + 15) / 16 * 16; /* then the hidden states between two layers */
-    if (!ensure_scratch(offset + (size_t)rows * layers[0].hidden)) goto fail;
+    const int hidden = layers[0].hidden;
+    if (nargs == 18 && head.ldw < (head.packed ? (ptrdiff_t)DECODE_PANEL * hidden : head.n)) {
+        PyErr_Format(PyExc_ValueError, "decoder_layers: head ldw %zd is too small for %zd outputs of %d inputs",
+                     head.ldw, head.n, hidden);
+        goto fail;
+    }
+    /* then the hidden states between two layers, then the head's normed rows (one copy per thread) */
+    const size_t offset = (need + 15) / 16 * 16, head_offset = offset + ((size_t)rows * hidden + 15) / 16 * 16;
+    if (!ensure_scratch(head_offset + 2 * (size_t)rows * hidden)) goto fail;
     float *other = thread_scratch + offset;
-    Py_BEGIN_ALLOW_THREADS
+    head.normed = thread_scratch + head_offset;
     const float *source = x;
     for (Py_ssize_t i = 0; i < count; i++) {
         float *target = (count - 1 - i) % 2 == 0 ? out : other;
         layers[i].x = source;
         layers[i].out = target;
         layers[i].scratch = thread_scratch;
-        decode_layer(&layers[i], threads);
         source = target;
     }
+    Py_BEGIN_ALLOW_THREADS
+    decode_layers(layers, (int)count, threads, nargs == 18 ? &head : NULL);
     Py_END_ALLOW_THREADS
     free(layers);
     Py_RETURN_NONE;

@@ -778,8 +778,8 @@ class DecodeLoop:
 
     Around its C layers, a decode step through the modules (LlamaForCausalLM.forward) runs ~1.5 ms of Python and
     small torch ops on SmolLM2: output objects, masks, positions, and two new cache views per layer; right after
-    the weights streamed through the CPU caches, each of them runs cold. A step here is the embedding row, one
-    `decoder_layers` call, the final norm and the LM head kernel. The cache's buffers get room for every step of
+    the weights streamed through the CPU caches, each of them runs cold. A step here is the embedding row and one
+    `decoder_layers` call, which also applies the final norm and the LM head (`_fused_head`). The cache's buffers get room for every step of
     the call up front (`DynamicCache._buffers_with_room`), the kernel writes each new key and value there, and
     `close` sets the cache's views to the length reached (the caller closes it in a `finally`).
 
@@ -802,6 +802,7 @@ class DecodeLoop:
         self.length, self.capacity, self.prefixes = length, capacity, prefixes
         self.start_length = length
         self.out = None  # the layers' output, reused from step to step
+        self.head = _fused_head(norm, lm_head, pack)  # the final norm and LM head inside the layers' call
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
@@ -818,8 +819,16 @@ class DecodeLoop:
         kv_len = length + 1
         slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
         offset = length * self.row_bytes
-        _gemv.decoder_layers(self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, self.rope[0].data_ptr() + offset,
-                             self.rope[1].data_ptr() + offset, self.rope_stride, slots, 0, 0, self.threads)
+        arguments = (self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, self.rope[0].data_ptr() + offset,
+                     self.rope[1].data_ptr() + offset, self.rope_stride, slots, 0, 0, self.threads)
+        if self.head is not None:
+            norm, eps, weight, ldw, columns, packed = self.head
+            logits = torch.empty((self.rows, columns), dtype=torch.float32)
+            _gemv.decoder_layers(*arguments, norm.data_ptr(), eps, weight.data_ptr(), ldw, columns, packed,
+                                 logits.data_ptr())
+            self.length = kv_len
+            return logits
+        _gemv.decoder_layers(*arguments)
         self.length = kv_len
         normed = _rms_norm(self.norm, out)
         logits = lm_head_matmul(normed, self.lm_head, self.pack)
@@ -831,6 +840,25 @@ class DecodeLoop:
             for layer_idx in self.layer_ids:
                 self.cache._set_length(layer_idx, self.length)
             self.start_length = self.length
+
+
+def _fused_head(norm: nn.Module, lm_head: nn.Linear, pack: bool) -> tuple | None:
+    """(norm weight, eps, head weight, ldw, outputs, packed) for `_gemv.decoder_layers` to apply the final RMSNorm
+    and the LM head after the last layer: the head's packed copy (`packed_head`) or its input-major weight, as
+    `lm_head_matmul` reads them; None when they do not fit (the step then runs them itself)."""
+    weight, head = norm.weight, lm_head.weight
+    if (not _f32_cpu(weight) or weight.dim() != 1 or not weight.is_contiguous() or not _f32_cpu(head)
+            or head.dim() != 2 or weight.shape[0] != head.shape[1]):
+        return None
+    eps = float(norm.variance_epsilon)
+    packed = packed_head(lm_head, pack)
+    if packed is not None:
+        return weight, eps, packed, packed.stride(0), head.shape[0], True
+    make_input_major(lm_head)
+    weight_t = lm_head.weight.t()
+    if weight_t.stride(1) != 1 or weight_t.stride(0) < weight_t.shape[1]:
+        return None
+    return weight, eps, weight_t, weight_t.stride(0), weight_t.shape[1], False
 
 
 def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session, rows: int,

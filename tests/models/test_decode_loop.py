@@ -55,7 +55,9 @@ def assert_same_cache(ours: DynamicCache, theirs: DynamicCache):
 
 
 @pytest.mark.parametrize("rows", [1, 3])
-def test_loop_equals_module_steps(rows, loop_steps, monkeypatch):
+def test_loop_equals_module_steps(rows, loop_steps, packing, monkeypatch):
+    # packing: the layers and the LM head (applied with the final norm inside the layers' C call) read packed
+    # copies, or the weights themselves
     model = tiny_model()
     ids = torch.randint(3, 96, (rows, 7), generator=torch.Generator().manual_seed(rows))
     fast = generate(model, ids)
@@ -150,3 +152,25 @@ def test_hooks_and_sliding_windows_refuse_the_loop(loop_steps):
     assert loop_steps == []
     generate(model, ids)
     assert loop_steps == [True] * 9
+
+
+def test_the_head_arguments_are_checked():
+    gemv = llama_inference._gemv
+    with pytest.raises(TypeError, match="11 or 18 arguments"):
+        gemv.decoder_layers((), 0, 0, 1, 0, 0, 0, (), 0, 0, 1, 0)
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7]])
+    out = model(ids, past_key_values=DynamicCache())
+    entries = llama_inference._session_entries(model.model.layers, None)
+    plans = tuple(entry.plan for entry in entries)
+    cache = out.past_key_values
+    slots = tuple(llama_inference._reserve_slot(cache, i, 1, 3, 16, 4, torch.zeros(1, 64)) for i in range(3))
+    x, y, logits = torch.zeros(1, 64), torch.zeros(1, 64), torch.zeros(1, 96)
+    table = torch.zeros(1, 16)
+    norm = model.model.norm.weight
+    with pytest.raises(ValueError, match="ldw 10 is too small"):
+        gemv.decoder_layers(plans, x.data_ptr(), y.data_ptr(), 1, table.data_ptr(), table.data_ptr(), 0, slots, 0, 0,
+                            1, norm.data_ptr(), 1e-5, logits.data_ptr(), 10, 96, False, logits.data_ptr())
+    with pytest.raises(ValueError, match="non-null head pointers"):
+        gemv.decoder_layers(plans, x.data_ptr(), y.data_ptr(), 1, table.data_ptr(), table.data_ptr(), 0, slots, 0, 0,
+                            1, 0, 1e-5, logits.data_ptr(), 96, 96, False, logits.data_ptr())
