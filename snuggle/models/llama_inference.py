@@ -773,6 +773,11 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
     return out
 
 
+def _slot_prefix(keys: torch.Tensor, values: torch.Tensor) -> tuple:
+    """A layer's cache buffers as `_reserve_slot` describes them to the kernel, without kv_len."""
+    return (keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3])
+
+
 class DecodeLoop:
     """The decode steps of one generate() call with as little outside the C kernels as they allow.
 
@@ -780,15 +785,18 @@ class DecodeLoop:
     small torch ops on SmolLM2: output objects, masks, positions, and two new cache views per layer; right after
     the weights streamed through the CPU caches, each of them runs cold. A step here is the embedding row and one
     `decoder_layers` call, which also applies the final norm and the LM head (`_fused_head`). The cache's buffers get room for every step of
-    the call up front (`DynamicCache._buffers_with_room`), the kernel writes each new key and value there, and
-    `close` sets the cache's views to the length reached (the caller closes it in a `finally`).
+    the call, LOOP_ROOM tokens at a time (`DynamicCache._buffers_with_room`; a call allowed many tokens that stops
+    early at eos does not hold room for all of them), the kernel writes each new key and value there, and `close`
+    sets the cache's views to the length reached (the caller closes it in a `finally`).
 
     Made by `decode_loop` (LlamaForCausalLM._decode_loop checks the model first). `step` returns None when the
     step cannot take this path, before changing anything; the caller then closes the loop and calls the model.
     """
 
-    def __init__(self, embedding_weight, entries, norm, lm_head, rope, cache, rows, length, capacity, prefixes,
-                 pack):
+    LOOP_ROOM = 256  # tokens of cache room made at a time
+
+    def __init__(self, embedding_weight, entries, norm, lm_head, rope, cache, rows, length, capacity, limit,
+                 prefixes, pack):
         self.embedding_weight, self.norm, self.lm_head = embedding_weight, norm, lm_head
         self.cache, self.rows = cache, rows
         # the call's rotary table (`session_rotary_rows`, made at the start for every step), read by address:
@@ -799,7 +807,7 @@ class DecodeLoop:
         self.head_dim = entries[0].head_dim
         self.threads = max(entry.threads for entry in entries)
         self.pack = pack
-        self.length, self.capacity, self.prefixes = length, capacity, prefixes
+        self.length, self.capacity, self.limit, self.prefixes = length, capacity, limit, prefixes
         self.start_length = length
         self.out = None  # the layers' output, reused from step to step
         self.head = _fused_head(norm, lm_head, pack)  # the final norm and LM head inside the layers' call
@@ -808,7 +816,7 @@ class DecodeLoop:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
         cannot take this path."""
         length = self.length
-        if length >= self.capacity or token_ids.shape != (self.rows, 1):
+        if token_ids.shape != (self.rows, 1) or (length >= self.capacity and not self._grow()):
             return None
         hidden = F.embedding(token_ids.view(-1), self.embedding_weight)
         if not _step_applies(hidden, self.rows, self.cache):
@@ -833,6 +841,21 @@ class DecodeLoop:
         normed = _rms_norm(self.norm, out)
         logits = lm_head_matmul(normed, self.lm_head, self.pack)
         return logits if logits is not None else self.lm_head(normed)
+
+    def _grow(self) -> bool:
+        """LOOP_ROOM more tokens of room (up to the call's limit), the cache's views set first."""
+        if self.capacity >= self.limit:
+            return False
+        self.close()
+        capacity = min(self.limit, self.capacity + self.LOOP_ROOM)
+        prefixes = []
+        for layer_idx in self.layer_ids:
+            buffers = self.cache._buffers_with_room(layer_idx, capacity)
+            if buffers is None:
+                return False
+            prefixes.append(_slot_prefix(*buffers))
+        self.capacity, self.prefixes = capacity, tuple(prefixes)
+        return True
 
     def close(self) -> None:
         """Set the cache's views to the tokens written (idempotent)."""
@@ -876,13 +899,14 @@ def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session,
     if len(lengths) != 1 or min(lengths) < 1:
         return None
     length = lengths.pop()
-    capacity = length + steps
+    limit = length + steps
+    capacity = min(limit, length + DecodeLoop.LOOP_ROOM)
     rope = session_rotary_rows(session, rotary, embedding_weight, length)  # made for every position of the call
     if rope is None:
         return None
     table = session["rotary"]
     step = _step_inputs(rope[0], rope[1], None, rows, entries[0].head_dim)
-    if (step is None or table[1].shape[1] < capacity or table[1].stride() != table[2].stride()
+    if (step is None or table[1].shape[1] < limit or table[1].stride() != table[2].stride()
             or table[1].dtype != torch.float32 or table[2].dtype != torch.float32):
         return None
     prefixes = []
@@ -895,9 +919,9 @@ def decode_loop(embedding_weight, layers, norm, lm_head, rotary, cache, session,
                 or keys.dtype != torch.float32 or values.dtype != torch.float32 or keys.device.type != "cpu"
                 or keys.stride(3) != 1 or values.stride(3) != 1):
             return None
-        prefixes.append((keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3]))
+        prefixes.append(_slot_prefix(keys, values))
     return DecodeLoop(embedding_weight, entries, norm, lm_head, (table[1], table[2], step.rope_stride), cache, rows,
-                      length, capacity, tuple(prefixes), pack_requested(session))
+                      length, capacity, limit, tuple(prefixes), pack_requested(session))
 
 
 def fast_layer_forward(

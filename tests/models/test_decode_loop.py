@@ -70,6 +70,35 @@ def test_loop_equals_module_steps(rows, loop_steps, packing, monkeypatch):
     assert_same_cache(fast.past_key_values, slow.past_key_values)
 
 
+def test_the_cache_room_grows_with_the_steps(loop_steps, monkeypatch):
+    # room for LOOP_ROOM tokens at a time: a call allowed many tokens holds room for what it reached only
+    monkeypatch.setattr(llama_inference.DecodeLoop, "LOOP_ROOM", 4)
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    fast = generate(model, ids)
+    assert loop_steps == [True] * 9
+    without_loop(monkeypatch)
+    slow = generate(model, ids)
+    assert fast.sequences.tolist() == slow.sequences.tolist()
+    assert_same_cache(fast.past_key_values, slow.past_key_values)
+
+
+def test_a_call_stopped_early_holds_room_for_the_tokens_it_reached(monkeypatch):
+    from snuggle.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
+
+    class AfterSix(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), input_ids.shape[1] >= 5 + 6, dtype=torch.bool)
+
+    monkeypatch.setattr(llama_inference.DecodeLoop, "LOOP_ROOM", 4)
+    out = tiny_model().generate(torch.tensor([[5, 6, 7, 8, 9]]), max_new_tokens=5000, do_sample=False,
+                                stopping_criteria=StoppingCriteriaList([AfterSix()]), return_dict_in_generate=True)
+    assert out.sequences.shape[1] == 11
+    cache = out.past_key_values
+    assert cache.get_seq_length() == 10
+    assert all(buffers[0].shape[2] <= 5 + 2 * 4 for buffers in cache._buffers.values())  # not 5 + 5000
+
+
 def test_returned_cache_continues_a_generation(loop_steps, monkeypatch):
     model = tiny_model()
     ids = torch.tensor([[5, 6, 7, 8, 9]])
