@@ -20,8 +20,9 @@ and >= 85% of the roofline, batch >= 2x), absolute rates and the torch thread co
                                          [--breakdown]
 
 `--static` also times snuggle with cache_implementation="static" (preallocated KV cache). `--breakdown`
-splits snuggle's decode step time into the C decoder layers, the LM head product and the rest (Python,
-embedding, masks, rotary tables, final norm, cache bookkeeping, sampling), per token.
+splits snuggle's decode step time into its C calls (in generate's decode loop one call runs the layers, the
+final norm and the LM head; through the modules the layers and the LM head product are two) and the rest
+(Python, embedding, logits processors, argmax, cache bookkeeping), per token.
 """
 
 from __future__ import annotations
@@ -213,7 +214,7 @@ class _TimedKernels:
     """Stands in for the `_gemv` module and adds up the wall time of its decoder layer(s) and gemv calls."""
 
     def __init__(self, module):
-        self.module, self.seconds = module, {"decoder_layer": 0.0, "gemv": 0.0}
+        self.module, self.seconds = module, {"decoder_layer": 0.0, "step": 0.0, "gemv": 0.0}
 
     def __getattr__(self, name):
         return getattr(self.module, name)
@@ -227,7 +228,8 @@ class _TimedKernels:
         self._timed("decoder_layer", "decoder_layer", *args)
 
     def decoder_layers(self, *args):
-        self._timed("decoder_layer", "decoder_layers", *args)
+        # with the final norm and LM head arguments (generate's DecodeLoop) the call is the whole step
+        self._timed("step" if len(args) > 11 else "decoder_layer", "decoder_layers", *args)
 
     def gemv(self, *args):
         self._timed("gemv", "gemv", *args)
@@ -261,10 +263,13 @@ def bench_breakdown(tokenizer, ours, args) -> None:
             best = (total, dict(timed.seconds))
     total, seconds = best
     steps = args.new_tokens - 1  # decode steps after the first token
-    layers, head = seconds["decoder_layer"] / steps * 1e3, seconds["gemv"] / steps * 1e3
+    parts = {"C step (layers, final norm, LM head)": seconds["step"], "C layers": seconds["decoder_layer"],
+             "LM head": seconds["gemv"]}
+    parts = {name: value / steps * 1e3 for name, value in parts.items() if value / steps >= 0.5e-3}
     per_token = total / steps * 1e3
-    print(f"breakdown per decode step ({_kernel_label()}): {per_token:.2f} ms = C layers {layers:.2f} ms + LM head "
-          f"{head:.2f} ms + rest {per_token - layers - head:.2f} ms; load {os.getloadavg()[0]:.2f}", flush=True)
+    shown = " + ".join(f"{name} {value:.2f} ms" for name, value in parts.items())
+    print(f"breakdown per decode step ({_kernel_label()}): {per_token:.2f} ms = {shown} + rest "
+          f"{per_token - sum(parts.values()):.2f} ms; load {os.getloadavg()[0]:.2f}", flush=True)
 
 
 def _kernel_label() -> str:
