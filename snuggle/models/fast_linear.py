@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -58,6 +60,28 @@ def onednn_applies(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     if torch.is_autocast_enabled("cpu"):
         return False  # autocast casts F.linear's inputs (e.g. to bfloat16): keep its dtype rules
     return not torch.compiler.is_compiling()
+
+
+@functools.cache
+def mkl_avx512() -> bool:
+    """Whether MKL's sgemm (torch's F.linear on the CPU) runs its AVX-512 code here: an Intel processor with
+    AVX-512 (on AMD it runs AVX2 code, see the module docstring). /proc/cpuinfo's first processor; False
+    where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            vendor = flags = None
+            for line in info:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "vendor_id":
+                    vendor = value.strip()
+                elif key == "flags":
+                    flags = value.split()
+                if vendor is not None and flags is not None:
+                    break
+    except OSError:
+        return False
+    return vendor == "GenuineIntel" and flags is not None and "avx512f" in flags
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:

@@ -53,8 +53,13 @@ def _incremental_logits(model, steps=4, cache_class=DynamicCache):
     return collected
 
 
+@pytest.mark.parametrize("mkl", [True, False], ids=["mkl", "onednn"])
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_fused_path_equals_module_path_and_reference(family, tmp_path):
+def test_fused_path_equals_module_path_and_reference(family, mkl, tmp_path, monkeypatch):
+    # the prompt's products through MKL (chosen on Intel with AVX-512) or oneDNN (elsewhere)
+    import snuggle.models.llama_inference as inference
+
+    monkeypatch.setattr(inference, "mkl_avx512", lambda: mkl)
     reference, mine = _pair(family, tmp_path)
     with torch.no_grad():
         expected = _incremental_logits(reference, cache_class=transformers.DynamicCache)

@@ -156,3 +156,25 @@ def test_zero_input_features_use_f_linear(calls):
     with torch.no_grad():
         out = layer(torch.randn(32, 0))
     assert calls == [] and out.shape == (32, 4)
+
+
+def test_mkl_avx512_reads_the_first_processor(monkeypatch, tmp_path):
+    from snuggle.models import fast_linear
+
+    def answer(text):
+        path = tmp_path / "cpuinfo"
+        path.write_text(text)
+        real_open = open
+        monkeypatch.setattr("builtins.open", lambda file, *a, **k: real_open(path if file == "/proc/cpuinfo" else file,
+                                                                            *a, **k))
+        fast_linear.mkl_avx512.cache_clear()
+        try:
+            return fast_linear.mkl_avx512()
+        finally:
+            monkeypatch.undo()
+            fast_linear.mkl_avx512.cache_clear()
+
+    assert answer("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse avx2 avx512f avx512bw\n")
+    assert not answer("processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse avx2 avx512f\n")
+    assert not answer("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse avx2\n")
+    assert not answer("processor\t: 0\nCPU implementer\t: 0x41\n")  # no vendor_id (ARM)
