@@ -57,22 +57,33 @@ CHAT_PROMPTS = [
 
 
 # ------------------------------------------------------------------------------------------------------- measuring
+def _ones(numel: int, huge_pages: bool) -> torch.Tensor:
+    from snuggle.utils import hugepages
+
+    return hugepages.empty((numel,)).fill_(1.0) if huge_pages else torch.ones(numel, dtype=torch.float32)
+
+
 def dram_bandwidth_gbps(megabytes: int = 512, repeat: int = 5) -> tuple[float, float]:
     """(best of a streaming sum (reads) and a copy (read + write), the sum alone) over a tensor far larger than
-    any cache, in GB/s. The roofline uses the first (the stricter one where copies run faster than reads)."""
-    source = torch.ones(megabytes * 1024 * 1024 // 4, dtype=torch.float32)
-    target = torch.empty_like(source)
+    any cache, in GB/s. The roofline uses the first (the stricter one where copies run faster than reads). Both
+    are measured on ordinary memory and, where the system has them, on huge pages (as snuggle's packed weights
+    use; a sum streams ~3% faster there), and the best counts."""
+    from snuggle.utils import hugepages
+
+    numel = megabytes * 1024 * 1024 // 4
     best_sum = best_copy = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        source.sum()
-        best_sum = min(best_sum, time.perf_counter() - start)
-        start = time.perf_counter()
-        target.copy_(source)
-        best_copy = min(best_copy, time.perf_counter() - start)
-    nbytes = source.numel() * 4
-    del source, target
-    gc.collect()
+    for huge_pages in (False, True) if hugepages.available() else (False,):
+        source, target = _ones(numel, huge_pages), _ones(numel, huge_pages)
+        for _ in range(repeat):
+            start = time.perf_counter()
+            source.sum()
+            best_sum = min(best_sum, time.perf_counter() - start)
+            start = time.perf_counter()
+            target.copy_(source)
+            best_copy = min(best_copy, time.perf_counter() - start)
+        del source, target
+        gc.collect()
+    nbytes = numel * 4
     return max(nbytes / best_sum, 2 * nbytes / best_copy) / 1e9, nbytes / best_sum / 1e9
 
 
@@ -83,7 +94,9 @@ class SustainedBandwidth:
     minute to minute than one best-of burst."""
 
     def __init__(self, nbytes: int) -> None:
-        self.buffer = torch.ones(nbytes // 4, dtype=torch.float32)
+        from snuggle.utils import hugepages
+
+        self.buffer = _ones(nbytes // 4, hugepages.available())  # the faster kind of memory (see dram_bandwidth_gbps)
 
     def __call__(self, seconds: float = 0.5) -> float:
         passes, start = [], time.perf_counter()

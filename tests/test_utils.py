@@ -131,3 +131,34 @@ def test_env_flag_reads_switches_the_same_way(monkeypatch):
     from snuggle.generation.fast_sampling import _ext, fast_sampling_available
 
     assert fast_sampling_available() == (_ext is not None)
+
+
+def test_huge_page_tensors_share_mappings_that_go_with_their_last_tensor(monkeypatch):
+    import gc
+    import weakref
+
+    import torch
+
+    from snuggle.utils import hugepages
+
+    small = hugepages.empty((10,))  # under half a huge page: plain torch.empty
+    assert small.shape == (10,) and small.dtype == torch.float32
+    if not hugepages.available():
+        pytest.skip("no transparent huge pages here")
+    monkeypatch.setattr(hugepages, "_current", [None, 0, 0])  # the next tensor starts a new mapping
+    a = hugepages.empty((1024, 1024))  # 4 MB
+    b = hugepages.empty((300, 1000), dtype=torch.float64)
+    assert a.is_contiguous() and b.is_contiguous() and b.dtype == torch.float64 and a.data_ptr() % 64 == 0
+    assert b.data_ptr() == a.data_ptr() + (4 << 20)  # cut one after the other from the same mapping
+    a.fill_(1.0)
+    b.fill_(2.0)
+    assert float(a.sum()) == 1024 * 1024 and float(b.sum()) == 600000  # no overlap
+    mapping = hugepages._current[0]()
+    assert mapping is not None and a.data_ptr() % hugepages.HUGE_PAGE == 0  # the mapping's first 2 MB boundary
+    gone = weakref.ref(mapping)
+    del mapping, a, b
+    gc.collect()
+    assert gone() is None  # unmapped with the last tensor cut from it
+    monkeypatch.setenv("SNUGGLE_HUGE_PAGES", "0")
+    assert not hugepages.available()
+    assert hugepages.empty((1024, 1024)).untyped_storage().nbytes() == 4 << 20  # torch's own allocation

@@ -50,6 +50,7 @@ from torch.nn.modules import module as _module_globals
 from snuggle.errors import ModelError
 from snuggle.models.cache import DynamicCache, StaticCache
 from snuggle.models.fast_linear import linear, mkl_avx512, onednn_applies
+from snuggle.utils import hugepages
 from snuggle.utils.env import env_flag
 
 try:  # optional C extension (setup.py): 2-thread decode kernels (whole layers, small-batch products)
@@ -373,7 +374,10 @@ def pack_panels(weight_t: torch.Tensor) -> torch.Tensor:
     k, n = weight_t.shape
     full, panels = n // PANEL, -(-n // PANEL)
     with torch.inference_mode(False), torch.no_grad():
-        packed = torch.empty((panels, k, PANEL), dtype=weight_t.dtype, device=weight_t.device)
+        if weight_t.device.type == "cpu":  # streamed at every decode step: huge pages where the system has them
+            packed = hugepages.empty((panels, k, PANEL), dtype=weight_t.dtype)
+        else:
+            packed = torch.empty((panels, k, PANEL), dtype=weight_t.dtype, device=weight_t.device)
         s0, s1 = weight_t.stride()
         if (_gemv is not None and hasattr(_gemv, "pack_panels") and weight_t.dtype == torch.float32
                 and weight_t.device.type == "cpu" and k > 0 and n > 0
