@@ -132,9 +132,93 @@ static PyObject *py_sample(PyObject *self, PyObject *const *args, Py_ssize_t nar
     return Py_BuildValue("(Ni)", tokens, p);
 }
 
+/* argmax_into(scores_ptr, cols, out_ptr) -> int: torch.argmax of `cols` contiguous floats (the first largest,
+ * or the first NaN if there is one), also stored as an int64 at out_ptr unless it is 0. For generate's greedy
+ * step right after a decode step: torch's argmax and index_put run cold there (~150 us together on SmolLM2, their
+ * code evicted by the weight stream); this is a few cache lines of code. */
+static PyObject *py_argmax_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "argmax_into(scores_ptr, cols, out_ptr)");
+        return NULL;
+    }
+    const float *x = PyLong_AsVoidPtr(args[0]);
+    const Py_ssize_t cols = PyLong_AsSsize_t(args[1]);
+    int64_t *out = PyLong_AsVoidPtr(args[2]);
+    if (PyErr_Occurred()) return NULL;
+    if (x == NULL || cols < 1) {
+        PyErr_SetString(PyExc_ValueError, "argmax_into: expected a non-null pointer and cols >= 1");
+        return NULL;
+    }
+    /* the largest value lane by lane (vectorizes: `v > m ? v : m` is MAXPS), and whether any is NaN */
+    float lanes[16];
+    int nan_lanes[16];
+    for (int l = 0; l < 16; l++) {
+        lanes[l] = -INFINITY;
+        nan_lanes[l] = 0;
+    }
+    Py_ssize_t i = 0;
+    for (; i + 16 <= cols; i += 16)
+        for (int l = 0; l < 16; l++) {
+            const float v = x[i + l];
+            lanes[l] = v > lanes[l] ? v : lanes[l];
+            nan_lanes[l] |= v != v;
+        }
+    float top = -INFINITY;
+    int any_nan = 0;
+    for (; i < cols; i++) {
+        top = x[i] > top ? x[i] : top;
+        any_nan |= x[i] != x[i];
+    }
+    for (int l = 0; l < 16; l++) {
+        top = lanes[l] > top ? lanes[l] : top;
+        any_nan |= nan_lanes[l];
+    }
+    Py_ssize_t index = 0;
+    for (i = 0; i < cols; i++)
+        if (any_nan ? x[i] != x[i] : x[i] == top) break;
+    index = i < cols ? i : 0;
+    if (out != NULL) *out = (int64_t)index;
+    return PyLong_FromSsize_t(index);
+}
+
+/* fill_ids(scores_ptr, rows, cols, row_stride, ids_ptr, count, value): scores[r, ids[k]] = value for every row
+ * r and every int64 id (each checked to lie in [0, cols)); scores rows are row_stride floats apart. */
+static PyObject *py_fill_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "fill_ids(scores_ptr, rows, cols, row_stride, ids_ptr, count, value)");
+        return NULL;
+    }
+    float *x = PyLong_AsVoidPtr(args[0]);
+    const Py_ssize_t rows = PyLong_AsSsize_t(args[1]), cols = PyLong_AsSsize_t(args[2]),
+                     stride = PyLong_AsSsize_t(args[3]);
+    const int64_t *ids = PyLong_AsVoidPtr(args[4]);
+    const Py_ssize_t count = PyLong_AsSsize_t(args[5]);
+    const float value = (float)PyFloat_AsDouble(args[6]);
+    if (PyErr_Occurred()) return NULL;
+    if (x == NULL || rows < 0 || cols < 0 || stride < cols || count < 0 || (count > 0 && ids == NULL)) {
+        PyErr_SetString(PyExc_ValueError, "fill_ids: expected non-null pointers, rows, cols, count >= 0, row_stride >= cols");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < count; k++)
+        if (ids[k] < 0 || ids[k] >= cols) {
+            PyErr_Format(PyExc_IndexError, "fill_ids: token id %lld is outside the vocabulary [0, %zd)",
+                         (long long)ids[k], cols);
+            return NULL;
+        }
+    for (Py_ssize_t r = 0; r < rows; r++)
+        for (Py_ssize_t k = 0; k < count; k++) x[r * stride + ids[k]] = value;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"sample", (PyCFunction)(void (*)(void))py_sample, METH_FASTCALL,
      "sample(probs_ptr, rows, cols, key, pos) -> (tokens, pos): torch.multinomial(probs, 1) on the given mt19937 state."},
+    {"argmax_into", (PyCFunction)(void (*)(void))py_argmax_into, METH_FASTCALL,
+     "argmax_into(scores_ptr, cols, out_ptr) -> int: torch.argmax of one row, also stored at out_ptr (see source)."},
+    {"fill_ids", (PyCFunction)(void (*)(void))py_fill_ids, METH_FASTCALL,
+     "fill_ids(scores_ptr, rows, cols, row_stride, ids_ptr, count, value): scores[:, ids] = value (see source)."},
     {NULL, NULL, 0, NULL},
 };
 

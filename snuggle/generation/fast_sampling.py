@@ -67,3 +67,36 @@ def multinomial_one(probs: torch.Tensor, generator: torch.Generator | None = Non
     struct.pack_into(f"<{_MT_N}Q", raw, _KEY_OFFSET, *struct.unpack(f"<{_MT_N}I", key))
     gen.set_state(torch.frombuffer(raw, dtype=torch.uint8).clone())
     return torch.tensor(tokens, dtype=torch.long).unsqueeze(-1)
+
+
+def argmax_into(scores: torch.Tensor, out_address: int = 0) -> int | None:
+    """`int(torch.argmax(scores))` of one row, scores (1, vocab) float32 on the CPU with unit column stride, also
+    stored as an int64 at `out_address` (0: nowhere); None when the extension or the layout does not apply.
+
+    Generate's greedy loop writes the token straight into its sequence buffer this way: right after a decode
+    step has streamed the weights through the caches, torch's argmax and index_put run cold (~150 us together
+    for SmolLM2's 49,152 logits), this loop in a few cache lines of code.
+
+    >>> import torch
+    >>> argmax_into(torch.tensor([[0.5, 2.0, 2.0, -1.0]])) in (1, None)
+    True
+    """
+    if (_ext is None or not hasattr(_ext, "argmax_into") or scores.dtype != torch.float32
+            or scores.device.type != "cpu" or scores.dim() != 2 or scores.shape[0] != 1 or scores.shape[1] < 1
+            or scores.stride(1) != 1):
+        return None
+    return _ext.argmax_into(scores.data_ptr(), scores.shape[1], out_address)
+
+
+def fill_ids_(scores: torch.Tensor, ids: torch.Tensor, value: float) -> bool:
+    """scores[:, ids] = value in place, for scores (rows, vocab) float32 on the CPU with unit column stride and ids
+    an int64 CPU vector inside the vocabulary; False (nothing done) when the extension or the layout does not
+    apply (then use index_fill_)."""
+    if (_ext is None or not hasattr(_ext, "fill_ids") or scores.dtype != torch.float32
+            or scores.device.type != "cpu" or scores.dim() != 2 or scores.stride(1) != 1
+            or scores.stride(0) < scores.shape[1] or ids.dtype != torch.long or ids.device.type != "cpu"
+            or ids.dim() != 1 or not ids.is_contiguous()):
+        return False
+    _ext.fill_ids(scores.data_ptr(), scores.shape[0], scores.shape[1], scores.stride(0), ids.data_ptr(),
+                  ids.numel(), value)
+    return True

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import torch
 
 from snuggle.errors import ConfigError
+from snuggle.generation.fast_sampling import fill_ids_
 
 NEG_INF = -float("inf")
 
@@ -84,14 +85,16 @@ class LogitsProcessor:
 
 
 def _fill_ids_(scores: torch.Tensor, token_ids: torch.Tensor, cache: dict) -> torch.Tensor:
-    """scores[:, ids] = -inf in place for the ids inside the vocabulary (as `_vocab_mask` selects them): one small
-    op, where masked_fill writes a new (rows, vocab) tensor."""
+    """scores[:, ids] = -inf in place for the ids inside the vocabulary (as `_vocab_mask` selects them): a few
+    stores (`fill_ids_`, or one index_fill_), where masked_fill writes a new (rows, vocab) tensor."""
     key = ("ids", scores.shape[-1], scores.device)
     ids = cache.get(key)
     if ids is None:
         ids = token_ids.to(scores.device).flatten()
-        ids = ids[(ids >= 0) & (ids < scores.shape[-1])]
+        ids = ids[(ids >= 0) & (ids < scores.shape[-1])].contiguous()
         cache[key] = ids
+    if fill_ids_(scores, ids, NEG_INF):
+        return scores
     return scores.index_fill_(-1, ids, NEG_INF)
 
 

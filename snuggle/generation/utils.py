@@ -20,7 +20,7 @@ import contextlib
 import torch
 
 from snuggle.generation.configuration import GenerationConfig
-from snuggle.generation.fast_sampling import multinomial_one
+from snuggle.generation.fast_sampling import argmax_into, multinomial_one
 from snuggle.generation.logits_process import LogitsProcessorList
 from snuggle.generation.mixin import GenerationMixin
 from snuggle.generation.outputs import (
@@ -78,6 +78,10 @@ def _greedy_or_sample(state: DecodeState):
     single_row_eos = set(eos_ids.tolist()) if rows == 1 and eos_ids is not None else None
     check_unfinished = bool(others) or (eos_ids is not None and single_row_eos is None)  # rows may finish early
     pad_value = torch.tensor(state.pad if state.pad is not None else 0, device=device)
+    # One greedy row: the token goes from a C argmax straight into `sequences` (`argmax_into`), at the address of
+    # column cur (no argmax, int and index_put ops, which run cold right after a decode step)
+    direct = not config.do_sample and rows == 1 and device.type == "cpu"
+    token_address, token_bytes = sequences.data_ptr(), sequences.stride(1) * sequences.element_size()
 
     keep_scores = config.return_dict_in_generate and config.output_scores
     keep_logits = config.return_dict_in_generate and config.output_logits
@@ -132,19 +136,24 @@ def _greedy_or_sample(state: DecodeState):
                 if outputs is not None:
                     extras.record(outputs)
             outputs = None
-            if config.do_sample:
-                next_tokens = multinomial_one(torch.softmax(next_scores, dim=-1)).squeeze(1)
+            token = argmax_into(next_scores, token_address + cur * token_bytes) if direct else None
+            if token is not None:  # already in sequences[0, cur]
+                next_tokens = None
+                ended_by_eos = single_row_eos is not None and token in single_row_eos
             else:
-                next_tokens = torch.argmax(next_scores, dim=-1)
-            ended_by_eos = False
-            if single_row_eos is not None:
-                ended_by_eos = int(next_tokens) in single_row_eos
-            elif has_eos_stopping and rows > 1:
-                next_tokens = torch.where(unfinished, next_tokens, pad_value)
-            sequences[:, cur] = next_tokens
+                if config.do_sample:
+                    next_tokens = multinomial_one(torch.softmax(next_scores, dim=-1)).squeeze(1)
+                else:
+                    next_tokens = torch.argmax(next_scores, dim=-1)
+                ended_by_eos = False
+                if single_row_eos is not None:
+                    ended_by_eos = int(next_tokens) in single_row_eos
+                elif has_eos_stopping and rows > 1:
+                    next_tokens = torch.where(unfinished, next_tokens, pad_value)
+                sequences[:, cur] = next_tokens
             cur += 1
             if streamer is not None:
-                streamer.put(next_tokens.cpu())
+                streamer.put(next_tokens.cpu() if next_tokens is not None else sequences[:, cur - 1].clone())
             if eos_ids is not None and single_row_eos is None:
                 unfinished &= ~torch.isin(next_tokens, eos_ids)
             for criterion in others:

@@ -65,3 +65,68 @@ def test_kernel_is_used_for_filtered_rows(monkeypatch):
     monkeypatch.setattr(fs, "_ext", type("Ext", (), {"sample": staticmethod(lambda *a: calls.append(1) or real(*a))}))
     fs.multinomial_one(_filtered(2, 500, 5, seed=3))
     assert calls == [1]
+
+
+@pytest.mark.parametrize("cols", [1, 5, 16, 17, 49152])
+def test_argmax_into_equals_torch_argmax(cols):
+    generator = torch.Generator().manual_seed(cols)
+    cases = [torch.randn(1, cols, generator=generator)]
+    tied = torch.randint(0, 3, (1, cols), generator=generator).float()  # many equal maxima: the first wins
+    cases.append(tied)
+    cases.append(torch.full((1, cols), float("-inf")))
+    with_nan = torch.randn(1, cols, generator=generator)
+    with_nan[0, cols // 2] = float("nan")  # torch returns the NaN's index
+    cases.append(with_nan)
+    signed_zeros = torch.zeros(1, cols)
+    signed_zeros[0, 0] = -0.0
+    cases.append(signed_zeros)
+    for scores in cases:
+        out = torch.full((3,), -1, dtype=torch.long)
+        token = fs.argmax_into(scores, out.data_ptr() + 8)
+        assert token == int(torch.argmax(scores, dim=-1)) == int(out[1])
+        assert out[0] == -1 and out[2] == -1  # one int64 written, at the address given
+    assert fs.argmax_into(torch.randn(2, 4)) is None  # one row only
+    assert fs.argmax_into(torch.randn(4, 2)[:, 0].unsqueeze(0)) is None  # a strided row
+    assert fs.argmax_into(torch.randn(1, 4, dtype=torch.float64)) is None
+
+
+def test_fill_ids_equals_index_fill():
+    scores = torch.randn(3, 20, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([0, 7, 19])
+    expected = scores.clone().index_fill_(-1, ids, float("-inf"))
+    assert fs.fill_ids_(scores, ids, float("-inf"))
+    assert torch.equal(scores, expected)
+    wide = torch.zeros(2, 30)[:, :20]  # rows 30 apart
+    assert fs.fill_ids_(wide, ids, 5.0) and float(wide.sum()) == 2 * 3 * 5.0
+    with pytest.raises(IndexError, match="token id 20 is outside the vocabulary"):
+        fs.fill_ids_(scores, torch.tensor([20]), 0.0)
+    assert not fs.fill_ids_(scores, ids.int(), 0.0)  # int32 ids: the caller uses index_fill_
+
+
+def test_greedy_generate_writes_the_argmax_token_into_its_buffer(monkeypatch):
+    from snuggle.generation import utils
+    from snuggle.models.llama import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=4, num_key_value_heads=2, eos_token_id=3)).eval()
+    prompt = torch.tensor([[5, 6, 7, 8]])
+    calls, original = [], utils.argmax_into
+    monkeypatch.setattr(utils, "argmax_into", lambda *args: calls.append(1) or original(*args))
+
+    class Collect:
+        tokens: list = []
+
+        def put(self, value):
+            self.tokens.append(value.tolist())
+
+        def end(self):
+            pass
+
+    streamer = Collect()
+    fast = model.generate(prompt, max_new_tokens=12, do_sample=False, streamer=streamer)
+    assert len(calls) == fast.shape[1] - 4
+    monkeypatch.setattr(utils, "argmax_into", lambda *args: None)  # torch's argmax and index_put
+    slow = model.generate(prompt, max_new_tokens=12, do_sample=False)
+    assert fast.tolist() == slow.tolist()
+    assert streamer.tokens[1:] == [[t] for t in fast[0, 4:].tolist()]
