@@ -83,19 +83,39 @@ class LogitsProcessor:
         vocabulary-sized tensor. Same values as __call__."""
         return self(input_ids, scores)
 
+    # Processors that only forbid tokens also define `_banned(length, vocab) -> (address, count) | None`: the CPU
+    # int64 ids whose scores become -inf when the sequences are `length` long (None: none), so that generate's
+    # greedy loop can apply them with C stores on the logits' memory (fast_sampling.greedy_token).
 
-def _fill_ids_(scores: torch.Tensor, token_ids: torch.Tensor, cache: dict) -> torch.Tensor:
-    """scores[:, ids] = -inf in place for the ids inside the vocabulary (as `_vocab_mask` selects them): a few
-    stores (`fill_ids_`, or one index_fill_), where masked_fill writes a new (rows, vocab) tensor."""
-    key = ("ids", scores.shape[-1], scores.device)
+
+def _vocab_ids(token_ids: torch.Tensor, vocab: int, device, cache: dict) -> torch.Tensor:
+    """The ids inside the vocabulary (as `_vocab_mask` selects them), int64 contiguous, kept in `cache`."""
+    key = ("ids", vocab, device)
     ids = cache.get(key)
     if ids is None:
-        ids = token_ids.to(scores.device).flatten()
-        ids = ids[(ids >= 0) & (ids < scores.shape[-1])].contiguous()
+        ids = token_ids.to(device).flatten()
+        ids = ids[(ids >= 0) & (ids < vocab)].contiguous()
         cache[key] = ids
+    return ids
+
+
+def _fill_ids_(scores: torch.Tensor, token_ids: torch.Tensor, cache: dict) -> torch.Tensor:
+    """scores[:, ids] = -inf in place for the ids inside the vocabulary: a few stores (`fill_ids_`, or one
+    index_fill_), where masked_fill writes a new (rows, vocab) tensor."""
+    ids = _vocab_ids(token_ids, scores.shape[-1], scores.device, cache)
     if fill_ids_(scores, ids, NEG_INF):
         return scores
     return scores.index_fill_(-1, ids, NEG_INF)
+
+
+def _banned_ids(token_ids: torch.Tensor, vocab: int, cache: dict) -> tuple[int, int]:
+    """(address, count) of the CPU int64 ids inside the vocabulary, for `LogitsProcessor._banned`."""
+    key = ("address", vocab)
+    found = cache.get(key)
+    if found is None:
+        ids = _vocab_ids(token_ids, vocab, torch.device("cpu"), cache)
+        found = cache[key] = (ids.data_ptr(), ids.numel())
+    return found
 
 
 # Warpers are processors used only when sampling; the split is kept for familiarity.
@@ -376,6 +396,11 @@ class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
             return scores
         return _fill_ids_(scores, self.eos_token_id, self._masks)
 
+    def _banned(self, length: int, vocab: int) -> tuple[int, int] | None:
+        if length - self.prompt_length_to_skip >= self.min_new_tokens:
+            return None
+        return _banned_ids(self.eos_token_id, vocab, self._masks)
+
 
 class MinLengthLogitsProcessor(MinNewTokensLengthLogitsProcessor):
     """Forbid the eos tokens until the whole sequence (prompt included) has `min_length` tokens."""
@@ -399,6 +424,9 @@ class SuppressTokensLogitsProcessor(LogitsProcessor):
     def _process_owned(self, input_ids, scores):
         return _fill_ids_(scores, self.suppress_tokens, self._masks)
 
+    def _banned(self, length: int, vocab: int) -> tuple[int, int] | None:
+        return _banned_ids(self.suppress_tokens, vocab, self._masks)
+
 
 class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
     """Forbid `begin_suppress_tokens` at the first generated step only (when the length is `begin_index`)."""
@@ -421,6 +449,9 @@ class SuppressTokensAtBeginLogitsProcessor(LogitsProcessor):
         if input_ids.shape[-1] != self.begin_index:
             return scores
         return _fill_ids_(scores, self.begin_suppress_tokens, self._masks)
+
+    def _banned(self, length: int, vocab: int) -> tuple[int, int] | None:
+        return None if length != self.begin_index else _banned_ids(self.begin_suppress_tokens, vocab, self._masks)
 
 
 def _force(scores: torch.Tensor, token_ids) -> torch.Tensor:

@@ -20,7 +20,8 @@ import contextlib
 import torch
 
 from snuggle.generation.configuration import GenerationConfig
-from snuggle.generation.fast_sampling import argmax_into, multinomial_one
+from snuggle.generation import fast_sampling
+from snuggle.generation.fast_sampling import argmax_into, greedy_token, multinomial_one
 from snuggle.generation.logits_process import LogitsProcessorList
 from snuggle.generation.mixin import GenerationMixin
 from snuggle.generation.outputs import (
@@ -120,23 +121,36 @@ def _greedy_or_sample(state: DecodeState):
             and state.token_type_ids is None and getattr(model, "_decode_loop", None) is not None
             and (state.attention_mask is None or bool(state.attention_mask.all())) and cur < max_length):
         loop = model._decode_loop(state.cache, rows, max_length - cur)
+    # A greedy row in that loop, whose processors only forbid tokens (eos before min_new_tokens, suppressed ids):
+    # each step's logits (new, (1, vocab) float32 contiguous, kept by nobody) take the processors and the argmax
+    # as C stores and one C scan at their address (`greedy_token`), no torch call
+    bans = None
+    if (loop is not None and direct and owned_logits and not keep_scores and fast_sampling._ext is not None
+            and all(type(p).__module__ == "snuggle.generation.logits_process" and hasattr(p, "_banned")
+                    for p in state.processors)):
+        bans = list(state.processors)
+    from_loop = False  # whether `logits` came from loop.step
     try:
         while True:
-            if logits is None:
-                logits = state.next_token_logits(outputs)
-            if owned_logits:  # a new tensor each step, read by nothing after the processors
-                next_scores = state.processors._process_owned(sequences[:, :cur], logits)
+            if from_loop and bans is not None:
+                token = greedy_token(logits.data_ptr(), loop.vocab, [p._banned(cur, loop.vocab) for p in bans],
+                                     token_address + cur * token_bytes)
             else:
-                next_scores = state.processors(sequences[:, :cur], logits)
-            if config.return_dict_in_generate:
-                if keep_scores:
-                    scores += (next_scores,)
-                if keep_logits:
-                    raw_logits += (logits,)
-                if outputs is not None:
-                    extras.record(outputs)
-            outputs = None
-            token = argmax_into(next_scores, token_address + cur * token_bytes) if direct else None
+                if logits is None:
+                    logits = state.next_token_logits(outputs)
+                if owned_logits:  # a new tensor each step, read by nothing after the processors
+                    next_scores = state.processors._process_owned(sequences[:, :cur], logits)
+                else:
+                    next_scores = state.processors(sequences[:, :cur], logits)
+                if config.return_dict_in_generate:
+                    if keep_scores:
+                        scores += (next_scores,)
+                    if keep_logits:
+                        raw_logits += (logits,)
+                    if outputs is not None:
+                        extras.record(outputs)
+                outputs = None
+                token = argmax_into(next_scores, token_address + cur * token_bytes) if direct else None
             if token is not None:  # already in sequences[0, cur]
                 next_tokens = None
                 ended_by_eos = single_row_eos is not None and token in single_row_eos
@@ -161,7 +175,8 @@ def _greedy_or_sample(state: DecodeState):
             if cur >= max_length or ended_by_eos or (check_unfinished and not bool(unfinished.any())):
                 break
             logits = loop.step(sequences[:, cur - 1:cur]) if loop is not None else None
-            if logits is not None:
+            from_loop = logits is not None
+            if from_loop:
                 continue
             if loop is not None:  # the model's own loop cannot take this step: the cache gets its views, then modules
                 loop.close()

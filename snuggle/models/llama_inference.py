@@ -821,6 +821,7 @@ class DecodeLoop:
         self.pack = pack
         self.length, self.capacity, self.limit, self.prefixes = length, capacity, limit, prefixes
         self.start_length = length
+        self.vocab = lm_head.weight.shape[0]  # the logits' columns
         self.out = None  # the layers' output, reused from step to step
         self.head = _fused_head(norm, lm_head, pack)  # the final norm and LM head inside the layers' call
 

@@ -111,8 +111,9 @@ def test_greedy_generate_writes_the_argmax_token_into_its_buffer(monkeypatch):
     model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                          num_attention_heads=4, num_key_value_heads=2, eos_token_id=3)).eval()
     prompt = torch.tensor([[5, 6, 7, 8]])
-    calls, original = [], utils.argmax_into
+    calls, original, original_greedy = [], utils.argmax_into, utils.greedy_token
     monkeypatch.setattr(utils, "argmax_into", lambda *args: calls.append(1) or original(*args))
+    monkeypatch.setattr(utils, "greedy_token", lambda *args: calls.append(2) or original_greedy(*args))
 
     class Collect:
         tokens: list = []
@@ -125,8 +126,9 @@ def test_greedy_generate_writes_the_argmax_token_into_its_buffer(monkeypatch):
 
     streamer = Collect()
     fast = model.generate(prompt, max_new_tokens=12, do_sample=False, streamer=streamer)
-    assert len(calls) == fast.shape[1] - 4
-    monkeypatch.setattr(utils, "argmax_into", lambda *args: None)  # torch's argmax and index_put
+    # the prefill's logits through argmax_into; the decode loop's (no processors here) through greedy_token
+    assert calls == [1] + [2] * (fast.shape[1] - 5)
+    monkeypatch.setattr(fs, "_ext", None)  # torch's argmax and index_put
     slow = model.generate(prompt, max_new_tokens=12, do_sample=False)
     assert fast.tolist() == slow.tolist()
     assert streamer.tokens[1:] == [[t] for t in fast[0, 4:].tolist()]

@@ -203,3 +203,23 @@ def test_the_head_arguments_are_checked():
     with pytest.raises(ValueError, match="non-null head pointers"):
         gemv.decoder_layers(plans, x.data_ptr(), y.data_ptr(), 1, table.data_ptr(), table.data_ptr(), 0, slots, 0, 0,
                             1, 0, 1e-5, logits.data_ptr(), 96, 96, False, logits.data_ptr())
+
+
+def test_greedy_steps_with_token_bans_take_the_c_path(monkeypatch):
+    # processors that only forbid tokens, applied with C stores on the loop's logits (fast_sampling.greedy_token)
+    from snuggle.generation import utils
+
+    calls, original = [], utils.greedy_token
+    monkeypatch.setattr(utils, "greedy_token", lambda *args: calls.append(1) or original(*args))
+    model = tiny_model()
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    settings = dict(max_new_tokens=10, min_new_tokens=6, suppress_tokens=[7, 11], begin_suppress_tokens=[4],
+                    do_sample=False)
+    fast = model.generate(ids, **settings)
+    assert len(calls) == fast.shape[1] - 5 - 1  # every token after the prefill's
+    new = fast[0, 5:].tolist()
+    assert 2 not in new[:6] and 7 not in new and 11 not in new and new[0] != 4
+    without_loop(monkeypatch)
+    assert model.generate(ids, **settings).tolist() == fast.tolist()
+    scored = model.generate(ids, return_dict_in_generate=True, output_scores=True, **settings)
+    assert scored.sequences.tolist() == fast.tolist()
