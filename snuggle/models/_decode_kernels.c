@@ -100,6 +100,24 @@ INLINE float dot(const float *a, const float *b, int n) {
     return sum;
 }
 
+/* s[j] = exp(s[j] - top) for j < len; returns their sum (fixed-width partial sums, so that the loop vectorizes) */
+INLINE float exp_and_sum(float *s, int len, float top) {
+    float lanes[16] = {0};
+    int j = 0;
+    for (; j + 16 <= len; j += 16)
+        for (int l = 0; l < 16; l++) {
+            s[j + l] = exp_poly(s[j + l] - top);
+            lanes[l] += s[j + l];
+        }
+    float total = 0.0f;
+    for (; j < len; j++) {
+        s[j] = exp_poly(s[j] - top);
+        total += s[j];
+    }
+    for (int l = 0; l < 16; l++) total += lanes[l];
+    return total;
+}
+
 /* softmax over each head's scores, then out = probabilities @ values; keys read once for the whole group */
 INLINE void attend_body(const HeadGroup *h) {
     const int group = h->group, len = h->kv_len, dim = h->head_dim;
@@ -118,22 +136,10 @@ INLINE void attend_body(const HeadGroup *h) {
             h->total[g] = 0.0f;
         }
         if (top == -INFINITY) continue; /* every position masked: zeros rather than NaN */
-        float lanes[16] = {0};
-        int j = 0;
-        for (; j + 16 <= len; j += 16)
-            for (int l = 0; l < 16; l++) {
-                s[j + l] = exp_poly(s[j + l] - top);
-                lanes[l] += s[j + l];
-            }
-        float total = 0.0f;
-        for (; j < len; j++) {
-            s[j] = exp_poly(s[j] - top);
-            total += s[j];
-        }
-        for (int l = 0; l < 16; l++) total += lanes[l];
+        const float total = exp_and_sum(s, len, top);
         if (h->total) h->total[g] = total;
         const float inv = 1.0f / total;
-        for (j = 0; j < len; j++) {
+        for (int j = 0; j < len; j++) {
             const float p = s[j] * inv;
             const float *value = h->values + j * h->vs;
             for (int d = 0; d < dim; d++) out[d] += p * value[d];
@@ -471,18 +477,7 @@ AVX512 INLINE void attend_vectors(const HeadGroup *h, const int nv) {
             memset(out, 0, (size_t)dim * sizeof(float));
             continue;
         }
-        float lanes[16] = {0};
-        for (j = 0; j + 16 <= len; j += 16)
-            for (int l = 0; l < 16; l++) {
-                s[j + l] = exp_poly(s[j + l] - top);
-                lanes[l] += s[j + l];
-            }
-        float total = 0.0f;
-        for (; j < len; j++) {
-            s[j] = exp_poly(s[j] - top);
-            total += s[j];
-        }
-        for (int l = 0; l < 16; l++) total += lanes[l];
+        const float total = exp_and_sum(s, len, top);
         if (h->total) h->total[g] = total;
         const float inv = 1.0f / total;
         __m512 acc[ATTEND_MAX_VECTORS];
