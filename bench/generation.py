@@ -224,7 +224,7 @@ def bench_batch(tokenizer, reference, ours, args) -> None:
 
 
 class _TimedKernels:
-    """Stands in for the `_gemv` module and adds up the wall time of its decoder layer(s) and gemv calls."""
+    """Stands in for the `_gemv` module and adds up the wall time of its decoder_layers and gemv calls."""
 
     def __init__(self, module):
         self.module, self.seconds = module, {"decoder_layer": 0.0, "step": 0.0, "gemv": 0.0}
@@ -236,9 +236,6 @@ class _TimedKernels:
         start = time.perf_counter()
         getattr(self.module, name)(*args)
         self.seconds[key] += time.perf_counter() - start
-
-    def decoder_layer(self, *args):
-        self._timed("decoder_layer", "decoder_layer", *args)
 
     def decoder_layers(self, *args):
         # with the final norm and LM head arguments (generate's DecodeLoop) the call is the whole step

@@ -120,7 +120,6 @@ typedef struct {
 } Head;
 
 size_t decode_layer_scratch_floats(const Layer *layer);
-void decode_layer(Layer *layer, int want_threads);
 /* layers[0..count) one after the other (layer i + 1 reads layer i's out) in one run of the pool, then the head
  * (NULL: none) on the last layer's output */
 void decode_layers(Layer *layers, int count, int want_threads, const Head *head);

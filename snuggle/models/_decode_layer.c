@@ -95,8 +95,7 @@ static void add_partial(float *y, ptrdiff_t ldy, const float *partial, ptrdiff_t
         for (ptrdiff_t c = c0; c < c1; c++) y[r * ldy + c] += partial[r * n + c];
 }
 
-static void run_layer(void *ctx, int tid, int nthreads) {
-    const Layer *l = (const Layer *)ctx;
+static void run_layer(const Layer *l, int tid, int nthreads) {
     const Kernels *kern = decode_kernels;
     const int rows = l->rows, hidden = l->hidden, dim = l->head_dim, group = (int)group_size(l);
     const ptrdiff_t qkv_n = (ptrdiff_t)qkv_width(l), att_n = (ptrdiff_t)l->q_heads * dim, inter = l->inter;
@@ -214,7 +213,6 @@ static void run_layer(void *ctx, int tid, int nthreads) {
     add_partial(l->out, hidden, partial, hidden, rows, c0, c1, nthreads, l->packed);
 }
 
-void decode_layer(Layer *layer, int want_threads) { pool_run(run_layer, layer, want_threads); }
 
 typedef struct {
     Layer *layers;

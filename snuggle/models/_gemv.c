@@ -18,8 +18,8 @@
  *                                         contiguous, init 0 or a (B, N) contiguous buffer (may be y)
  *   pack_panels(src, s0, s1, K, N, dst)   copy a weight into the packed layout (see Gemm in _decode.h)
  *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
- *   decoder_layer(plan, ...)              run that layer for one token per row (see py_decoder_layer)
- *   decoder_layers(plans, ...)            run every layer of a step in one call (see py_decoder_layers)
+ *   decoder_layers(plans, ...)            run a step's layers (one or all) in one call, optionally then the final
+ *                                         norm and the LM head (see py_decoder_layers)
  *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
  */
 #define PY_SSIZE_T_CLEAN
@@ -324,60 +324,16 @@ static int ensure_scratch(size_t floats) {
     return 1;
 }
 
-/* decoder_layer(plan, x, out, rows, cos, sin, ld_rope, keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss,
- *               kv_len, mask, mask_sb, threads)
- * x, out (rows, hidden) contiguous; cos / signed sin (rows, head_dim) rows ld_rope apart (0: one row for all);
- * keys / values: the cache views (batch, kv_heads, kv_len, head_dim) with element strides, head_dim stride 1,
- * whose last position is written; mask 0 or additive (rows, kv_len) rows mask_sb apart. */
-static PyObject *py_decoder_layer(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 19) {
-        PyErr_SetString(PyExc_TypeError, "decoder_layer takes 19 arguments (see _gemv.c)");
-        return NULL;
-    }
-    const Layer *plan = PyCapsule_GetPointer(args[0], PLAN_NAME);
-    if (plan == NULL) return NULL;
-    Layer l = *plan;
-    l.x = PyLong_AsVoidPtr(args[1]);
-    l.out = PyLong_AsVoidPtr(args[2]);
-    l.rows = (int)PyLong_AsLong(args[3]);
-    l.cos = PyLong_AsVoidPtr(args[4]);
-    l.sin = PyLong_AsVoidPtr(args[5]);
-    l.ld_rope = PyLong_AsSsize_t(args[6]);
-    l.keys = PyLong_AsVoidPtr(args[7]);
-    l.k_sb = PyLong_AsSsize_t(args[8]);
-    l.k_sh = PyLong_AsSsize_t(args[9]);
-    l.k_ss = PyLong_AsSsize_t(args[10]);
-    l.values = PyLong_AsVoidPtr(args[11]);
-    l.v_sb = PyLong_AsSsize_t(args[12]);
-    l.v_sh = PyLong_AsSsize_t(args[13]);
-    l.v_ss = PyLong_AsSsize_t(args[14]);
-    l.kv_len = (int)PyLong_AsLong(args[15]);
-    l.mask = PyLong_AsVoidPtr(args[16]);
-    l.mask_sb = PyLong_AsSsize_t(args[17]);
-    const int threads = (int)PyLong_AsLong(args[18]);
-    if (PyErr_Occurred()) return NULL;
-    if (l.rows < 1 || l.rows > DECODE_MAX_ROWS || l.kv_len < 1 || !l.x || !l.out || !l.cos || !l.sin || !l.keys ||
-        !l.values) {
-        PyErr_Format(PyExc_ValueError, "decoder_layer: expected 1 <= rows <= %d, kv_len >= 1 and non-null pointers",
-                     DECODE_MAX_ROWS);
-        return NULL;
-    }
-    if (!ensure_scratch(decode_layer_scratch_floats(&l))) return NULL;
-    l.scratch = thread_scratch;
-    Py_BEGIN_ALLOW_THREADS
-    decode_layer(&l, threads);
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
-}
-
 /* decoder_layers(plans, x, out, rows, cos, sin, ld_rope, caches, mask, mask_sb, threads
  *                [, norm, eps, head, ldw, n, packed, logits])
- * Every layer of a decode step in one call: plans a tuple of layer_plan capsules (one hidden size), caches a tuple
- * of as many (keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss, kv_len) tuples (see decoder_layer); x is the first
- * layer's input and out the last layer's output ((rows, hidden) contiguous, not overlapping); the rotary tables
- * and the mask are shared by all layers. Between layers the hidden states alternate between out and a scratch
- * buffer, so that the last layer writes out. */
+ * One or more decoder layers of a decode step (one token per row) in one call: plans a tuple of layer_plan
+ * capsules (one hidden size), caches a tuple of as many (keys, k_sb, k_sh, k_ss, values, v_sb, v_sh, v_ss, kv_len)
+ * tuples: each layer's cache views (batch, kv_heads, kv_len, head_dim) with element strides and head_dim stride 1,
+ * whose last position the layer writes. x is the first layer's input and out the last layer's output ((rows,
+ * hidden) contiguous, not overlapping); cos / signed sin (rows, head_dim) rows ld_rope apart (0: one row for all)
+ * and the mask (0, or additive (rows, kv_len) rows mask_sb apart) are shared by all layers. Between layers the
+ * hidden states alternate between out and a scratch buffer, so that the last layer writes out. With the head
+ * arguments the final RMSNorm and the LM head follow (Head in _decode.h), into logits (rows, n). */
 static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
     if (nargs != 11 && nargs != 18) {
@@ -553,9 +509,7 @@ static PyMethodDef methods[] = {
     {"pack_panels", (PyCFunction)(void (*)(void))py_pack_panels, METH_FASTCALL,
      "pack_panels(src_ptr, s0, s1, K, N, dst_ptr): a (K, N) matrix in 48-column panels (see the module source)."},
     {"layer_plan", (PyCFunction)(void (*)(void))py_layer_plan, METH_FASTCALL,
-     "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layer (see the module source)."},
-    {"decoder_layer", (PyCFunction)(void (*)(void))py_decoder_layer, METH_FASTCALL,
-     "decoder_layer(plan, ...): one decoder layer for one token per row (see the module source)."},
+     "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layers (see the module source)."},
     {"decoder_layers", (PyCFunction)(void (*)(void))py_decoder_layers, METH_FASTCALL,
      "decoder_layers(plans, ...): every decoder layer of a decode step in one call (see the module source)."},
     {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernels were chosen for."},

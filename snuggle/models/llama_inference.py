@@ -483,7 +483,7 @@ def layer_plan(layer: nn.Module, weights: LayerWeights, pack: bool = False):
     matrices = (weights.qkv_weight.t(), weights.o_weight_t, weights.gate_up_weight.t(), weights.down_weight_t)
     biases = (weights.qkv_bias, weights.o_bias, weights.gate_up_bias, weights.down_bias)
     usable = (
-        _gemv is not None and hasattr(_gemv, "decoder_layer") and not hasattr(attention, "q_norm")
+        _gemv is not None and hasattr(_gemv, "decoder_layers") and not hasattr(attention, "q_norm")
         and q_heads % kv_heads == 0 and head_dim % 2 == 0
         and all(_f32_cpu(t) and t.stride(1) == 1 for t in matrices)
         and all(_f32_cpu(b) and (b is None or b.is_contiguous()) for b in biases)
@@ -601,7 +601,7 @@ def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> 
 
 def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, batch, attention_mask, cos,
                  signed_sin, cache):
-    """One layer's `_gemv.decoder_layer` call for its plan (see `decode_layer_step`); None when it does not apply.
+    """One layer's `_gemv.decoder_layers` call for its plan (see `decode_layer_step`); None when it does not apply.
 
     The new token's cache slot is reserved first (`_reserve_slot`), and the kernel writes the rotated key and
     the value into it, so the cache holds exactly what the torch path would have appended."""
@@ -615,9 +615,9 @@ def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, ba
         return None
     slot = _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, hidden_states)
     out = torch.empty_like(hidden_states)
-    _gemv.decoder_layer(plan, hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(),
-                        signed_sin.data_ptr(), step.rope_stride, *slot, _pointer(attention_mask), step.mask_stride,
-                        threads)
+    _gemv.decoder_layers((plan,), hidden_states.data_ptr(), out.data_ptr(), batch, cos.data_ptr(),
+                         signed_sin.data_ptr(), step.rope_stride, (slot,), _pointer(attention_mask), step.mask_stride,
+                         threads)
     return out
 
 

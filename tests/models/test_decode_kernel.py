@@ -1,4 +1,4 @@
-"""The C decoder layer (`_gemv.decoder_layer`, used for decode steps) equals the pure-torch fast path.
+"""The C decoder layers (`_gemv.decoder_layers`, used for decode steps) equal the pure-torch fast path.
 
 Each test runs the same decode step twice on tiny random models: once through the C layer and once with the
 extension hidden (llama_inference._gemv = None: the torch ops of `fast_layer_forward`), and compares logits
@@ -17,7 +17,7 @@ from snuggle.models.llama_configs import Qwen3Config
 from tests.models.test_gemv import llama_inference_disabled
 
 _gemv = llama_inference._gemv
-pytestmark = pytest.mark.skipif(_gemv is None or not hasattr(_gemv, "decoder_layer"),
+pytestmark = pytest.mark.skipif(_gemv is None or not hasattr(_gemv, "decoder_layers"),
                                 reason="the C extension is not built (setup.py build_ext)")
 
 
@@ -88,7 +88,7 @@ def test_decoder_layer_equals_torch_path(rows, kernels, threads, packing, route)
 
 
 class _CountingKernels:
-    """Stands in for the `_gemv` module and counts the layers run by decoder_layer and decoder_layers calls."""
+    """Stands in for the `_gemv` module and counts the layers run by decoder_layers calls, and the calls."""
 
     def __init__(self, module):
         self.module, self.layer_calls, self.step_calls = module, 0, 0
@@ -96,33 +96,18 @@ class _CountingKernels:
     def __getattr__(self, name):
         return getattr(self.module, name)
 
-    def decoder_layer(self, *args):
-        self.layer_calls += 1
-        return self.module.decoder_layer(*args)
-
     def decoder_layers(self, plans, *args):
         self.layer_calls += len(plans)
         self.step_calls += 1
         return self.module.decoder_layers(plans, *args)
 
 
-class _PerLayerKernels:
-    """Stands in for the `_gemv` module without decoder_layers: decode steps call the C layer per layer."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __getattr__(self, name):
-        if name == "decoder_layers":
-            raise AttributeError(name)
-        return getattr(self.module, name)
-
-
 @pytest.fixture(params=["all layers", "per layer"])
 def route(request, monkeypatch):
-    """Run the test with a decode step's layers in one C call, then with one C call per layer."""
+    """Run the test with a decode step's layers in one C call, then with one C call per layer (the route a step
+    takes when the layers cannot share one call: several masks, hidden states asked for)."""
     if request.param == "per layer":
-        monkeypatch.setattr(llama_inference, "_gemv", _PerLayerKernels(_gemv))
+        monkeypatch.setattr(llama_inference, "decode_layers_step", lambda *args, **kwargs: None)
     return request.param
 
 
