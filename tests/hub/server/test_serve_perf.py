@@ -108,6 +108,8 @@ def test_get_repo_at_matches_get_repo_and_resolve_revision(backend):
     _, alice, repo, commit = _world(backend)
     backend.create_tag(alice, repo, "main", "v1")
     backend.create_branch(alice, repo, "dev")
+    # the record as it is now (the commit moved last_modified, by a second when it crossed one)
+    repo = backend.get_repo(alice, "model", "alice/r")
     for rev in ("main", "v1", "dev", "refs/heads/main", "refs/tags/v1", commit.oid, commit.oid[:10]):
         expected = backend.resolve_revision(repo, rev)
         with Statements(backend) as st:
