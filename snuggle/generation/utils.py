@@ -174,7 +174,12 @@ def _greedy_or_sample(state: DecodeState):
                 unfinished &= ~criterion(sequences[:, :cur], scores)
             if cur >= max_length or ended_by_eos or (check_unfinished and not bool(unfinished.any())):
                 break
-            logits = loop.step(sequences[:, cur - 1:cur]) if loop is not None else None
+            logits = None
+            if loop is not None:
+                if bans is not None and token is not None:  # read by greedy_token before the next step
+                    logits = loop.step_token(token)
+                if logits is None:
+                    logits = loop.step(sequences[:, cur - 1:cur])
             from_loop = logits is not None
             if from_loop:
                 continue

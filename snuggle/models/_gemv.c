@@ -20,6 +20,7 @@
  *   layer_plan(...)                       the constant part of one decoder layer (weights, sizes) as a capsule
  *   decoder_layers(plans, ...)            run a step's layers (one or all) in one call, optionally then the final
  *                                         norm and the LM head (see py_decoder_layers)
+ *   copy_row(src, stride, n, dst)         n floats stride apart into a contiguous buffer (an embedding row)
  *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
  */
 #define PY_SSIZE_T_CLEAN
@@ -442,6 +443,28 @@ fail:
     return NULL;
 }
 
+/* copy_row(src, stride, n, dst): dst[i] = src[i * stride] for i < n (floats): one embedding row into the
+ * decode loop's input buffer, without the torch ops (view, embedding) that run cold between decode steps. */
+static PyObject *py_copy_row(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "copy_row(src_ptr, stride, n, dst_ptr) takes 4 arguments");
+        return NULL;
+    }
+    const float *src = PyLong_AsVoidPtr(args[0]);
+    const Py_ssize_t stride = PyLong_AsSsize_t(args[1]), n = PyLong_AsSsize_t(args[2]);
+    float *dst = PyLong_AsVoidPtr(args[3]);
+    if (PyErr_Occurred()) return NULL;
+    if (src == NULL || dst == NULL || n < 0 || stride < 1) {
+        PyErr_SetString(PyExc_ValueError, "copy_row: expected non-null pointers, n >= 0 and stride >= 1");
+        return NULL;
+    }
+    if (stride == 1) memcpy(dst, src, (size_t)n * sizeof(float));
+    else
+        for (Py_ssize_t i = 0; i < n; i++) dst[i] = src[i * stride];
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------------------------------------------- module */
 static PyObject *py_kernel_name(PyObject *self, PyObject *unused) {
     (void)self;
@@ -512,6 +535,8 @@ static PyMethodDef methods[] = {
      "layer_plan(...): the sizes and weights of one decoder layer, for decoder_layers (see the module source)."},
     {"decoder_layers", (PyCFunction)(void (*)(void))py_decoder_layers, METH_FASTCALL,
      "decoder_layers(plans, ...): every decoder layer of a decode step in one call (see the module source)."},
+    {"copy_row", (PyCFunction)(void (*)(void))py_copy_row, METH_FASTCALL,
+     "copy_row(src_ptr, stride, n, dst_ptr): n floats stride apart into a contiguous buffer."},
     {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernels were chosen for."},
     {"set_spin_us", py_set_spin_us, METH_O, "How long the worker spins after a job before sleeping."},
     {"set_max_threads", py_set_max_threads, METH_O, "set_max_threads(1): run on the calling thread only; 2: default."},

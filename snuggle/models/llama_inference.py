@@ -824,6 +824,7 @@ class DecodeLoop:
         self.vocab = lm_head.weight.shape[0]  # the logits' columns
         self.out = None  # the layers' output, reused from step to step
         self.head = _fused_head(norm, lm_head, pack)  # the final norm and LM head inside the layers' call
+        self.token_buffers = None  # step_token's input, output and logits, made at its first step
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
@@ -854,6 +855,34 @@ class DecodeLoop:
         normed = _rms_norm(self.norm, out)
         logits = lm_head_matmul(normed, self.lm_head, self.pack)
         return logits if logits is not None else self.lm_head(normed)
+
+    def step_token(self, token: int) -> torch.Tensor | None:
+        """`step` for one row whose token is given as an int, without a torch op: the embedding row is copied by
+        C (`_gemv.copy_row`) and the logits land in a buffer reused from step to step, so the caller must be done
+        with them before the next step (generate's greedy loop reads them once, `fast_sampling.greedy_token`).
+        None (nothing done) when this does not apply: several rows, the head outside the call, a token outside
+        the embedding, a non-float32 embedding."""
+        length = self.length
+        weight = self.embedding_weight
+        if self.rows != 1 or self.head is None or not 0 <= token < weight.shape[0] or not _f32_cpu(weight):
+            return None
+        if length >= self.capacity and not self._grow():
+            return None
+        if self.token_buffers is None:
+            hidden = torch.empty((1, weight.shape[1]), dtype=torch.float32)
+            buffers = (hidden, torch.empty_like(hidden), torch.empty((1, self.vocab), dtype=torch.float32))
+            norm, eps, head, ldw, columns, packed = self.head
+            self.token_buffers = (*buffers, tuple(buffer.data_ptr() for buffer in buffers),
+                                  (norm.data_ptr(), eps, head.data_ptr(), ldw, columns, packed))
+        hidden, _, logits, (x, out, logits_address), head = self.token_buffers
+        _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
+        kv_len = length + 1
+        slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
+        offset = length * self.row_bytes
+        _gemv.decoder_layers(self.plans, x, out, 1, self.rope[0].data_ptr() + offset, self.rope[1].data_ptr() + offset,
+                             self.rope_stride, slots, 0, 0, self.threads, *head, logits_address)
+        self.length = kv_len
+        return logits
 
     def _grow(self) -> bool:
         """LOOP_ROOM more tokens of room (up to the call's limit), the cache's views set first."""

@@ -215,11 +215,39 @@ def test_greedy_steps_with_token_bans_take_the_c_path(monkeypatch):
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     settings = dict(max_new_tokens=10, min_new_tokens=6, suppress_tokens=[7, 11], begin_suppress_tokens=[4],
                     do_sample=False)
+    token_steps, step_token = [], llama_inference.DecodeLoop.step_token
+    monkeypatch.setattr(llama_inference.DecodeLoop, "step_token",
+                        lambda self, token: token_steps.append(token) or step_token(self, token))
     fast = model.generate(ids, **settings)
     assert len(calls) == fast.shape[1] - 5 - 1  # every token after the prefill's
+    assert token_steps == fast[0, 5:-1].tolist()  # each step fed its token as an int (no torch op)
     new = fast[0, 5:].tolist()
     assert 2 not in new[:6] and 7 not in new and 11 not in new and new[0] != 4
     without_loop(monkeypatch)
     assert model.generate(ids, **settings).tolist() == fast.tolist()
     scored = model.generate(ids, return_dict_in_generate=True, output_scores=True, **settings)
     assert scored.sequences.tolist() == fast.tolist()
+
+
+def test_step_token_declines_what_it_cannot_take():
+    model = tiny_model()
+    cache = DynamicCache()
+    with torch.no_grad():
+        model(torch.tensor([[5, 6, 7]]), past_key_values=cache)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with model._decode_session(4):
+            loop = model._decode_loop(cache, 1, 4)
+            assert loop is not None
+            assert loop.step_token(96) is None and loop.step_token(-1) is None  # outside the embedding
+            assert loop.length == 3
+            logits = loop.step_token(8)
+            assert logits.shape == (1, 96) and loop.length == 4
+            loop.close()
+    finally:
+        torch.set_num_threads(previous)
+    assert cache.get_seq_length() == 4
+    with torch.no_grad():
+        reference = model(torch.tensor([[5, 6, 7, 8]])).logits[:, -1]
+    torch.testing.assert_close(logits, reference, rtol=1e-4, atol=1e-4)
