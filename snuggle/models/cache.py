@@ -42,6 +42,16 @@ class Cache:
         return None
 
 
+def _buffers_holding(past_keys: torch.Tensor, past_values: torch.Tensor, capacity: int):
+    """(key, value) buffers with room for `capacity` tokens, the cached ones copied in first."""
+    length = past_keys.shape[-2]
+    key_buffer = past_keys.new_empty((*past_keys.shape[:2], capacity, past_keys.shape[-1]))
+    value_buffer = past_values.new_empty((*past_values.shape[:2], capacity, past_values.shape[-1]))
+    key_buffer.narrow(2, 0, length).copy_(past_keys)
+    value_buffer.narrow(2, 0, length).copy_(past_values)
+    return key_buffer, value_buffer
+
+
 class DynamicCache(Cache):
     """A cache that grows with each forward pass: per layer, keys and values are appended on the sequence axis.
 
@@ -107,12 +117,7 @@ class DynamicCache(Cache):
         past_length, new_tokens = past_keys.shape[-2], key_states.shape[-2]
         buffers = self._buffers.get(layer_idx)
         if buffers is None or buffers[2] is not past_keys or past_length + new_tokens > buffers[0].shape[-2]:
-            batch, heads, _, head_dim = past_keys.shape
-            capacity = past_length + new_tokens + self.GROWTH
-            key_buffer = past_keys.new_empty((batch, heads, capacity, head_dim))
-            value_buffer = past_values.new_empty((batch, past_values.shape[1], capacity, past_values.shape[-1]))
-            key_buffer.narrow(2, 0, past_length).copy_(past_keys)
-            value_buffer.narrow(2, 0, past_length).copy_(past_values)
+            key_buffer, value_buffer = _buffers_holding(past_keys, past_values, past_length + new_tokens + self.GROWTH)
         else:
             key_buffer, value_buffer = buffers[0], buffers[1]
         key_buffer.narrow(2, past_length, new_tokens).copy_(key_states)
@@ -132,11 +137,8 @@ class DynamicCache(Cache):
         past_keys = self.key_cache[layer_idx] if buffers is not None else None
         if (past_keys is not None and buffers[2] is past_keys and past_keys.shape[-2] < buffers[0].shape[-2]
                 and past_keys.shape[:2] == key_placeholder.shape[:2] and key_placeholder.shape[-2] == 1):
-            length = past_keys.shape[-2] + 1
-            keys, values = buffers[0].narrow(2, 0, length), buffers[1].narrow(2, 0, length)
-            self._buffers[layer_idx] = (buffers[0], buffers[1], keys)
-            self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
-            return keys, values
+            self._set_length(layer_idx, past_keys.shape[-2] + 1)
+            return self.key_cache[layer_idx], self.value_cache[layer_idx]
         return self.update(key_placeholder, value_placeholder, layer_idx)
 
     def _buffers_with_room(self, layer_idx: int, capacity: int) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -150,19 +152,14 @@ class DynamicCache(Cache):
             return None
         buffers = self._buffers.get(layer_idx)
         if buffers is None or buffers[2] is not past_keys or buffers[0].shape[-2] < capacity:
-            length = past_keys.shape[-2]
-            key_buffer = past_keys.new_empty((*past_keys.shape[:2], capacity, past_keys.shape[-1]))
-            value_buffer = past_values.new_empty((*past_values.shape[:2], capacity, past_values.shape[-1]))
-            key_buffer.narrow(2, 0, length).copy_(past_keys)
-            value_buffer.narrow(2, 0, length).copy_(past_values)
-            keys, values = key_buffer.narrow(2, 0, length), value_buffer.narrow(2, 0, length)
-            self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
-            self.key_cache[layer_idx], self.value_cache[layer_idx] = keys, values
+            self._buffers[layer_idx] = (*_buffers_holding(past_keys, past_values, capacity), None)
+            self._set_length(layer_idx, past_keys.shape[-2])
             buffers = self._buffers[layer_idx]
         return buffers[0], buffers[1]
 
     def _set_length(self, layer_idx: int, length: int) -> None:
-        """After `_buffers_with_room`: the layer holds the first `length` positions of its buffers."""
+        """The layer holds the first `length` positions of its buffers: the cache's views (and the buffers' record
+        of them) become those."""
         key_buffer, value_buffer, _ = self._buffers[layer_idx]
         keys, values = key_buffer.narrow(2, 0, length), value_buffer.narrow(2, 0, length)
         self._buffers[layer_idx] = (key_buffer, value_buffer, keys)
