@@ -578,6 +578,12 @@ def _step_applies(hidden_states, batch, cache) -> bool:
             and (cache is None or type(cache) in _CACHE_TYPES))
 
 
+def _slot_prefix(keys: torch.Tensor, values: torch.Tensor) -> tuple:
+    """(keys pointer, 3 strides, values pointer, 3 strides) of a layer's cache views or buffers, as the kernel
+    reads them; `_reserve_slot` adds kv_len."""
+    return (keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3])
+
+
 def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> tuple:
     """Reserve the new token's cache position of a layer; (keys pointer, 3 strides, values pointer, 3 strides,
     kv_len) for the C layer, which writes the rotated key and the value there."""
@@ -590,13 +596,11 @@ def _reserve_slot(cache, layer_idx, batch, kv_heads, head_dim, kv_len, like) -> 
         keys, values = cache.reserve_token(keys, values, layer_idx)
     elif cache is not None:
         keys, values = cache.update(keys, values, layer_idx)
-    key_strides, value_strides = keys.stride(), values.stride()
-    if (keys.shape != (batch, kv_heads, kv_len, head_dim) or values.shape != keys.shape or key_strides[3] != 1
-            or value_strides[3] != 1):
+    if (keys.shape != (batch, kv_heads, kv_len, head_dim) or values.shape != keys.shape or keys.stride(3) != 1
+            or values.stride(3) != 1):
         raise ModelError(f"{type(cache).__name__}.update returned keys of shape {tuple(keys.shape)} for layer "
                          f"{layer_idx}, expected {(batch, kv_heads, kv_len, head_dim)}")
-    return (keys.data_ptr(), key_strides[0], key_strides[1], key_strides[2],
-            values.data_ptr(), value_strides[0], value_strides[1], value_strides[2], kv_len)
+    return (*_slot_prefix(keys, values), kv_len)
 
 
 def _decode_call(plan, layer_idx, kv_heads, head_dim, threads, hidden_states, batch, attention_mask, cos,
@@ -785,21 +789,17 @@ def decode_layers_step(layers, hidden_states, batch, attention_mask, cos, signed
     return out
 
 
-def _slot_prefix(keys: torch.Tensor, values: torch.Tensor) -> tuple:
-    """A layer's cache buffers as `_reserve_slot` describes them to the kernel, without kv_len."""
-    return (keys.data_ptr(), *keys.stride()[:3], values.data_ptr(), *values.stride()[:3])
-
-
 class DecodeLoop:
     """The decode steps of one generate() call with as little outside the C kernels as they allow.
 
     Around its C layers, a decode step through the modules (LlamaForCausalLM.forward) runs ~1.5 ms of Python and
     small torch ops on SmolLM2: output objects, masks, positions, and two new cache views per layer; right after
     the weights streamed through the CPU caches, each of them runs cold. A step here is the embedding row and one
-    `decoder_layers` call, which also applies the final norm and the LM head (`_fused_head`). The cache's buffers get room for every step of
-    the call, LOOP_ROOM tokens at a time (`DynamicCache._buffers_with_room`; a call allowed many tokens that stops
-    early at eos does not hold room for all of them), the kernel writes each new key and value there, and `close`
-    sets the cache's views to the length reached (the caller closes it in a `finally`).
+    `decoder_layers` call, which also applies the final norm and the LM head (`_fused_head`). The cache's buffers
+    get room for every step of the call, LOOP_ROOM tokens at a time (`DynamicCache._buffers_with_room`; a call
+    allowed many tokens that stops early at eos does not hold room for all of them), the kernel writes each new
+    key and value there, and `close` sets the cache's views to the length reached (the caller closes it in a
+    `finally`).
 
     Made by `decode_loop` (LlamaForCausalLM._decode_loop checks the model first). `step` returns None when the
     step cannot take this path, before changing anything; the caller then closes the loop and calls the model.
@@ -823,14 +823,33 @@ class DecodeLoop:
         self.start_length = length
         self.vocab = lm_head.weight.shape[0]  # the logits' columns
         self.out = None  # the layers' output, reused from step to step
-        self.head = _fused_head(norm, lm_head, pack)  # the final norm and LM head inside the layers' call
-        self.token_buffers = None  # step_token's input, output and logits, made at its first step
+        # the final norm and LM head inside the layers' call: the tensors (kept alive) and decoder_layers' head
+        # arguments before the logits address
+        self.head = _fused_head(norm, lm_head, pack)
+        self.head_arguments = None
+        if self.head is not None:
+            norm_weight, eps, head_weight, ldw, columns, packed = self.head
+            self.head_arguments = (norm_weight.data_ptr(), eps, head_weight.data_ptr(), ldw, columns, packed)
+        self.token_buffers = None  # step_token's (input, output, logits) buffers and their addresses
+
+    def _room(self) -> bool:
+        """Whether the cache has room for one more token (made when the call's limit allows)."""
+        return self.length < self.capacity or self._grow()
+
+    def _layers(self, x: int, out: int, *head) -> None:
+        """One `decoder_layers` call from the input at address x to out (then, given its arguments, the head):
+        every layer writes the new token's key and value at position `length`, which then advances."""
+        kv_len = self.length + 1
+        offset = self.length * self.row_bytes
+        _gemv.decoder_layers(self.plans, x, out, self.rows, self.rope[0].data_ptr() + offset,
+                             self.rope[1].data_ptr() + offset, self.rope_stride,
+                             tuple((*prefix, kv_len) for prefix in self.prefixes), 0, 0, self.threads, *head)
+        self.length = kv_len
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
         cannot take this path."""
-        length = self.length
-        if token_ids.shape != (self.rows, 1) or (length >= self.capacity and not self._grow()):
+        if token_ids.shape != (self.rows, 1) or not self._room():
             return None
         hidden = F.embedding(token_ids.view(-1), self.embedding_weight)
         if not _step_applies(hidden, self.rows, self.cache):
@@ -838,20 +857,11 @@ class DecodeLoop:
         out = self.out
         if out is None or out.shape != hidden.shape:
             out = self.out = torch.empty_like(hidden)
-        kv_len = length + 1
-        slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
-        offset = length * self.row_bytes
-        arguments = (self.plans, hidden.data_ptr(), out.data_ptr(), self.rows, self.rope[0].data_ptr() + offset,
-                     self.rope[1].data_ptr() + offset, self.rope_stride, slots, 0, 0, self.threads)
-        if self.head is not None:
-            norm, eps, weight, ldw, columns, packed = self.head
-            logits = torch.empty((self.rows, columns), dtype=torch.float32)
-            _gemv.decoder_layers(*arguments, norm.data_ptr(), eps, weight.data_ptr(), ldw, columns, packed,
-                                 logits.data_ptr())
-            self.length = kv_len
+        if self.head_arguments is not None:
+            logits = torch.empty((self.rows, self.vocab), dtype=torch.float32)
+            self._layers(hidden.data_ptr(), out.data_ptr(), *self.head_arguments, logits.data_ptr())
             return logits
-        _gemv.decoder_layers(*arguments)
-        self.length = kv_len
+        self._layers(hidden.data_ptr(), out.data_ptr())
         normed = _rms_norm(self.norm, out)
         logits = lm_head_matmul(normed, self.lm_head, self.pack)
         return logits if logits is not None else self.lm_head(normed)
@@ -862,26 +872,18 @@ class DecodeLoop:
         with them before the next step (generate's greedy loop reads them once, `fast_sampling.greedy_token`).
         None (nothing done) when this does not apply: several rows, the head outside the call, a token outside
         the embedding, a non-float32 embedding."""
-        length = self.length
         weight = self.embedding_weight
-        if self.rows != 1 or self.head is None or not 0 <= token < weight.shape[0] or not _f32_cpu(weight):
-            return None
-        if length >= self.capacity and not self._grow():
+        if (self.rows != 1 or self.head_arguments is None or not 0 <= token < weight.shape[0]
+                or not _f32_cpu(weight) or not self._room()):
             return None
         if self.token_buffers is None:
-            hidden = torch.empty((1, weight.shape[1]), dtype=torch.float32)
-            buffers = (hidden, torch.empty_like(hidden), torch.empty((1, self.vocab), dtype=torch.float32))
-            norm, eps, head, ldw, columns, packed = self.head
-            self.token_buffers = (*buffers, tuple(buffer.data_ptr() for buffer in buffers),
-                                  (norm.data_ptr(), eps, head.data_ptr(), ldw, columns, packed))
-        hidden, _, logits, (x, out, logits_address), head = self.token_buffers
+            buffers = (torch.empty((1, weight.shape[1]), dtype=torch.float32),
+                       torch.empty((1, weight.shape[1]), dtype=torch.float32),
+                       torch.empty((1, self.vocab), dtype=torch.float32))
+            self.token_buffers = (buffers, tuple(buffer.data_ptr() for buffer in buffers))
+        (_, _, logits), (x, out, logits_address) = self.token_buffers
         _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
-        kv_len = length + 1
-        slots = tuple((*prefix, kv_len) for prefix in self.prefixes)
-        offset = length * self.row_bytes
-        _gemv.decoder_layers(self.plans, x, out, 1, self.rope[0].data_ptr() + offset, self.rope[1].data_ptr() + offset,
-                             self.rope_stride, slots, 0, 0, self.threads, *head, logits_address)
-        self.length = kv_len
+        self._layers(x, out, *self.head_arguments, logits_address)
         return logits
 
     def _grow(self) -> bool:
