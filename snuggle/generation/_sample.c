@@ -174,10 +174,9 @@ static PyObject *py_argmax_into(PyObject *self, PyObject *const *args, Py_ssize_
         top = lanes[l] > top ? lanes[l] : top;
         any_nan |= nan_lanes[l];
     }
-    Py_ssize_t index = 0;
     for (i = 0; i < cols; i++)
         if (any_nan ? x[i] != x[i] : x[i] == top) break;
-    index = i < cols ? i : 0;
+    const Py_ssize_t index = i < cols ? i : 0;
     if (out != NULL) *out = (int64_t)index;
     return PyLong_FromSsize_t(index);
 }

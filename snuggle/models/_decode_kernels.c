@@ -100,8 +100,16 @@ INLINE float dot(const float *a, const float *b, int n) {
     return sum;
 }
 
-/* s[j] = exp(s[j] - top) for j < len; returns their sum (fixed-width partial sums, so that the loop vectorizes) */
-INLINE float exp_and_sum(float *s, int len, float top) {
+/* Query g's softmax over its scores s[0..len), whose largest is `top`: s[j] = exp(s[j] - top) (fixed-width
+ * partial sums, so that the loop vectorizes), recording top and the exp sum where the caller combines parts
+ * (h->top, h->total). Returns 1 / the sum, or 0 when every position is masked (top -inf: the output is zeros
+ * rather than NaN). */
+INLINE float softmax_scale(const HeadGroup *h, int g, float *s, int len, float top) {
+    if (h->top) {
+        h->top[g] = top;
+        h->total[g] = 0.0f;
+    }
+    if (top == -INFINITY) return 0.0f;
     float lanes[16] = {0};
     int j = 0;
     for (; j + 16 <= len; j += 16)
@@ -115,7 +123,8 @@ INLINE float exp_and_sum(float *s, int len, float top) {
         total += s[j];
     }
     for (int l = 0; l < 16; l++) total += lanes[l];
-    return total;
+    if (h->total) h->total[g] = total;
+    return 1.0f / total;
 }
 
 /* softmax over each head's scores, then out = probabilities @ values; keys read once for the whole group */
@@ -131,14 +140,8 @@ INLINE void attend_body(const HeadGroup *h) {
         float top = -INFINITY;
         for (int j = 0; j < len; j++) top = s[j] > top ? s[j] : top;
         memset(out, 0, (size_t)dim * sizeof(float));
-        if (h->top) {
-            h->top[g] = top;
-            h->total[g] = 0.0f;
-        }
-        if (top == -INFINITY) continue; /* every position masked: zeros rather than NaN */
-        const float total = exp_and_sum(s, len, top);
-        if (h->total) h->total[g] = total;
-        const float inv = 1.0f / total;
+        const float inv = softmax_scale(h, g, s, len, top);
+        if (inv == 0.0f) continue;
         for (int j = 0; j < len; j++) {
             const float p = s[j] * inv;
             const float *value = h->values + j * h->vs;
@@ -469,17 +472,11 @@ AVX512 INLINE void attend_vectors(const HeadGroup *h, const int nv) {
         for (; j + 16 <= len; j += 16) top_v = _mm512_max_ps(top_v, _mm512_loadu_ps(s + j));
         float top = _mm512_reduce_max_ps(top_v);
         for (; j < len; j++) top = s[j] > top ? s[j] : top;
-        if (h->top) {
-            h->top[g] = top;
-            h->total[g] = 0.0f;
-        }
-        if (top == -INFINITY) { /* every position masked: zeros rather than NaN */
+        const float inv = softmax_scale(h, g, s, len, top);
+        if (inv == 0.0f) { /* every position masked */
             memset(out, 0, (size_t)dim * sizeof(float));
             continue;
         }
-        const float total = exp_and_sum(s, len, top);
-        if (h->total) h->total[g] = total;
-        const float inv = 1.0f / total;
         __m512 acc[ATTEND_MAX_VECTORS];
         for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
         for (j = 0; j < len; j++) {
