@@ -13,6 +13,13 @@ prompt is rendered once with the reference tokenizer's chat template).
   each timed snuggle run is also compared with a best-of burst measured just before it and with the
   sustained read bandwidth (median pass over a weights-sized buffer for 0.5 s) before and after it.
 
+- the greedy screen: by default snuggle's greedy steps find their token through an int8 copy of the LM head
+  that bounds every logit, computing only the few that can be the largest in fp32 (llama_inference.screen_head;
+  the token is the argmax of the fp32 logits, and the tokens are compared with transformers'). A step then reads
+  the layers' fp32 weights, the 28 MB screen and a few fp32 panels instead of the 113 MB head, so it can pass
+  the fp32 roofline; its share of its own roofline (the bytes it reads) is printed too. snuggle is also timed
+  without the screen (`SNUGGLE_GREEDY_SCREEN=0`: every logit computed, the fp32 roofline applies).
+
 Prints `name: snuggle/transformers = ratio` lines (ours / theirs in tokens per second; goals: greedy >= 1.8x
 and >= 85% of the roofline, batch >= 2x), absolute rates and the torch thread count.
 
@@ -160,45 +167,101 @@ def report(name: str, ours: float, theirs: float, unit: str = "tok/s") -> None:
     print(f"{name}: snuggle/transformers = {ours / theirs:.2f}x  ({ours:.1f} vs {theirs:.1f} {unit})", flush=True)
 
 
+class _Screen:
+    """The greedy screen's setting during a variant's runs (`SNUGGLE_GREEDY_SCREEN`, read at each generate call),
+    and what it did (`_gemv.screen_counts`)."""
+
+    def __init__(self, on: bool) -> None:
+        self.on, self.saved = on, None
+
+    def __enter__(self):
+        self.saved = os.environ.get("SNUGGLE_GREEDY_SCREEN")
+        os.environ["SNUGGLE_GREEDY_SCREEN"] = "1" if self.on else "0"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.saved is None:
+            os.environ.pop("SNUGGLE_GREEDY_SCREEN", None)
+        else:
+            os.environ["SNUGGLE_GREEDY_SCREEN"] = self.saved
+
+    @staticmethod
+    def counts() -> tuple:
+        from snuggle.models import llama_inference
+
+        gemv = llama_inference._gemv
+        return gemv.screen_counts() if gemv is not None and hasattr(gemv, "screen_counts") else (0, 0, 0)
+
+
+def bytes_read_screened(ours, calls: int, full: int, candidates: int) -> float:
+    """Bytes a screened greedy step streams: every weight but the LM head, the head's int8 screen, the fp32 panels
+    of its candidates (at most one 48-column panel each), and the whole head on steps that fell back to it."""
+    from snuggle.models import llama_inference
+
+    head = ours.lm_head.weight
+    screen = llama_inference.screen_head(ours.lm_head, make=False)
+    if screen is None or calls == 0:
+        return float(weight_bytes(ours))
+    screen_bytes = sum(part.numel() * part.element_size() for part in screen)
+    head_bytes = head.numel() * head.element_size()
+    panel_bytes = head.shape[1] * llama_inference.PANEL * 4
+    return (weight_bytes(ours) - head_bytes + screen_bytes + candidates / calls * panel_bytes
+            + full / calls * head_bytes)
+
+
 def bench_greedy(tokenizer, reference, ours, args, roofline: float) -> None:
     inputs = chat_inputs(tokenizer, CHAT_PROMPTS[:1])
     prompt = inputs["input_ids"].shape[1]
-    variants = [("snuggle", ours, {})]
+    # snuggle as it runs by default (greedy steps through the LM head's int8 screen), and without the screen (every
+    # logit computed: the fp32 roofline is its bound)
+    variants = [("snuggle", ours, {}, True), ("snuggle without the greedy screen", ours, {}, False)]
     if args.static:
-        variants.append(("snuggle static cache", ours, {"cache_implementation": "static"}))
-    for _, model, extra in [("transformers", reference, {}), *variants]:
+        variants.append(("snuggle static cache", ours, {"cache_implementation": "static"}, True))
+    for _, model, extra, screen in [("transformers", reference, {}, False), *variants]:
         # warm-up, as long as a timed run: one-time work (snuggle packs its weights in a call of >= 128 new
-        # tokens, ~0.3-0.6 s here) stays out of the timings, which measure the steady state of repeated calls
-        generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
+        # tokens, ~0.3-0.6 s here, and makes the screen, ~0.1 s) stays out of the timings, which measure the
+        # steady state of repeated calls
+        with _Screen(screen):
+            generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
     reference_time, reference_out = best_time(
         lambda: generate_with(reference, inputs, args.new_tokens, do_sample=False), args.repeat
     )
     reference_rate = args.new_tokens / reference_time
     nbytes = weight_bytes(ours)
     sustained = SustainedBandwidth(nbytes)
-    for label, model, extra in variants:
+    for label, model, extra, screen in variants:
         # the bandwidth moves with the machine's other tenants: also measure it right before each timed run (a
         # best-of burst, like the roofline's) and around it (sustained, before and after)
         shares, bracketed, our_time, our_out = [], [], float("inf"), None
-        for _ in range(args.repeat):
-            before = sustained()
-            adjacent = dram_bandwidth_gbps(repeat=3)[0] * 1e9 / nbytes
-            gc.collect()
-            start = time.perf_counter()
-            our_out = generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
-            elapsed = time.perf_counter() - start
-            after = sustained()
-            our_time = min(our_time, elapsed)
-            shares.append(100 * args.new_tokens / elapsed / adjacent)
-            bracketed.append((100 * args.new_tokens / elapsed / ((before + after) / 2 * 1e9 / nbytes),
-                              before, after))
+        with _Screen(screen):
+            for _ in range(args.repeat):
+                before = sustained()
+                adjacent = dram_bandwidth_gbps(repeat=3)[0] * 1e9
+                gc.collect()
+                counts = _Screen.counts()
+                start = time.perf_counter()
+                our_out = generate_with(model, inputs, args.new_tokens, do_sample=False, **extra)
+                elapsed = time.perf_counter() - start
+                counts = [after - start_count for start_count, after in zip(counts, _Screen.counts())]
+                after = sustained()
+                read = bytes_read_screened(ours, *counts)  # all the fp32 weights without the screen
+                our_time = min(our_time, elapsed)
+                shares.append(100 * args.new_tokens / elapsed / (adjacent / read))
+                bracketed.append((100 * args.new_tokens / elapsed / ((before + after) / 2 * 1e9 / read),
+                                  before, after))
         our_rate = args.new_tokens / our_time
         same = our_out[:, prompt:].tolist() == reference_out[:, prompt:].tolist()
         suffix = "" if label == "snuggle" else f" [{label}]"
         report(f"greedy SmolLM2-135M fp32, {args.new_tokens} new tokens{suffix}", our_rate, reference_rate)
-        print(f"  roofline {roofline:.1f} tok/s: snuggle {100 * our_rate / roofline:.0f}%, "
+        print(f"  fp32 roofline {roofline:.1f} tok/s: snuggle {100 * our_rate / roofline:.0f}%, "
               f"transformers {100 * reference_rate / roofline:.0f}%; greedy tokens identical: {same}", flush=True)
-        print(f"  each snuggle run against the bandwidth measured just before it: "
+        if screen and counts[0]:
+            own = roofline * nbytes / read
+            print(f"  screened steps: {counts[0]}, {counts[2] / counts[0]:.1f} candidate logits computed a step, "
+                  f"{counts[1]} fell back to every logit; snuggle reads {read / 1e6:.0f} of the {nbytes / 1e6:.0f} "
+                  f"MB a token: its own roofline {own:.1f} tok/s, snuggle {100 * our_rate / own:.0f}% of it",
+                  flush=True)
+        print(f"  each snuggle run against the bandwidth measured just before it (for the bytes it reads): "
               f"{', '.join(f'{share:.0f}%' for share in shares)}", flush=True)
         print(f"  each snuggle run against the sustained read bandwidth around it: "
               + ", ".join(f"{share:.0f}% ({before:.0f}/{after:.0f} GB/s)" for share, before, after in bracketed),
@@ -234,15 +297,16 @@ class _TimedKernels:
 
     def _timed(self, key, name, *args):
         start = time.perf_counter()
-        getattr(self.module, name)(*args)
+        result = getattr(self.module, name)(*args)
         self.seconds[key] += time.perf_counter() - start
+        return result
 
     def decoder_layers(self, *args):
         # with the final norm and LM head arguments (generate's DecodeLoop) the call is the whole step
-        self._timed("step" if len(args) > 11 else "decoder_layer", "decoder_layers", *args)
+        return self._timed("step" if len(args) > 11 else "decoder_layer", "decoder_layers", *args)
 
     def gemv(self, *args):
-        self._timed("gemv", "gemv", *args)
+        return self._timed("gemv", "gemv", *args)
 
 
 def bench_breakdown(tokenizer, ours, args) -> None:

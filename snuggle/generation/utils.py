@@ -129,10 +129,13 @@ def _greedy_or_sample(state: DecodeState):
             and all(type(p).__module__ == "snuggle.generation.logits_process" and hasattr(p, "_banned")
                     for p in state.processors)):
         bans = list(state.processors)
-    from_loop = False  # whether `logits` came from loop.step
+    from_loop = False  # whether `logits` (or `chosen`) came from the loop
+    chosen = None  # the token the loop's step picked itself (loop.step_greedy), already in sequences[0, cur]
     try:
         while True:
-            if from_loop and bans is not None:
+            if chosen is not None:
+                token = chosen
+            elif from_loop and bans is not None:
                 token = greedy_token(logits.data_ptr(), loop.vocab, [p._banned(cur, loop.vocab) for p in bans],
                                      token_address + cur * token_bytes)
             else:
@@ -174,13 +177,16 @@ def _greedy_or_sample(state: DecodeState):
                 unfinished &= ~criterion(sequences[:, :cur], scores)
             if cur >= max_length or ended_by_eos or (check_unfinished and not bool(unfinished.any())):
                 break
-            logits = None
+            logits = chosen = None
             if loop is not None:
-                if bans is not None and token is not None:  # read by greedy_token before the next step
-                    logits = loop.step_token(token)
-                if logits is None:
+                if bans is not None and token is not None:
+                    chosen = loop.step_greedy(token, [p._banned(cur, loop.vocab) for p in bans],
+                                              token_address + cur * token_bytes)
+                    if chosen is None:  # read by greedy_token before the next step
+                        logits = loop.step_token(token)
+                if chosen is None and logits is None:
                     logits = loop.step(sequences[:, cur - 1:cur])
-            from_loop = logits is not None
+            from_loop = logits is not None or chosen is not None
             if from_loop:
                 continue
             if loop is not None:  # the model's own loop cannot take this step: the cache gets its views, then modules

@@ -9,6 +9,7 @@
 #define SNUGGLE_DECODE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DECODE_MAX_ROWS 16
 #define DECODE_PANEL 48 /* columns per panel of a packed weight (3 AVX-512 vectors, 6 AVX2 vectors) */
@@ -52,9 +53,27 @@ typedef struct {
     float *top, *total;
 } HeadGroup;
 
+/* The int8 copy of an LM head that screens a greedy step's argmax (see screened_head in _decode_layer.c).
+ * Column c of the (hidden, n) head is about scale[c] * q[:, c]; for any input h, the head's fp32 product
+ * (by gemm_cols) differs from scale[c] * (h . q[:, c]) (by screen_cols) by at most |h|_2 * bound[c]: the
+ * quantization error plus both products' rounding (llama_inference.screen_head works the bound out). q is in
+ * panels like a packed weight: panel p holds columns [64p, 64p + 64) as a contiguous (hidden, 64) int8 block
+ * that starts p * ldq bytes after q (the last panel zero-padded). */
+#define SCREEN_PANEL 64
+#define SCREEN_MAX_BANS 8
+typedef struct {
+    const int8_t *q;
+    ptrdiff_t ldq;
+    const float *scale, *bound; /* (n) */
+} Screen;
+
 typedef struct {
     const char *name;
     void (*gemm_cols)(const Gemm *g, ptrdiff_t c0, ptrdiff_t c1);
+    /* low[c], high[c] = scale[c] * (x . q[:, c]) -/+ norm * bound[c] for the columns c in [c0, c1) below n (c0 a
+     * multiple of SCREEN_PANEL); x has k floats */
+    void (*screen_cols)(const Screen *s, const float *x, ptrdiff_t k, float norm, ptrdiff_t n, ptrdiff_t c0,
+                        ptrdiff_t c1, float *low, float *high);
     void (*attend)(const HeadGroup *h);
     void (*silu_mul)(float *gate, const float *up, ptrdiff_t n); /* gate = silu(gate) * up */
     void (*rms_norm)(const float *x, const float *weight, float eps, float *out, ptrdiff_t n);
@@ -117,11 +136,26 @@ typedef struct {
     int packed;
     float *logits; /* (rows, n) contiguous */
     float *normed; /* scratch: rows x hidden per thread (2) */
+    /* A greedy step of one row may pick its token instead (screen.q not NULL): the argmax of the logits after
+     * the banned ids (ban_ids[i][0..ban_counts[i]), inside [0, n)) become -inf, equal to torch.argmax over the
+     * full logits, written to *token. The logits are then scratch (only some are computed). */
+    Screen screen;
+    const int64_t *ban_ids[SCREEN_MAX_BANS];
+    ptrdiff_t ban_counts[SCREEN_MAX_BANS];
+    int bans;
+    int64_t *token;
+    float *low, *high;  /* scratch: n floats each */
+    int32_t *picked;    /* scratch: n ints */
+    int full;           /* set by the step: the screen left too many candidates, every column was computed */
+    ptrdiff_t screened; /* set by the step: the candidates computed exactly (0 when full) */
 } Head;
 
 size_t decode_layer_scratch_floats(const Layer *layer);
 /* layers[0..count) one after the other (layer i + 1 reads layer i's out) in one run of the pool, then the head
  * (NULL: none) on the last layer's output */
-void decode_layers(Layer *layers, int count, int want_threads, const Head *head);
+void decode_layers(Layer *layers, int count, int want_threads, Head *head);
+/* The greedy pick of a screened head (head->screen set) for the one row x (hidden floats, already normalized;
+ * head->norm unused), as decode_layers makes it after the last layer. */
+void decode_screened_head(Head *head, const float *x, int hidden, int want_threads);
 
 #endif

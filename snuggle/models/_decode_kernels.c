@@ -166,6 +166,35 @@ INLINE void rms_norm_body(const float *x, const float *weight, float eps, float 
     for (i = 0; i < n; i++) out[i] = x[i] * inv * weight[i];
 }
 
+/* low/high for the columns [p0, p0 + width) of one screen panel from its products acc (see Screen) */
+INLINE void finish_screen(const Screen *s, const float *acc, float norm, ptrdiff_t p0, ptrdiff_t width, float *low,
+                          float *high) {
+    for (ptrdiff_t c = 0; c < width; c++) {
+        const float approx = acc[c] * s->scale[p0 + c], margin = norm * s->bound[p0 + c];
+        low[p0 + c] = approx - margin;
+        high[p0 + c] = approx + margin;
+    }
+}
+
+INLINE ptrdiff_t screen_width(ptrdiff_t n, ptrdiff_t c1, ptrdiff_t p0) {
+    const ptrdiff_t end = c1 < n ? c1 : n;
+    return end - p0 < SCREEN_PANEL ? end - p0 : SCREEN_PANEL;
+}
+
+INLINE void screen_body(const Screen *s, const float *x, ptrdiff_t k, float norm, ptrdiff_t n, ptrdiff_t c0,
+                        ptrdiff_t c1, float *low, float *high) {
+    for (ptrdiff_t p0 = c0; p0 < c1 && p0 < n; p0 += SCREEN_PANEL) {
+        const int8_t *panel = s->q + (p0 / SCREEN_PANEL) * s->ldq;
+        float acc[SCREEN_PANEL] = {0};
+        for (ptrdiff_t i = 0; i < k; i++) {
+            const float a = x[i];
+            const int8_t *row = panel + i * SCREEN_PANEL;
+            for (int c = 0; c < SCREEN_PANEL; c++) acc[c] += a * (float)row[c];
+        }
+        finish_screen(s, acc, norm, p0, screen_width(n, c1, p0), low, high);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------------- generic */
 INLINE void gemm_generic_body(const Gemm *g, ptrdiff_t c0, ptrdiff_t c1) {
     start_columns(g, c0, c1);
@@ -226,8 +255,12 @@ static void silu_mul_generic(float *gate, const float *up, ptrdiff_t n) { silu_m
 static void rms_norm_generic(const float *x, const float *w, float eps, float *out, ptrdiff_t n) {
     rms_norm_body(x, w, eps, out, n);
 }
+static void screen_generic(const Screen *s, const float *x, ptrdiff_t k, float norm, ptrdiff_t n, ptrdiff_t c0,
+                           ptrdiff_t c1, float *low, float *high) {
+    screen_body(s, x, k, norm, n, c0, c1, low, high);
+}
 
-const Kernels decode_kernels_generic = {"generic", gemm_generic, attend_generic, silu_mul_generic,
+const Kernels decode_kernels_generic = {"generic", gemm_generic, screen_generic, attend_generic, silu_mul_generic,
                                         rms_norm_generic};
 
 #if HAVE_X86
@@ -377,7 +410,11 @@ AVX2 static void silu_mul_avx2(float *gate, const float *up, ptrdiff_t n) { silu
 AVX2 static void rms_norm_avx2(const float *x, const float *w, float eps, float *out, ptrdiff_t n) {
     rms_norm_body(x, w, eps, out, n);
 }
-static const Kernels kernels_avx2 = {"avx2", gemm_avx2, attend_avx2, silu_mul_avx2, rms_norm_avx2};
+AVX2 static void screen_avx2(const Screen *s, const float *x, ptrdiff_t k, float norm, ptrdiff_t n, ptrdiff_t c0,
+                             ptrdiff_t c1, float *low, float *high) {
+    screen_body(s, x, k, norm, n, c0, c1, low, high);
+}
+static const Kernels kernels_avx2 = {"avx2", gemm_avx2, screen_avx2, attend_avx2, silu_mul_avx2, rms_norm_avx2};
 
 /* ------------------------------------------------------------------------------------------------ AVX-512F */
 #define AVX512 __attribute__((target("avx512f,avx2,fma")))
@@ -498,7 +535,33 @@ AVX512 static void silu_mul_avx512(float *gate, const float *up, ptrdiff_t n) { 
 AVX512 static void rms_norm_avx512(const float *x, const float *w, float eps, float *out, ptrdiff_t n) {
     rms_norm_body(x, w, eps, out, n);
 }
-static const Kernels kernels_avx512 = {"avx512f", gemm_avx512, attend_avx512, silu_mul_avx512, rms_norm_avx512};
+/* A screen panel's 64 columns in four vectors: per input, 16 int8 weights widened to floats per vector
+ * (vpmovsxbd, vcvtdq2ps) and one FMA; the panel is one sequential stream, prefetched SCREEN_PF_AHEAD bytes on. */
+#ifndef SCREEN_PF_AHEAD
+#define SCREEN_PF_AHEAD 2048
+#endif
+AVX512 static void screen_avx512(const Screen *s, const float *x, ptrdiff_t k, float norm, ptrdiff_t n, ptrdiff_t c0,
+                                 ptrdiff_t c1, float *low, float *high) {
+    for (ptrdiff_t p0 = c0; p0 < c1 && p0 < n; p0 += SCREEN_PANEL) {
+        const int8_t *panel = s->q + (p0 / SCREEN_PANEL) * s->ldq;
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (ptrdiff_t i = 0; i < k; i++) {
+            const int8_t *row = panel + i * SCREEN_PANEL;
+            _mm_prefetch((const char *)(row + SCREEN_PF_AHEAD), _MM_HINT_T0);
+            const __m512 a = _mm512_set1_ps(x[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                const __m128i bytes = _mm_loadu_si128((const __m128i *)(row + 16 * v));
+                acc[v] = _mm512_fmadd_ps(a, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)), acc[v]);
+            }
+        }
+        float sums[SCREEN_PANEL];
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(sums + 16 * v, acc[v]);
+        finish_screen(s, sums, norm, p0, screen_width(n, c1, p0), low, high);
+    }
+}
+static const Kernels kernels_avx512 = {"avx512f", gemm_avx512, screen_avx512, attend_avx512, silu_mul_avx512,
+                                       rms_norm_avx512};
 #endif
 
 int decode_supported_kernels(const Kernels **out) {

@@ -217,19 +217,123 @@ static void run_layer(const Layer *l, int tid, int nthreads) {
 typedef struct {
     Layer *layers;
     int count;
-    const Head *head;
+    Head *head;
 } Step;
 
+/* The head's columns [c0, c1) of every row: logits = normed @ w (normed: this thread's normalized rows). */
+static void head_columns(const Head *head, const float *normed, int rows, int hidden, ptrdiff_t c0, ptrdiff_t c1) {
+    const Gemm g = {normed, hidden, head->w, head->ldw, head->logits, head->n, NULL, 0, NULL, rows, hidden,
+                    head->packed};
+    if (c0 < c1) decode_kernels->gemm_cols(&g, c0, c1);
+}
+
+static void head_share(const Head *head, const float *normed, int rows, int hidden, int tid, int nthreads) {
+    ptrdiff_t c0, c1;
+    if (head->packed) split_panels(head->n, tid, nthreads, &c0, &c1);
+    else split_columns(head->n, tid, nthreads, &c0, &c1);
+    head_columns(head, normed, rows, hidden, c0, c1);
+}
+
+static void ban(const Head *head, float *values) {
+    for (int b = 0; b < head->bans; b++)
+        for (ptrdiff_t i = 0; i < head->ban_counts[b]; i++) {
+            const int64_t id = head->ban_ids[b][i];
+            if (id >= 0 && id < head->n) values[id] = -INFINITY;
+        }
+}
+
+/* torch.argmax's choice: the first NaN, else the first largest (-0.0 and 0.0 equal) */
+static ptrdiff_t argmax_first(const float *v, ptrdiff_t n) {
+    ptrdiff_t best = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (v[i] != v[i]) return i;
+        if (v[i] > v[best]) best = i;
+    }
+    return best;
+}
+
+/* After every column was computed (by this call's threads, then a barrier): the bans and the argmax. */
+static void pick_from_all(Head *head) {
+    ban(head, head->logits);
+    *head->token = argmax_first(head->logits, head->n);
+    head->full = 1;
+}
+
+/* A greedy step's token for one row without computing every logit. The int8 screen (Screen) gives each column
+ * an interval [low, high] that holds its fp32 logit. L, the largest low (bans excluded), is at most the best
+ * logit, so only the columns whose high reaches L can be the argmax: thread 0 computes their panels of the fp32
+ * head exactly, with the same kernel as the full product (so the same values), and picks among them with
+ * torch.argmax's rule. A column left out has a logit strictly below L, so it can neither win nor tie. The
+ * screen reads a quarter of the head's bytes; on SmolLM2 a step keeps ~5 candidates of 49152 (56 at most).
+ * Every column is computed instead (both threads) when the row's norm is not finite or huge, when no low is
+ * finite (everything banned), or when more than max(16, n / 256) candidates remain. */
+static void screened_head(Head *head, const float *normed, int hidden, int tid, int nthreads) {
+    const ptrdiff_t n = head->n;
+    double squares = 0.0;
+    for (int i = 0; i < hidden; i++) squares += (double)normed[i] * normed[i];
+    const float norm = (float)sqrt(squares);
+    const int all = !(norm <= 1e30f); /* NaN too; below it no product of the bounded weights overflows */
+    if (!all) {
+        const ptrdiff_t panels = (n + SCREEN_PANEL - 1) / SCREEN_PANEL;
+        ptrdiff_t cut = nthreads == 1 ? n : (panels + 1) / 2 * SCREEN_PANEL;
+        if (cut > n) cut = n;
+        decode_kernels->screen_cols(&head->screen, normed, hidden, norm, n, tid == 0 ? 0 : cut, tid == 0 ? cut : n,
+                                    head->low, head->high);
+        pool_barrier(tid, nthreads);
+        if (tid == 0) {
+            ban(head, head->low);
+            ban(head, head->high);
+            float top = -INFINITY;
+            for (ptrdiff_t c = 0; c < n; c++) top = head->low[c] > top ? head->low[c] : top;
+            const ptrdiff_t limit = n / 256 > 16 ? n / 256 : 16;
+            ptrdiff_t count = 0;
+            if (isfinite(top))
+                for (ptrdiff_t c = 0; c < n && count <= limit; c++)
+                    if (head->high[c] >= top) head->picked[count++] = (int32_t)c;
+            head->full = !isfinite(top) || count > limit;
+            head->screened = head->full ? 0 : count;
+        }
+        pool_barrier(tid, nthreads); /* every thread reads the decision */
+        if (!head->full) {
+            if (tid != 0) return;
+            ptrdiff_t best = -1, computed = -1; /* the panel last computed: the candidates ascend */
+            for (ptrdiff_t i = 0; i < head->screened; i++) {
+                const ptrdiff_t c = head->picked[i], p0 = c / DECODE_PANEL * DECODE_PANEL;
+                if (!head->packed) {
+                    head_columns(head, normed, 1, hidden, c, c + 1);
+                } else if (p0 != computed) {
+                    head_columns(head, normed, 1, hidden, p0, p0 + DECODE_PANEL < n ? p0 + DECODE_PANEL : n);
+                    computed = p0;
+                }
+                const float value = head->logits[c];
+                if (!isfinite(value)) { /* not within the bound's assumptions: every column, on this thread */
+                    head_columns(head, normed, 1, hidden, 0, n);
+                    pick_from_all(head);
+                    head->screened = 0;
+                    return;
+                }
+                if (best < 0 || value > head->logits[best]) best = c;
+            }
+            *head->token = best;
+            return;
+        }
+    }
+    head_share(head, normed, 1, hidden, tid, nthreads);
+    pool_barrier(tid, nthreads);
+    if (tid == 0) pick_from_all(head);
+}
+
 /* Every layer, a barrier after each (the next reads its whole output), then the head: each thread normalizes
- * all rows into its own buffer and multiplies them by its panels (or columns) of the head. One run of the pool
- * per step instead of one per layer and one for the head. */
+ * all rows into its own buffer and multiplies them by its panels (or columns) of the head, or for a greedy row
+ * with a screen picks the token (screened_head). One run of the pool per step instead of one per layer and one
+ * for the head. */
 static void run_step(void *ctx, int tid, int nthreads) {
     const Step *step = (const Step *)ctx;
     for (int i = 0; i < step->count; i++) {
         run_layer(&step->layers[i], tid, nthreads);
         pool_barrier(tid, nthreads);
     }
-    const Head *head = step->head;
+    Head *head = step->head;
     if (head == NULL) return;
     const Layer *last = &step->layers[step->count - 1];
     const int rows = last->rows, hidden = last->hidden;
@@ -237,15 +341,27 @@ static void run_step(void *ctx, int tid, int nthreads) {
     for (int r = 0; r < rows; r++)
         decode_kernels->rms_norm(last->out + (size_t)r * hidden, head->norm, head->eps, normed + (size_t)r * hidden,
                                  hidden);
-    const Gemm g = {normed, hidden, head->w, head->ldw, head->logits, head->n, NULL, 0, NULL, rows, hidden,
-                    head->packed};
-    ptrdiff_t c0, c1;
-    if (head->packed) split_panels(head->n, tid, nthreads, &c0, &c1);
-    else split_columns(head->n, tid, nthreads, &c0, &c1);
-    if (c0 < c1) decode_kernels->gemm_cols(&g, c0, c1);
+    if (head->screen.q != NULL && rows == 1) screened_head(head, normed, hidden, tid, nthreads);
+    else head_share(head, normed, rows, hidden, tid, nthreads);
 }
 
-void decode_layers(Layer *layers, int count, int want_threads, const Head *head) {
+void decode_layers(Layer *layers, int count, int want_threads, Head *head) {
     Step step = {layers, count, head};
     pool_run(run_step, &step, want_threads);
+}
+
+typedef struct {
+    Head *head;
+    const float *x;
+    int hidden;
+} Pick;
+
+static void run_pick(void *ctx, int tid, int nthreads) {
+    const Pick *pick = (const Pick *)ctx;
+    screened_head(pick->head, pick->x, pick->hidden, tid, nthreads);
+}
+
+void decode_screened_head(Head *head, const float *x, int hidden, int want_threads) {
+    Pick pick = {head, x, hidden};
+    pool_run(run_pick, &pick, want_threads);
 }

@@ -21,6 +21,8 @@
  *   decoder_layers(plans, ...)            run a step's layers (one or all) in one call, optionally then the final
  *                                         norm and the LM head (see py_decoder_layers)
  *   copy_row(src, stride, n, dst)         n floats stride apart into a contiguous buffer (an embedding row)
+ *   screen_argmax(...)                    decoder_layers' screened greedy pick for a given row (tests)
+ *   screen_counts()                       what the greedy screen did so far (see py_decoder_layers)
  *   kernel_name(), kernel_names(), use_kernels(name), set_max_threads(1 or 2), set_spin_us(us)
  */
 #define PY_SSIZE_T_CLEAN
@@ -325,6 +327,63 @@ static int ensure_scratch(size_t floats) {
     return 1;
 }
 
+/* greedy steps through the screen: calls, calls that computed every column, candidates computed exactly */
+static unsigned long long screen_counts[3];
+
+/* decoder_layers' screen argument into head (see py_decoder_layers); 0 with a Python error when malformed */
+static int parse_screen(PyObject *screen, int rows, Head *head) {
+    if (!PyTuple_Check(screen) || PyTuple_GET_SIZE(screen) != 6) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layers: screen must be a tuple (q, ldq, scale, bound, bans, token)");
+        return 0;
+    }
+    head->screen.q = PyLong_AsVoidPtr(PyTuple_GET_ITEM(screen, 0));
+    head->screen.ldq = PyLong_AsSsize_t(PyTuple_GET_ITEM(screen, 1));
+    head->screen.scale = PyLong_AsVoidPtr(PyTuple_GET_ITEM(screen, 2));
+    head->screen.bound = PyLong_AsVoidPtr(PyTuple_GET_ITEM(screen, 3));
+    head->token = PyLong_AsVoidPtr(PyTuple_GET_ITEM(screen, 5));
+    PyObject *bans = PyTuple_GET_ITEM(screen, 4);
+    if (PyErr_Occurred()) return 0;
+    if (!head->screen.q || !head->screen.scale || !head->screen.bound || !head->token || rows != 1 ||
+        head->screen.ldq < (ptrdiff_t)SCREEN_PANEL) {
+        PyErr_SetString(PyExc_ValueError, "decoder_layers: the screen needs one row, non-null pointers and ldq >= 64");
+        return 0;
+    }
+    if (bans == Py_None) return 1;
+    if (!PyTuple_Check(bans) || PyTuple_GET_SIZE(bans) > SCREEN_MAX_BANS) {
+        PyErr_Format(PyExc_ValueError, "decoder_layers: screen bans must be None or a tuple of at most %d pairs",
+                     SCREEN_MAX_BANS);
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(bans); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(bans, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "decoder_layers: each screen ban must be an (address, count) tuple");
+            return 0;
+        }
+        head->ban_ids[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(pair, 0));
+        head->ban_counts[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if (PyErr_Occurred()) return 0;
+        if (head->ban_counts[i] < 0 || (head->ban_counts[i] > 0 && head->ban_ids[i] == NULL)) {
+            PyErr_SetString(PyExc_ValueError, "decoder_layers: a screen ban has a null address or a negative count");
+            return 0;
+        }
+    }
+    head->bans = (int)PyTuple_GET_SIZE(bans);
+    return 1;
+}
+
+static void count_screen(const Head *head) {
+    screen_counts[0] += 1;
+    screen_counts[1] += head->full;
+    screen_counts[2] += head->screened;
+}
+
+static PyObject *py_screen_counts(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(KKK)", screen_counts[0], screen_counts[1], screen_counts[2]);
+}
+
 /* decoder_layers(plans, x, out, rows, cos, sin, ld_rope, caches, mask, mask_sb, threads
  *                [, norm, eps, head, ldw, n, packed, logits])
  * One or more decoder layers of a decode step (one token per row) in one call: plans a tuple of layer_plan
@@ -334,11 +393,15 @@ static int ensure_scratch(size_t floats) {
  * hidden) contiguous, not overlapping); cos / signed sin (rows, head_dim) rows ld_rope apart (0: one row for all)
  * and the mask (0, or additive (rows, kv_len) rows mask_sb apart) are shared by all layers. Between layers the
  * hidden states alternate between out and a scratch buffer, so that the last layer writes out. With the head
- * arguments the final RMSNorm and the LM head follow (Head in _decode.h), into logits (rows, n). */
+ * arguments the final RMSNorm and the LM head follow (Head in _decode.h), into logits (rows, n).
+ * A 19th argument, screen = (q, ldq, scale, bound, bans, token) for one row, picks a greedy token instead (Head,
+ * screened_head): q, scale and bound the head's int8 screen (Screen in _decode.h), bans a tuple of at most
+ * SCREEN_MAX_BANS (ids address, count) pairs or None (int64 ids whose logits are -inf), token the address of
+ * the int64 the token is stored in; the call then returns the token, and the logits are scratch. */
 static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 11 && nargs != 18) {
-        PyErr_SetString(PyExc_TypeError, "decoder_layers takes 11 or 18 arguments (see _gemv.c)");
+    if (nargs != 11 && nargs != 18 && nargs != 19) {
+        PyErr_SetString(PyExc_TypeError, "decoder_layers takes 11, 18 or 19 arguments (see _gemv.c)");
         return NULL;
     }
     PyObject *plans = args[0], *caches = args[7];
@@ -357,7 +420,7 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
     const ptrdiff_t mask_sb = PyLong_AsSsize_t(args[9]);
     const int threads = (int)PyLong_AsLong(args[10]);
     Head head = {0};
-    if (nargs == 18) {
+    if (nargs >= 18) {
         head.norm = PyLong_AsVoidPtr(args[11]);
         head.eps = (float)PyFloat_AsDouble(args[12]);
         head.w = PyLong_AsVoidPtr(args[13]);
@@ -370,6 +433,7 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
             return NULL;
         }
     }
+    if (nargs == 19 && !PyErr_Occurred() && !parse_screen(args[18], rows, &head)) return NULL;
     if (PyErr_Occurred()) return NULL;
     if (rows < 1 || rows > DECODE_MAX_ROWS || !x || !out || !cos || !sin) {
         PyErr_Format(PyExc_ValueError, "decoder_layers: expected 1 <= rows <= %d and non-null pointers",
@@ -415,16 +479,24 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
         if (floats > need) need = floats;
     }
     const int hidden = layers[0].hidden;
-    if (nargs == 18 && head.ldw < (head.packed ? (ptrdiff_t)DECODE_PANEL * hidden : head.n)) {
+    if (nargs >= 18 && head.ldw < (head.packed ? (ptrdiff_t)DECODE_PANEL * hidden : head.n)) {
         PyErr_Format(PyExc_ValueError, "decoder_layers: head ldw %zd is too small for %zd outputs of %d inputs",
                      head.ldw, head.n, hidden);
         goto fail;
     }
-    /* then the hidden states between two layers, then the head's normed rows (one copy per thread) */
+    /* then the hidden states between two layers, then the head's normed rows (one copy per thread), then the
+     * screen's low, high and candidates */
     const size_t offset = (need + 15) / 16 * 16, head_offset = offset + ((size_t)rows * hidden + 15) / 16 * 16;
-    if (!ensure_scratch(head_offset + 2 * (size_t)rows * hidden)) goto fail;
+    const size_t screen_offset = head_offset + (2 * (size_t)rows * hidden + 15) / 16 * 16;
+    const size_t screen_floats = head.screen.q ? 3 * ((size_t)head.n + 16) : 0;
+    if (!ensure_scratch(screen_offset + screen_floats)) goto fail;
     float *other = thread_scratch + offset;
     head.normed = thread_scratch + head_offset;
+    if (head.screen.q) {
+        head.low = thread_scratch + screen_offset;
+        head.high = head.low + head.n + 16;
+        head.picked = (int32_t *)(head.high + head.n + 16);
+    }
     const float *source = x;
     for (Py_ssize_t i = 0; i < count; i++) {
         float *target = (count - 1 - i) % 2 == 0 ? out : other;
@@ -434,13 +506,50 @@ static PyObject *py_decoder_layers(PyObject *self, PyObject *const *args, Py_ssi
         source = target;
     }
     Py_BEGIN_ALLOW_THREADS
-    decode_layers(layers, (int)count, threads, nargs == 18 ? &head : NULL);
+    decode_layers(layers, (int)count, threads, nargs >= 18 ? &head : NULL);
     Py_END_ALLOW_THREADS
     free(layers);
-    Py_RETURN_NONE;
+    if (head.screen.q == NULL) Py_RETURN_NONE;
+    count_screen(&head);
+    return PyLong_FromLongLong((long long)*head.token);
 fail:
     free(layers);
     return NULL;
+}
+
+/* screen_argmax(x, k, w, ldw, n, packed, logits, screen, threads): decoder_layers' greedy pick through the
+ * screen (the 19th argument there) for one given row x (k floats, taken as the normalized input of a head w with
+ * k inputs and n outputs laid out as Head's): the token it returns and stores. For tests of the screen. */
+static PyObject *py_screen_argmax(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "screen_argmax(x, k, w, ldw, n, packed, logits, screen, threads) takes 9 arguments");
+        return NULL;
+    }
+    Head head = {0};
+    const float *x = PyLong_AsVoidPtr(args[0]);
+    const Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    head.w = PyLong_AsVoidPtr(args[2]);
+    head.ldw = PyLong_AsSsize_t(args[3]);
+    head.n = PyLong_AsSsize_t(args[4]);
+    head.packed = PyObject_IsTrue(args[5]);
+    head.logits = PyLong_AsVoidPtr(args[6]);
+    const int threads = (int)PyLong_AsLong(args[8]);
+    if (PyErr_Occurred() || !parse_screen(args[7], 1, &head)) return NULL;
+    if (!x || !head.w || !head.logits || head.packed < 0 || k < 1 || k > INT_MAX || head.n < 1 ||
+        head.ldw < (head.packed ? (ptrdiff_t)DECODE_PANEL * k : head.n)) {
+        PyErr_SetString(PyExc_ValueError, "screen_argmax: expected non-null pointers, k, n >= 1 and ldw for them");
+        return NULL;
+    }
+    if (!ensure_scratch(3 * ((size_t)head.n + 16))) return NULL;
+    head.low = thread_scratch;
+    head.high = head.low + head.n + 16;
+    head.picked = (int32_t *)(head.high + head.n + 16);
+    Py_BEGIN_ALLOW_THREADS
+    decode_screened_head(&head, x, (int)k, threads);
+    Py_END_ALLOW_THREADS
+    count_screen(&head);
+    return PyLong_FromLongLong((long long)*head.token);
 }
 
 /* copy_row(src, stride, n, dst): dst[i] = src[i * stride] for i < n (floats): one embedding row into the
@@ -537,6 +646,10 @@ static PyMethodDef methods[] = {
      "decoder_layers(plans, ...): every decoder layer of a decode step in one call (see the module source)."},
     {"copy_row", (PyCFunction)(void (*)(void))py_copy_row, METH_FASTCALL,
      "copy_row(src_ptr, stride, n, dst_ptr): n floats stride apart into a contiguous buffer."},
+    {"screen_argmax", (PyCFunction)(void (*)(void))py_screen_argmax, METH_FASTCALL,
+     "screen_argmax(x, k, w, ldw, n, packed, logits, screen, threads): the screened greedy pick for one row."},
+    {"screen_counts", py_screen_counts, METH_NOARGS,
+     "(calls, calls that computed every logit, candidates computed exactly) of decoder_layers with a screen."},
     {"kernel_name", py_kernel_name, METH_NOARGS, "The instruction set the kernels were chosen for."},
     {"set_spin_us", py_set_spin_us, METH_O, "How long the worker spins after a job before sleeping."},
     {"set_max_threads", py_set_max_threads, METH_O, "set_max_threads(1): run on the calling thread only; 2: default."},

@@ -431,6 +431,77 @@ def packed_head(lm_head: nn.Linear, pack: bool = True) -> torch.Tensor | None:
     return packed
 
 
+_SCREEN_ATTRIBUTE = "_snuggle_head_screen"
+SCREEN_PANEL = 64  # columns per panel of the screen (SCREEN_PANEL in _decode.h)
+SCREEN_MAX_NORM = 1e6  # a column norm above this (or a non-finite weight): no screen (see screen_head)
+_UNIT = 2.0 ** -24  # fp32 unit roundoff
+
+
+def screen_head(lm_head: nn.Linear, make: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The int8 screen of an LM head (Screen in _decode.h) with which a greedy decode step finds its token
+    without computing all the logits: (q, scale, bound), made on first use when `make` (DecodeLoop: when packed
+    weights are wanted, see `pack_requested`) and kept while the weight stays; None with
+    `SNUGGLE_GREEDY_SCREEN=0`, or when the weight is not a float32 CPU matrix whose values are finite and whose
+    rows have norms up to SCREEN_MAX_NORM.
+
+    Row c of the (n, k) weight w becomes scale[c] * q[c] (q int8, scale = max |w[c]| / 127, rounded to nearest);
+    q is laid out in panels of 64 rows, (ceil(n / 64), k, 64), so the screen streams a quarter of the head's
+    bytes. For any fp32 input h, the fp32 logit F (any summation order) and the screen's A = scale * (h . q) (fp32)
+    differ by at most |h|_2 * bound[c]:
+
+        |F - A| <= |h| (rho + (2 gamma + 16 u) (|w[c]| + rho)),   rho = |w[c] - scale q[c]|_2,
+        u = 2^-24, gamma = (k + 2) u / (1 - (k + 2) u)
+
+    (F's and A's rounding are each at most gamma sum |h| |w| or |sq| <= gamma |h| (|w| + rho), plus u |A| for the
+    scaling; the 16 u also covers rho's own fp32 rounding and the additions of low and high), and bound takes
+    that times (1 + 2^-10) for the norms' rounding. Building it reads the weight once (~0.1 s for SmolLM2's
+    113 MB head) and keeps 28 MB."""
+    weight = lm_head.weight
+    if not env_flag("SNUGGLE_GREEDY_SCREEN", True):
+        return None
+    key = (weight.data_ptr(), _version(weight), tuple(weight.shape), weight.stride())
+    cached = lm_head.__dict__.get(_SCREEN_ATTRIBUTE)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if not make:
+        return None
+    screen = None
+    if weight.dim() == 2 and weight.dtype == torch.float32 and weight.device.type == "cpu" and weight.numel():
+        screen = _build_screen(weight.detach())
+    lm_head.__dict__[_SCREEN_ATTRIBUTE] = (key, screen)
+    return screen
+
+
+def _build_screen(weight: torch.Tensor, chunk: int = 4096) -> tuple | None:
+    n, k = weight.shape
+    panels = -(-n // SCREEN_PANEL)
+    gamma = (k + 2) * _UNIT / (1 - (k + 2) * _UNIT)
+    with torch.inference_mode(False), torch.no_grad():
+        q = hugepages.empty((panels, k, SCREEN_PANEL), dtype=torch.int8)
+        scale = torch.empty(n, dtype=torch.float32)
+        bound = torch.empty(n, dtype=torch.float32)
+        for r0 in range(0, n, chunk):  # whole panels per chunk (chunk is a multiple of 64)
+            rows = weight[r0:r0 + chunk]
+            if not bool(torch.isfinite(rows).all()):
+                return None
+            part = rows.abs().amax(dim=1) / 127
+            quantized = torch.where(part[:, None] > 0, rows / part[:, None].clamp_min(torch.finfo(torch.float32).tiny),
+                                    0.0).round_().clamp_(-127, 127)
+            rho = (rows - quantized * part[:, None]).norm(dim=1)
+            norms = rows.norm(dim=1)
+            if bool((norms > SCREEN_MAX_NORM).any()):
+                return None
+            scale[r0:r0 + chunk] = part
+            bound[r0:r0 + chunk] = (rho + (2 * gamma + 16 * _UNIT) * (norms + rho)) * (1 + 2.0 ** -10)
+            rows_here = rows.shape[0]
+            padded = -(-rows_here // SCREEN_PANEL) * SCREEN_PANEL
+            block = torch.zeros((padded, k), dtype=torch.int8)
+            block[:rows_here] = quantized.to(torch.int8)
+            p0 = r0 // SCREEN_PANEL
+            q[p0:p0 + padded // SCREEN_PANEL] = block.view(-1, SCREEN_PANEL, k).transpose(1, 2)
+    return q, scale, bound
+
+
 def lm_head_matmul(hidden: torch.Tensor, lm_head: nn.Linear, pack: bool = False) -> torch.Tensor | None:
     """hidden @ lm_head.weight.T through the small-batch C kernel, reading the head's packed copy (`packed_head`)
     or else its weight re-laid out input-major (`make_input_major`); None when the kernel does not apply (see
@@ -831,20 +902,24 @@ class DecodeLoop:
             norm_weight, eps, head_weight, ldw, columns, packed = self.head
             self.head_arguments = (norm_weight.data_ptr(), eps, head_weight.data_ptr(), ldw, columns, packed)
         self.token_buffers = None  # step_token's (input, output, logits) buffers and their addresses
+        # step_greedy's (q, scale, bound) from screen_head and decoder_layers' screen prefix; False: none
+        self.screen = None
 
     def _room(self) -> bool:
         """Whether the cache has room for one more token (made when the call's limit allows)."""
         return self.length < self.capacity or self._grow()
 
-    def _layers(self, x: int, out: int, *head) -> None:
-        """One `decoder_layers` call from the input at address x to out (then, given its arguments, the head):
-        every layer writes the new token's key and value at position `length`, which then advances."""
+    def _layers(self, x: int, out: int, *head) -> int | None:
+        """One `decoder_layers` call from the input at address x to out (then, given its arguments, the head; with
+        a screen, the token it returns): every layer writes the new token's key and value at position `length`,
+        which then advances."""
         kv_len = self.length + 1
         offset = self.length * self.row_bytes
-        _gemv.decoder_layers(self.plans, x, out, self.rows, self.rope[0].data_ptr() + offset,
-                             self.rope[1].data_ptr() + offset, self.rope_stride,
-                             tuple((*prefix, kv_len) for prefix in self.prefixes), 0, 0, self.threads, *head)
+        chosen = _gemv.decoder_layers(self.plans, x, out, self.rows, self.rope[0].data_ptr() + offset,
+                                      self.rope[1].data_ptr() + offset, self.rope_stride,
+                                      tuple((*prefix, kv_len) for prefix in self.prefixes), 0, 0, self.threads, *head)
         self.length = kv_len
+        return chosen
 
     def step(self, token_ids: torch.Tensor) -> torch.Tensor | None:
         """(rows, vocab) float32 logits after the tokens `token_ids` (rows, 1); None (nothing done) when the step
@@ -877,14 +952,42 @@ class DecodeLoop:
                 or not _f32_cpu(weight) or not self._room()):
             return None
         if self.token_buffers is None:
-            buffers = (torch.empty((1, weight.shape[1]), dtype=torch.float32),
-                       torch.empty((1, weight.shape[1]), dtype=torch.float32),
-                       torch.empty((1, self.vocab), dtype=torch.float32))
-            self.token_buffers = (buffers, tuple(buffer.data_ptr() for buffer in buffers))
+            self._make_token_buffers()
         (_, _, logits), (x, out, logits_address) = self.token_buffers
         _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
         self._layers(x, out, *self.head_arguments, logits_address)
         return logits
+
+    def _make_token_buffers(self) -> None:
+        hidden = self.embedding_weight.shape[1]
+        buffers = (torch.empty((1, hidden), dtype=torch.float32), torch.empty((1, hidden), dtype=torch.float32),
+                   torch.empty((1, self.vocab), dtype=torch.float32))
+        self.token_buffers = (buffers, tuple(buffer.data_ptr() for buffer in buffers))
+
+    def step_greedy(self, token: int, bans: list, out_address: int) -> int | None:
+        """`step_token`, then the greedy choice after it: the argmax of the logits once the `bans` (pairs from
+        LogitsProcessor._banned, or None) are -inf, stored as int64 at out_address and returned. The LM head's
+        int8 screen (`screen_head`) bounds every logit, so only the few that can be the largest are computed in
+        fp32 (screened_head in _decode_layer.c); the token equals torch.argmax over all of them. None (nothing
+        done) when this does not apply: step_token's conditions, no screen, more than 8 ban lists."""
+        if self.screen is None:  # looked up once per call
+            screen = screen_head(self.lm_head, self.pack) if self.head_arguments is not None else None
+            self.screen = False
+            if screen is not None:
+                q, scale, bound = screen
+                self.screen = (screen, (q.data_ptr(), q.stride(0), scale.data_ptr(), bound.data_ptr()))
+        if not self.screen:
+            return None
+        listed = tuple(pair for pair in bans if pair is not None and pair[1])
+        weight = self.embedding_weight
+        if (len(listed) > 8 or self.rows != 1 or not 0 <= token < weight.shape[0] or not _f32_cpu(weight)
+                or not self._room()):
+            return None
+        if self.token_buffers is None:
+            self._make_token_buffers()
+        _, (x, out, logits_address) = self.token_buffers
+        _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
+        return self._layers(x, out, *self.head_arguments, logits_address, (*self.screen[1], listed, out_address))
 
     def _grow(self) -> bool:
         """LOOP_ROOM more tokens of room (up to the call's limit), the cache's views set first."""

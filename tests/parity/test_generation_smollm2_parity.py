@@ -8,7 +8,7 @@ import pytest
 import torch
 import transformers
 
-from snuggle.models import AutoModelForCausalLM
+from snuggle.models import AutoModelForCausalLM, llama_inference
 
 PROMPTS = [
     "What is the capital of France?",
@@ -66,6 +66,27 @@ def test_smollm2_greedy_two_prompts(models):
 @pytest.mark.slow
 def test_smollm2_greedy_twenty_prompts(models):
     _compare(models, PROMPTS, max_new_tokens=24, do_sample=False)
+
+
+def _screened_compare(models, monkeypatch, prompts, max_new_tokens):
+    # calls of PACK_MIN_STEPS tokens or more (or SNUGGLE_PACKED_WEIGHTS=1) pick the greedy tokens through the LM
+    # head's int8 screen (llama_inference.screen_head): same tokens, only a few logits computed a step
+    gemv = llama_inference._gemv
+    if gemv is None or not hasattr(gemv, "screen_counts"):
+        pytest.skip("the C extension is not built")
+    monkeypatch.setenv("SNUGGLE_PACKED_WEIGHTS", "1")
+    before = gemv.screen_counts()[0]
+    _compare(models, prompts, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False)
+    assert gemv.screen_counts()[0] - before == len(prompts) * (max_new_tokens - 1)
+
+
+def test_smollm2_greedy_through_the_screen(models, monkeypatch):
+    _screened_compare(models, monkeypatch, PROMPTS[2:4], 32)
+
+
+@pytest.mark.slow
+def test_smollm2_greedy_through_the_screen_twenty_prompts_128_tokens(models, monkeypatch):
+    _screened_compare(models, monkeypatch, PROMPTS, 128)
 
 
 @pytest.mark.slow
