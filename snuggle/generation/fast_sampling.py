@@ -102,11 +102,16 @@ def fill_ids_(scores: torch.Tensor, ids: torch.Tensor, value: float) -> bool:
     return True
 
 
+def greedy_token_available() -> bool:
+    """Whether `greedy_token` can run (the C extension is built)."""
+    return _ext is not None and hasattr(_ext, "argmax_into") and hasattr(_ext, "fill_ids")
+
+
 def greedy_token(scores_address: int, vocab: int, banned: list, out_address: int) -> int:
     """The argmax of one row of `vocab` contiguous float32 logits at `scores_address` after setting the scores of
     the `banned` (address, count) id lists (LogitsProcessor._banned) to -inf, stored as int64 at out_address:
     the processors that only forbid tokens and torch.argmax, without a torch call (see `argmax_into`). Needs the
-    extension (`_ext` not None)."""
+    extension (`greedy_token_available`)."""
     for ids in banned:
         if ids is not None and ids[1]:
             _ext.fill_ids(scores_address, 1, vocab, vocab, ids[0], ids[1], float("-inf"))

@@ -125,7 +125,7 @@ def _greedy_or_sample(state: DecodeState):
     # each step's logits (new, (1, vocab) float32 contiguous, kept by nobody) take the processors and the argmax
     # as C stores and one C scan at their address (`greedy_token`), no torch call
     bans = None
-    if (loop is not None and direct and owned_logits and not keep_scores and fast_sampling._ext is not None
+    if (loop is not None and direct and owned_logits and not keep_scores and fast_sampling.greedy_token_available()
             and all(type(p).__module__ == "snuggle.generation.logits_process" and hasattr(p, "_banned")
                     for p in state.processors)):
         bans = list(state.processors)
