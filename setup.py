@@ -29,7 +29,7 @@ setup(
         Extension(
             "snuggle.models._gemv",
             sources=["snuggle/models/_gemv.c", "snuggle/models/_decode_kernels.c", "snuggle/models/_decode_layer.c"],
-            depends=["snuggle/models/_decode.h"],
+            depends=["snuggle/models/_decode.h", "snuggle/models/_argmax.h"],
             extra_compile_args=["-O3", "-std=c11", "-pthread", "-ffp-contract=fast"],
             extra_link_args=["-pthread"],
             optional=True,
@@ -37,6 +37,7 @@ setup(
         Extension(
             "snuggle.generation._sample",
             sources=["snuggle/generation/_sample.c"],
+            depends=["snuggle/models/_argmax.h"],
             extra_compile_args=["-O3", "-std=c11"],
             optional=True,
         ),

@@ -15,6 +15,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "../models/_argmax.h"
+
 #define N 624
 #define M 397
 
@@ -150,33 +152,7 @@ static PyObject *py_argmax_into(PyObject *self, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "argmax_into: expected a non-null pointer and cols >= 1");
         return NULL;
     }
-    /* the largest value lane by lane (vectorizes: `v > m ? v : m` is MAXPS), and whether any is NaN */
-    float lanes[16];
-    int nan_lanes[16];
-    for (int l = 0; l < 16; l++) {
-        lanes[l] = -INFINITY;
-        nan_lanes[l] = 0;
-    }
-    Py_ssize_t i = 0;
-    for (; i + 16 <= cols; i += 16)
-        for (int l = 0; l < 16; l++) {
-            const float v = x[i + l];
-            lanes[l] = v > lanes[l] ? v : lanes[l];
-            nan_lanes[l] |= v != v;
-        }
-    float top = -INFINITY;
-    int any_nan = 0;
-    for (; i < cols; i++) {
-        top = x[i] > top ? x[i] : top;
-        any_nan |= x[i] != x[i];
-    }
-    for (int l = 0; l < 16; l++) {
-        top = lanes[l] > top ? lanes[l] : top;
-        any_nan |= nan_lanes[l];
-    }
-    for (i = 0; i < cols; i++)
-        if (any_nan ? x[i] != x[i] : x[i] == top) break;
-    const Py_ssize_t index = i < cols ? i : 0;
+    const Py_ssize_t index = argmax_first(x, cols);
     if (out != NULL) *out = (int64_t)index;
     return PyLong_FromSsize_t(index);
 }

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "_argmax.h"
 #include "_decode.h"
 
 /* scratch layout (floats): 2 normed copies | qkv | attention output | gate|up | thread 1's partial product (as
@@ -240,16 +241,6 @@ static void ban(const Head *head, float *values) {
             const int64_t id = head->ban_ids[b][i];
             if (id >= 0 && id < head->n) values[id] = -INFINITY;
         }
-}
-
-/* torch.argmax's choice: the first NaN, else the first largest (-0.0 and 0.0 equal) */
-static ptrdiff_t argmax_first(const float *v, ptrdiff_t n) {
-    ptrdiff_t best = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        if (v[i] != v[i]) return i;
-        if (v[i] > v[best]) best = i;
-    }
-    return best;
 }
 
 /* After every column was computed (by this call's threads, then a barrier): the bans and the argmax. */
