@@ -402,6 +402,12 @@ def _version(tensor: torch.Tensor) -> int:
         return -1
 
 
+def _weight_key(weight: torch.Tensor) -> tuple:
+    """What a copy made from `weight` (packed_head, screen_head) stays valid for: its storage, in-place version,
+    shape and strides."""
+    return weight.data_ptr(), _version(weight), tuple(weight.shape), weight.stride()
+
+
 _PROJECTIONS = (("q_proj", "k_proj", "v_proj", "o_proj"), ("gate_proj", "up_proj", "down_proj"))
 
 
@@ -418,7 +424,7 @@ def packed_head(lm_head: nn.Linear, pack: bool = True) -> torch.Tensor | None:
     `pack_requested`), then kept, and made again after the weight changed (replaced or updated in place); None
     while none is wanted or allowed (`packing_wanted`)."""
     weight = lm_head.weight
-    key = (weight.data_ptr(), _version(weight), tuple(weight.shape), weight.stride())
+    key = _weight_key(weight)
     cached = lm_head.__dict__.get(_PACKED_HEAD_ATTRIBUTE)
     if cached is not None and cached[0] == key and (cached[2] or not pack):
         return cached[1]
@@ -459,7 +465,7 @@ def screen_head(lm_head: nn.Linear, make: bool = True) -> tuple[torch.Tensor, to
     weight = lm_head.weight
     if not env_flag("SNUGGLE_GREEDY_SCREEN", True):
         return None
-    key = (weight.data_ptr(), _version(weight), tuple(weight.shape), weight.stride())
+    key = _weight_key(weight)
     cached = lm_head.__dict__.get(_SCREEN_ATTRIBUTE)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -947,22 +953,29 @@ class DecodeLoop:
         with them before the next step (generate's greedy loop reads them once, `fast_sampling.greedy_token`).
         None (nothing done) when this does not apply: several rows, the head outside the call, a token outside
         the embedding, a non-float32 embedding."""
-        weight = self.embedding_weight
-        if (self.rows != 1 or self.head_arguments is None or not 0 <= token < weight.shape[0]
-                or not _f32_cpu(weight) or not self._room()):
+        if not self._token_applies(token):
             return None
-        if self.token_buffers is None:
-            self._make_token_buffers()
-        (_, _, logits), (x, out, logits_address) = self.token_buffers
-        _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
-        self._layers(x, out, *self.head_arguments, logits_address)
-        return logits
+        self._token_layers(token)
+        return self.token_buffers[0][2]
 
-    def _make_token_buffers(self) -> None:
-        hidden = self.embedding_weight.shape[1]
-        buffers = (torch.empty((1, hidden), dtype=torch.float32), torch.empty((1, hidden), dtype=torch.float32),
-                   torch.empty((1, self.vocab), dtype=torch.float32))
-        self.token_buffers = (buffers, tuple(buffer.data_ptr() for buffer in buffers))
+    def _token_applies(self, token: int) -> bool:
+        """Whether a step can start from `token` as an int (step_token, step_greedy); makes cache room."""
+        weight = self.embedding_weight
+        return (self.rows == 1 and self.head_arguments is not None and 0 <= token < weight.shape[0]
+                and _f32_cpu(weight) and self._room())
+
+    def _token_layers(self, token: int, *screen) -> int | None:
+        """The step from `token`: its embedding row copied by C into a buffer reused from step to step, then the
+        layers and the head into the reused logits buffer (with a screen, the token they pick: `_layers`)."""
+        if self.token_buffers is None:
+            hidden = self.embedding_weight.shape[1]
+            buffers = (torch.empty((1, hidden), dtype=torch.float32), torch.empty((1, hidden), dtype=torch.float32),
+                       torch.empty((1, self.vocab), dtype=torch.float32))
+            self.token_buffers = (buffers, tuple(buffer.data_ptr() for buffer in buffers))
+        _, (x, out, logits_address) = self.token_buffers
+        weight = self.embedding_weight
+        _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
+        return self._layers(x, out, *self.head_arguments, logits_address, *screen)
 
     def step_greedy(self, token: int, bans: list, out_address: int) -> int | None:
         """`step_token`, then the greedy choice after it: the argmax of the logits once the `bans` (pairs from
@@ -979,15 +992,9 @@ class DecodeLoop:
         if not self.screen:
             return None
         listed = tuple(pair for pair in bans if pair is not None and pair[1])
-        weight = self.embedding_weight
-        if (len(listed) > 8 or self.rows != 1 or not 0 <= token < weight.shape[0] or not _f32_cpu(weight)
-                or not self._room()):
+        if len(listed) > 8 or not self._token_applies(token):
             return None
-        if self.token_buffers is None:
-            self._make_token_buffers()
-        _, (x, out, logits_address) = self.token_buffers
-        _gemv.copy_row(weight.data_ptr() + token * weight.stride(0) * 4, weight.stride(1), weight.shape[1], x)
-        return self._layers(x, out, *self.head_arguments, logits_address, (*self.screen[1], listed, out_address))
+        return self._token_layers(token, (*self.screen[1], listed, out_address))
 
     def _grow(self) -> bool:
         """LOOP_ROOM more tokens of room (up to the call's limit), the cache's views set first."""
